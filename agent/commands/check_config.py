@@ -1,0 +1,26 @@
+"""``edge-ids-agent check-config FILE``: validate a config and print it with defaults filled in."""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from agent.config import load_config, to_dict
+
+HELP = "validate a config file (unknown keys and wrong types are errors) and print the result"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="agent YAML config file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (repeatable)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print nothing when the config is valid")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.file, args.overrides)
+    if not args.quiet:
+        print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+        print(f"# {args.file}: OK")
+    return 0

@@ -1,0 +1,416 @@
+"""Agent configuration: YAML validated into typed objects at load time.
+
+Why this shape: an integrator edits YAML on a gateway and must learn of a typo before the daemon
+starts, not hours later when a code path first reads the key. So every section is a dataclass,
+every key is checked against its type hint, unknown keys are errors naming the key path and the
+file, and ``--set dotted.key=value`` overrides go through the same validation. Each field carries a
+``doc`` in its metadata, from which the configuration reference is generated (docs cannot drift).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import yaml
+
+from agent.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its documentation attached (used by :func:`describe`)."""
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"doc": text})
+    return field(default=default, metadata={"doc": text})
+
+
+# --------------------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceConfig:
+    """Where records come from."""
+
+    backend: str = doc(
+        "capture backend: pcap (file), scapy (live Ethernet), pyshark (live via tshark), "
+        "canbus (live python-can bus), canlog (CAN log file)",
+        "pcap",
+    )
+    path: str | None = doc("capture or log file for the pcap/canlog backends", None)
+    interface: str | None = doc("network interface for live Ethernet capture (eth0)", None)
+    bpf_filter: str | None = doc("BPF capture filter for live Ethernet capture", None)
+    promiscuous: bool = doc("put the interface in promiscuous mode (needs CAP_NET_ADMIN)", False)
+    buffer_size_mb: int = doc("kernel socket receive buffer for live capture, MiB", 8)
+    snaplen: int = doc("bytes captured per frame on live Ethernet", 65535)
+    can: dict[str, Any] = doc(
+        "python-can Bus arguments, with python-can's own keys (interface, channel, bitrate, fd, "
+        "data_bitrate, can_filters, ...)",
+        factory=dict,
+    )
+    nominal_rate_hz: float = doc(
+        "frames/s assumed when replaying files without timestamps (CICIoV2024 CSV)", 2000.0
+    )
+    on_malformed: Literal["error", "skip"] = doc(
+        "malformed log line: stop with an error naming file and line, or skip and count it", "error"
+    )
+    reconnect_min_s: float = doc("first back-off after a CAN bus error or bus-off", 0.5)
+    reconnect_max_s: float = doc("longest back-off between CAN bus reconnect attempts", 30.0)
+
+
+@dataclass
+class FeaturesConfig:
+    """How records become feature rows, and how much state that may hold."""
+
+    kind: Literal["edge-iiotset", "ciciov2024", "can-temporal"] = doc(
+        "feature kind; must match the model bundle's dataset kind", "edge-iiotset"
+    )
+    max_tcp_streams: int = doc("TCP streams tracked at once; oldest evicted beyond", 65536)
+    max_udp_streams: int = doc("UDP streams tracked at once; oldest evicted beyond", 65536)
+    max_dns_transactions: int = doc("DNS queries remembered for retransmission tracking", 65536)
+    stream_idle_timeout_s: float = doc("a stream idle this long is evicted", 300.0)
+    can_max_ids: int = doc("CAN ids tracked by can-temporal; new ids beyond are pooled", 4096)
+    can_window_s: float = doc("sliding window for CAN rates and id entropy, seconds", 1.0)
+    can_warmup_s: float = doc("ids first seen after this long are flagged as new", 10.0)
+
+
+@dataclass
+class ModelConfig:
+    """The model bundle and how it is run."""
+
+    bundle: str = doc("model bundle directory (model.tflite + manifest.json)", "models/edge-iiotset-lab")
+    threads: int = doc("LiteRT interpreter threads", 1)
+    batch_size: int = doc("largest batch scored at once", 64)
+    max_wait_ms: float = doc("longest a record waits for its batch to fill", 20.0)
+    thresholds: dict[str, float] = doc(
+        "per-class alert thresholds on the class probability; override the bundle's", factory=dict
+    )
+
+
+@dataclass
+class AlertsConfig:
+    """What is worth telling a plant engineer."""
+
+    realert_interval_s: float = doc(
+        "an ongoing attack from the same key is re-announced at most this often", 60.0
+    )
+    merge_gap_s: float = doc("windows of the same class and key closer than this merge into one alert", 5.0)
+    rate_limit_per_min: int = doc("most alerts per class per minute; beyond are counted, not sent", 60)
+    severity: dict[str, int] = doc("severity per class (1 = highest), overriding the defaults", factory=dict)
+    unknown_enabled: bool = doc("raise 'Unknown' alerts for low-confidence, non-benign windows", False)
+    unknown_max_probability: float = doc("below this top-class probability a window counts as unknown", 0.5)
+
+
+@dataclass
+class TlsConfig:
+    """TLS towards the broker; verification is on unless switched off explicitly."""
+
+    enabled: bool = doc("connect with TLS", False)
+    ca_file: str | None = doc("CA certificate(s) that signed the broker's certificate", None)
+    cert_file: str | None = doc("client certificate, for brokers that require one", None)
+    key_file: str | None = doc("client private key", None)
+    insecure: bool = doc("skip broker certificate verification (testing only)", False)
+
+
+@dataclass
+class MqttConfig:
+    """Alert delivery over MQTT."""
+
+    enabled: bool = doc("publish alerts, status and health over MQTT", True)
+    host: str = doc("broker host name or address", "localhost")
+    port: int = doc("broker port (1883 plain, 8883 TLS)", 1883)
+    protocol: Literal["3.1.1", "5"] = doc("MQTT protocol version", "3.1.1")
+    qos: Literal[0, 1, 2] = doc("QoS of alert publications", 1)
+    client_id: str | None = doc("MQTT client id; default edge-ids-<site>-<gateway_id>", None)
+    keepalive_s: int = doc("MQTT keepalive, seconds", 30)
+    username: str | None = doc("broker user name", None)
+    password_file: str | None = doc("file whose first line is the broker password", None)
+    topic_prefix: str = doc("topics are <prefix>/<site>/<gateway>/...", "edge-ids")
+    tls: TlsConfig = doc("TLS settings", factory=TlsConfig)
+    health_interval_s: float = doc("publish health counters this often", 30.0)
+    outbox_max: int = doc("alerts kept in the on-disk outbox; oldest dropped beyond", 100000)
+    reconnect_min_s: float = doc("first reconnect back-off", 1.0)
+    reconnect_max_s: float = doc("longest reconnect back-off", 60.0)
+    drain_grace_s: float = doc("replay: how long to wait for the outbox to drain at the end", 10.0)
+
+
+@dataclass
+class JsonlSinkConfig:
+    """Alerts appended to a rotating JSON-lines file (EVE-style)."""
+
+    path: str | None = doc("file to append alerts to; none disables the sink", None)
+    max_bytes: int = doc("rotate when the file exceeds this size", 50_000_000)
+    backups: int = doc("rotated files kept", 5)
+
+
+@dataclass
+class SinksConfig:
+    """Local alert sinks besides MQTT."""
+
+    console: bool = doc("print alerts to standard output", False)
+    jsonl: JsonlSinkConfig = doc("JSON-lines file sink", factory=JsonlSinkConfig)
+
+
+@dataclass
+class RuntimeConfig:
+    """The pipeline between capture and scoring."""
+
+    queue_size: int = doc("records buffered between capture and scoring; beyond, dropped and counted", 65536)
+    prometheus_port: int | None = doc("serve Prometheus metrics on this port (loopback); none = off", None)
+    memory_limit_mb: int | None = doc("warn in health when RSS exceeds this", None)
+    cpu_affinity: list[int] | None = doc("pin the agent to these CPU cores", None)
+
+
+@dataclass
+class LoggingConfig:
+    """Log output."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = doc("log level", "INFO")
+    json: bool | None = doc("JSON log lines; default: JSON when stderr is not a terminal", None)
+
+
+@dataclass
+class AgentConfig:
+    """The whole agent configuration (one YAML file, optionally on top of a firmware profile)."""
+
+    site: str = doc("site name, used in topics and alerts", "site")
+    gateway_id: str = doc("this gateway's id, used in topics and alerts", "gateway")
+    state_dir: str = doc("writable directory for the outbox and other state", "/var/lib/edge-ids")
+    profile: str | None = doc("firmware profile name or file whose values this config overrides", None)
+    source: SourceConfig = doc("record source", factory=SourceConfig)
+    features: FeaturesConfig = doc("feature extraction", factory=FeaturesConfig)
+    model: ModelConfig = doc("model and scoring", factory=ModelConfig)
+    alerts: AlertsConfig = doc("alert policy", factory=AlertsConfig)
+    mqtt: MqttConfig = doc("MQTT delivery", factory=MqttConfig)
+    sinks: SinksConfig = doc("local sinks", factory=SinksConfig)
+    runtime: RuntimeConfig = doc("pipeline", factory=RuntimeConfig)
+    logging: LoggingConfig = doc("logging", factory=LoggingConfig)
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation machinery
+# --------------------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(tp))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against type hint ``tp``; return it converted (int -> float, nested dataclasses)."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value in allowed and type(value) in {type(a) for a in allowed}:
+            return value
+        # YAML reads 5 for "5": accept the string form of numeric literals and vice versa.
+        for a in allowed:
+            if str(a) == str(value):
+                return a
+        raise ConfigError(f"{where}: expected one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping (section), got {value!r}")
+        return build(tp, value, where)
+    if origin in (list, Sequence):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        return [_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        key_tp, val_tp = typing.get_args(tp) or (Any, Any)
+        return {
+            _convert(k, key_tp, f"{where}.{k}"): _convert(v, val_tp, f"{where}.{k}") for k, v in value.items()
+        }
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def build(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping; unknown keys and wrong types raise :class:`ConfigError`.
+
+    ``where`` prefixes key paths in messages (``file.yaml: mqtt.tls.ca_file``).
+    """
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    prefix = f"{where}." if where and not where.endswith(": ") else where
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ConfigError(
+            f"{prefix}{unknown[0]}: unknown key; known keys here: {', '.join(sorted(names))}"
+        )
+    kwargs = {k: _convert(v, hints[k], f"{prefix}{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into a key path and a YAML-parsed value (``--set mqtt.port=8883``)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from exc
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of raw config ``data`` with ``--set`` overrides applied (validated later)."""
+    merged = _deep_copy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = merged
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text!r}: {part!r} is not a section")
+            node = child
+        node[path[-1]] = value
+    return merged
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, recursively for sections (a config over its firmware profile)."""
+    out = _deep_copy(dict(base))
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = _deep_copy(value)
+    return out
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file, bad syntax or a non-mapping top level is a ConfigError."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+    base: Mapping[str, Any] | None = None,
+) -> AgentConfig:
+    """Load and validate an agent config.
+
+    :param path: YAML file; ``None`` gives the embedded defaults.
+    :param overrides: ``dotted.key=value`` strings, applied after the file.
+    :param base: raw values under the file (a firmware profile's), overridden by it.
+    """
+    raw = read_yaml(path) if path is not None else {}
+    if base:
+        raw = deep_merge(base, raw)
+    raw = apply_overrides(raw, overrides)
+    where = f"{path}: " if path is not None else "config: "
+    return build(AgentConfig, raw, where)
+
+
+def to_dict(obj: Any) -> Any:
+    """A config object back to plain data (for printing and health reports)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def describe(cls: type = AgentConfig, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+    """Every key of a config class: (dotted key, type, default, doc), for generated reference docs."""
+    rows: list[tuple[str, str, Any, str]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        text = f.metadata.get("doc", "")
+        if dataclasses.is_dataclass(tp):
+            rows.append((key, "section", None, text))
+            rows.extend(describe(tp, key + "."))  # type: ignore[arg-type]
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        rows.append((key, _type_name(tp), default, text))
+    return rows

@@ -1,0 +1,39 @@
+"""Record sources, registered by name and imported only when chosen.
+
+Each backend is a class built with ``Backend.from_config(source_config)``; iterating it yields
+:class:`agent.records.Frame` (Ethernet) or :class:`agent.records.CanFrame` (CAN) with timestamps;
+``stats()`` returns counters (kernel drops, malformed, reconnects); ``close()`` releases it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from agent.registry import Registry
+
+
+class Source(Protocol):
+    """What every record source provides."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+SOURCES: Registry[Any] = Registry(
+    "capture source",
+    {
+        "pcap": ("agent.sources.pcapfile", "PcapFileSource"),
+        "scapy": ("agent.sources.scapy_live", "ScapyLiveSource"),
+        "pyshark": ("agent.sources.pyshark_live", "PysharkLiveSource"),
+        "canbus": ("agent.sources.canbus", "CanBusSource"),
+        "canlog": ("agent.sources.canlog", "CanLogSource"),
+    },
+    extras={
+        "pyshark": "the 'shark' extra (pip install 'edge-ids[shark]') and tshark (apt install tshark)",
+        "scapy": "scapy (pip install scapy)",
+    },
+)

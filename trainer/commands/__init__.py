@@ -1,0 +1,1 @@
+"""One module per ``edge-ids-trainer`` subcommand (``HELP``, ``add_arguments``, ``run``)."""
