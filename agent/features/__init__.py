@@ -1,25 +1,38 @@
 """Feature extractors, registered by kind.
 
-An extractor is built with ``Extractor.from_config(features_config)``; ``columns`` is the ordered
-header; ``row(record)`` returns one row (a list in column order) per record; ``stats()`` returns
-counters (malformed frames, evictions). Training and serving use the same extractor code, so a
-model sees the same numbers on a gateway as in training.
+An extractor is built with ``Extractor.from_config(features_config)``. ``columns`` is the ordered
+header; ``row(record)`` returns one row (a list in column order) per record; ``rows(records)`` does
+the same for an iterable on the hot path; ``rows_with_context(records)`` also yields, per row, a
+tuple described by ``context_fields`` that alerts need but the model does not see (the 5-tuple of a
+packet, the CAN channel and id). ``stats()`` returns counters (malformed frames, evictions).
+Training and serving use the same extractor code, so a model sees the same numbers on a gateway as
+in training.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from agent.registry import Registry
+
+#: context tuple of Ethernet extractors
+ETHERNET_CONTEXT = ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "app_proto", "flow_id")
+#: context tuple of CAN extractors
+CAN_CONTEXT = ("ts", "channel", "arbitration_id")
 
 
 class Extractor(Protocol):
     """What every feature extractor provides."""
 
     columns: Sequence[str]
+    context_fields: Sequence[str]
 
     def row(self, record: Any) -> list[Any]: ...
+
+    def rows(self, records: Iterable[Any]) -> Iterator[list[Any]]: ...
+
+    def rows_with_context(self, records: Iterable[Any]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]: ...
 
     def stats(self) -> dict[str, int]: ...
 
