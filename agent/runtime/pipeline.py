@@ -1,0 +1,489 @@
+"""The detection pipeline: source -> features -> preprocessing -> windows -> scorer -> policy -> sinks.
+
+Threads: capture (:mod:`agent.runtime.capture`) reads the source and hands batches over a bounded
+queue; the scoring thread extracts features, preprocesses, windows and scores them in batches, feeds
+probabilities to the alert policy and emits alerts to every sink; the caller's thread (the main
+thread of ``run``/``replay``) supervises: it handles signals, reloads, and the shutdown sequence.
+
+Reload (SIGHUP) is atomic: the new config, bundle, scorer, policy and sinks are all built *before*
+anything is swapped, in the supervising thread while scoring goes on; if any of that fails the
+reload is refused, logged, counted, and the old pipeline keeps running. The swap itself happens in
+the scoring thread between two batches: the old policy is flushed to the old sinks (merged alerts
+in progress are not lost), and old sinks are flushed and closed only when they are replaced, so an
+MQTT outbox keeps its stored alerts on disk for the new sink to resend.
+
+Shutdown (SIGTERM/SIGINT) is bounded: capture stops, what is already queued is scored while time
+allows, the policy is flushed, and sinks get the rest of a 5 s budget to flush before they close.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from agent.config import AgentConfig
+from agent.errors import EdgeIdsError
+from agent.runtime.capture import END, Batcher, CaptureThread, Pacer
+from agent.runtime.counters import Counters, prometheus_text
+from agent.windows import Windower
+
+log = logging.getLogger(__name__)
+
+#: records per capture batch: large enough to amortise the queue, small enough for latency
+CAPTURE_BATCH = 512
+
+
+@dataclass
+class Scoring:
+    """Everything between a record and an emitted alert; swapped as one unit on reload."""
+
+    cfg: AgentConfig
+    extractor: Any
+    preprocessor: Any
+    windower: Windower
+    scorer: Any
+    policy: Any
+    sinks: list[Any]
+    classes: list[str]
+    benign_class: str
+    thresholds: dict[str, float] = field(default_factory=dict)
+    model_name: str = ""
+    context_fields: Sequence[str] = ()
+
+    def close_sinks(self, timeout_s: float) -> bool:
+        """Flush and close every sink within ``timeout_s`` in all; True when all flushed."""
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        ok = True
+        for sink in self.sinks:
+            try:
+                ok = bool(sink.flush(max(0.0, deadline - time.monotonic()))) and ok
+            except Exception as exc:  # noqa: BLE001 - one failing sink must not keep others open
+                log.error("sink %s failed to flush: %s", type(sink).__name__, exc)
+                ok = False
+            try:
+                sink.close()
+            except Exception as exc:  # noqa: BLE001
+                log.error("sink %s failed to close: %s", type(sink).__name__, exc)
+        return ok
+
+
+SourceFactory = Callable[[AgentConfig], Any]
+ScoringFactory = Callable[[AgentConfig, "Scoring | None", Counters], Scoring]
+
+
+def open_source(cfg: AgentConfig) -> Any:
+    """The configured record source (imported lazily from the registry)."""
+    from agent.sources import SOURCES
+
+    backend = SOURCES.load(cfg.source.backend)
+    return backend.from_config(cfg.source)
+
+
+def merged_thresholds(manifest: Any, cfg: AgentConfig) -> dict[str, float]:
+    """The bundle's per-class thresholds with the config's overrides on top."""
+    thresholds = dict(getattr(manifest, "thresholds", {}) or {})
+    thresholds.update(cfg.model.thresholds)
+    return thresholds
+
+
+def build_scoring(
+    cfg: AgentConfig,
+    previous: Scoring | None,
+    counters: Counters,
+    extra_sinks: Sequence[Any] = (),
+) -> Scoring:
+    """Build the scoring half from a config: bundle, extractor, preprocessor, windower, scorer, policy, sinks.
+
+    ``previous`` (on reload) lends what has not changed: the feature extractor keeps its flow state
+    when the feature settings are the same, and the sinks are kept when their settings are the same
+    (so the MQTT session and outbox continue). Raises on any problem, before anything is swapped.
+    """
+    from agent.alerts.policy import AlertPolicy
+    from agent.bundle import load_bundle
+    from agent.features import FEATURE_KINDS
+    from agent.preprocess import Preprocessor
+    from agent.scorer import Scorer
+    from agent.sinks import build_sinks
+
+    bundle = load_bundle(cfg.model.bundle, feature_kind=cfg.features.kind)
+    m = bundle.manifest
+    unknown = [k for k in cfg.model.thresholds if k not in m.classes]
+    if unknown:
+        raise EdgeIdsError(
+            f"model.thresholds: class(es) {', '.join(unknown)} are not in bundle {m.name!r} "
+            f"(classes: {', '.join(m.classes)})"
+        )
+    if previous is not None and previous.cfg.features == cfg.features:
+        extractor = previous.extractor
+    else:
+        extractor = FEATURE_KINDS.load(cfg.features.kind).from_config(cfg.features)
+    context_fields = tuple(getattr(extractor, "context_fields", ()))
+    preprocessor = Preprocessor.from_manifest(m, list(extractor.columns))
+    windower = Windower.from_manifest(
+        m,
+        context_fields,
+        max_keys=max(cfg.features.max_tcp_streams, cfg.features.can_max_ids),
+        idle_timeout_s=cfg.features.stream_idle_timeout_s,
+    )
+    scorer = Scorer(bundle, threads=cfg.model.threads, max_batch=max(1, cfg.model.batch_size))
+    thresholds = merged_thresholds(m, cfg)
+    severity = dict(m.severity)
+    severity.update(cfg.alerts.severity)
+    policy = AlertPolicy(
+        cfg.alerts,
+        list(m.classes),
+        m.benign_class,
+        thresholds,
+        severity,
+        m.name,
+        m.model_sha256,
+        cfg.gateway_id,
+    )
+    same_sinks = previous is not None and _sink_settings(previous.cfg) == _sink_settings(cfg)
+    if same_sinks and previous is not None:
+        sinks = previous.sinks
+    else:
+        sinks = [*build_sinks(cfg, health_provider=counters.snapshot), *extra_sinks]
+    return Scoring(
+        cfg=cfg,
+        extractor=extractor,
+        preprocessor=preprocessor,
+        windower=windower,
+        scorer=scorer,
+        policy=policy,
+        sinks=list(sinks),
+        classes=list(m.classes),
+        benign_class=m.benign_class,
+        thresholds=thresholds,
+        model_name=m.name,
+        context_fields=context_fields,
+    )
+
+
+def _sink_settings(cfg: AgentConfig) -> tuple[Any, ...]:
+    return (cfg.mqtt, cfg.sinks, cfg.site, cfg.gateway_id, cfg.state_dir)
+
+
+class Pipeline:
+    """Capture, scoring and their supervision for one agent.
+
+    :param cfg: the agent config.
+    :param mode: ``"drop"`` (live, paced replay) or ``"block"`` (back-pressure for file replay).
+    :param pacer: optional pacing of a replayed file.
+    :param source_factory: builds the source from a config (tests inject fakes).
+    :param scoring_factory: builds the scoring half from a config (tests inject fakes).
+    :param on_ready: called once the model is loaded and capture is open (``READY=1``).
+    :param on_iteration: called from every scoring-loop iteration, busy or idle (the watchdog ping).
+    :param drain_timeout_s: at the end of a finite input, how long sinks may take to flush.
+    """
+
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        mode: Literal["drop", "block"] = "drop",
+        pacer: Pacer | None = None,
+        source_factory: SourceFactory = open_source,
+        scoring_factory: ScoringFactory = build_scoring,
+        on_ready: Callable[[], None] | None = None,
+        on_iteration: Callable[[], None] | None = None,
+        drain_timeout_s: float | None = None,
+    ):
+        self.cfg = cfg
+        self.mode = mode
+        self.pacer = pacer
+        self.source_factory = source_factory
+        self.scoring_factory = scoring_factory
+        self.on_ready = on_ready
+        self.on_iteration = on_iteration
+        self.drain_timeout_s = cfg.mqtt.drain_grace_s if drain_timeout_s is None else drain_timeout_s
+        self.counters = Counters(cfg.runtime.memory_limit_mb)
+        batch = max(1, min(CAPTURE_BATCH, cfg.runtime.queue_size))
+        self.batcher = Batcher(batch, cfg.model.max_wait_ms / 1000.0)
+        self.queue: queue.Queue[list[Any] | None] = queue.Queue(maxsize=max(1, cfg.runtime.queue_size // batch))
+        self.counters.queue_capacity = self.queue.maxsize * batch
+        self.source: Any = None
+        self.scoring: Scoring | None = None
+        self.capture: CaptureThread | None = None
+        self._scoring_thread: threading.Thread | None = None
+        self._pending: Scoring | None = None
+        self._pending_lock = threading.Lock()
+        self._stop_scoring = threading.Event()
+        self._score_deadline: float | None = None
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._finalized = False
+        self._source_closed = False
+        self._metrics: Any = None
+
+    # ------------------------------------------------------------------------------------------
+    # lifecycle
+    def start(self) -> Pipeline:
+        """Load the model, open capture, start the threads, then call ``on_ready``."""
+        self.scoring = self.scoring_factory(self.cfg, None, self.counters)
+        try:
+            self.source = self.source_factory(self.cfg)
+        except BaseException:
+            self.scoring.close_sinks(1.0)
+            raise
+        self._install_providers()
+        self.capture = CaptureThread(self.source, self.queue, self.batcher, self.counters, self.mode, self.pacer)
+        self._scoring_thread = threading.Thread(target=self._score_loop, name="scoring", daemon=True)
+        self._scoring_thread.start()
+        self.capture.start()
+        if self.cfg.runtime.prometheus_port is not None:
+            from agent.runtime.prometheus import MetricsServer
+
+            self._metrics = MetricsServer(
+                self.cfg.runtime.prometheus_port, lambda: prometheus_text(self.counters.snapshot())
+            ).start()
+        log.info(
+            "pipeline started",
+            extra={"model": self.scoring.model_name, "source": self.cfg.source.backend, "mode": self.mode},
+        )
+        if self.on_ready is not None:
+            self.on_ready()
+        return self
+
+    def _install_providers(self) -> None:
+        p = self.counters.providers
+        p["source"] = lambda: _stats_of(self.source)
+        p["features"] = lambda: _stats_of(self.scoring.extractor if self.scoring else None)
+        p["windows"] = lambda: self.scoring.windower.stats() if self.scoring else {}
+        p["policy"] = lambda: _stats_of(self.scoring.policy if self.scoring else None)
+        p["sinks"] = self._sink_stats
+
+    def _sink_stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for sink in self.scoring.sinks if self.scoring else []:
+            for key, value in _stats_of(sink).items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out[key] = out.get(key, 0) + value
+        return out
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the input is exhausted and scored (or the pipeline stopped); True if so."""
+        return self.done.wait(timeout)
+
+    def stop(self, budget_s: float = 5.0) -> bool:
+        """Stop within ``budget_s``: stop capture, score what is queued while time allows, flush the
+        policy, flush and close sinks. Returns True when every sink flushed."""
+        t0 = time.monotonic()
+        if self.capture is not None:
+            self.capture.stop_event.set()
+            if not self.capture.finished:
+                self._close_source()  # unblocks a live source's read
+        # Score the backlog for at most a third of the budget, keep the rest for the sinks.
+        self._score_deadline = t0 + budget_s / 3
+        self._stop_scoring.set()
+        if self._scoring_thread is not None:
+            self._scoring_thread.join(max(0.0, budget_s / 3 + 0.2))
+        return self._finalize(max(0.1, budget_s - (time.monotonic() - t0) - 0.2))
+
+    def finish(self) -> bool:
+        """After the input is done: flush the policy and give sinks ``drain_timeout_s`` to deliver."""
+        if self._scoring_thread is not None:
+            self._scoring_thread.join()
+        return self._finalize(self.drain_timeout_s)
+
+    def _finalize(self, sink_timeout_s: float) -> bool:
+        if self._finalized:
+            return True
+        self._finalized = True
+        ok = True
+        sc = self.scoring
+        if sc is not None:
+            try:
+                self._emit(sc, sc.policy.flush())
+            except Exception as exc:  # noqa: BLE001 - still close the sinks below
+                log.error("flushing the alert policy: %s", exc)
+            ok = sc.close_sinks(sink_timeout_s)
+        self._close_source()
+        if self._metrics is not None:
+            self._metrics.close()
+        self.done.set()
+        return ok
+
+    def _close_source(self) -> None:
+        if self.source is None or self._source_closed:
+            return
+        self._source_closed = True
+        close = getattr(self.source, "close", None)
+        if close is None:
+            return
+        try:
+            close()
+        except Exception as exc:  # noqa: BLE001 - shutting down anyway
+            log.warning("closing the source: %s", exc)
+
+    # ------------------------------------------------------------------------------------------
+    # reload
+    def reload(self, cfg: AgentConfig) -> bool:
+        """Build a new scoring half from ``cfg`` and swap it in between two batches.
+
+        A config or bundle that fails to load is refused (logged with its reason, counted) and the
+        running one is kept. Returns True when the new one was accepted.
+        """
+        current = self._pending or self.scoring
+        if cfg.source != self.cfg.source:
+            log.error("reload refused: source settings changed; restart the agent to change the capture source")
+            self.counters.reloads_refused += 1
+            return False
+        try:
+            new = self.scoring_factory(cfg, current, self.counters)
+        except Exception as exc:  # noqa: BLE001 - any failure means: keep the old pipeline
+            log.error("reload refused, keeping the running config and model: %s", exc)
+            self.counters.reloads_refused += 1
+            return False
+        with self._pending_lock:
+            self._pending = new
+        self.cfg = cfg
+        self.counters.reloads += 1
+        log.info("reload accepted", extra={"model": new.model_name})
+        return True
+
+    def _swap_if_pending(self) -> None:
+        with self._pending_lock:
+            new, self._pending = self._pending, None
+        if new is None:
+            return
+        old = self.scoring
+        if old is not None:
+            try:
+                self._emit(old, old.policy.flush())
+            except Exception as exc:  # noqa: BLE001
+                log.error("flushing the old alert policy: %s", exc)
+            if new.sinks is not old.sinks:
+                old.close_sinks(5.0)
+        self.scoring = new
+
+    # ------------------------------------------------------------------------------------------
+    # scoring
+    def _score_loop(self) -> None:
+        q = self.queue
+        c = self.counters
+        wait_s = max(0.001, self.batcher.max_wait_s)
+        hook = self.on_iteration
+        last_flush = time.monotonic()
+        try:
+            while True:
+                if hook is not None:
+                    hook()
+                self._swap_if_pending()
+                if self._stop_scoring.is_set() and (
+                    self._score_deadline is None or time.monotonic() > self._score_deadline
+                ):
+                    break
+                try:
+                    batch = q.get(timeout=wait_s)
+                except queue.Empty:
+                    if self._stop_scoring.is_set():
+                        break
+                    batch = self.batcher.take_stale() or []
+                else:
+                    if batch is END:
+                        break
+                    c.dequeued += len(batch)
+                if batch:
+                    self.process(batch)
+                now = time.monotonic()
+                if now - last_flush >= 1.0 and self.scoring is not None:
+                    last_flush = now
+                    self._emit(self.scoring, self.scoring.policy.flush())
+        except BaseException as exc:
+            c.errors += 1
+            self.error = exc
+            log.exception("scoring stopped")
+        finally:
+            self._swap_if_pending()
+            self.done.set()
+
+    def process(self, records: Sequence[Any]) -> None:
+        """Score one batch of records and emit the alerts they raise (the scoring thread's work)."""
+        sc = self.scoring
+        assert sc is not None
+        c = self.counters
+        rows: list[Any] = []
+        ctxs: list[tuple[Any, ...]] = []
+        for row, ctx in sc.extractor.rows_with_context(records):
+            rows.append(row)
+            ctxs.append(ctx)
+        if not rows:
+            return
+        c.records_scored += len(rows)
+        x = sc.preprocessor.transform(rows)
+        wb = sc.windower.push(x, ctxs)
+        n = len(wb)
+        if n == 0:
+            return
+        bs = max(1, sc.cfg.model.batch_size)
+        probs = np.empty((n, len(sc.classes)), dtype=np.float32)
+        for lo in range(0, n, bs):
+            t0 = time.perf_counter()
+            probs[lo : lo + bs] = sc.scorer.predict_proba(wb.inputs[lo : lo + bs])
+            c.inference.add(time.perf_counter() - t0)
+            c.batches += 1
+        c.windows_scored += n
+        alerts: list[dict[str, Any]] = []
+        observe = sc.policy.observe
+        fields = sc.context_fields
+        for i in self._candidates(sc, probs):
+            alerts.extend(
+                observe(
+                    wb.keys[i],
+                    probs[i],
+                    float(wb.first_ts[i]),
+                    float(wb.last_ts[i]),
+                    dict(zip(fields, wb.contexts[i], strict=False)),
+                )
+            )
+        if alerts:
+            self._emit(sc, alerts)
+
+    @staticmethod
+    def _candidates(sc: Scoring, probs: np.ndarray) -> np.ndarray:
+        """Indices of windows the policy needs to see.
+
+        Why a pre-filter: most windows are benign and building a context dict per window would cost
+        more than the model. A window is passed on when its top class is not benign, or some
+        non-benign class reaches its threshold; with "Unknown" alerts on, every window is.
+        """
+        if sc.cfg.alerts.unknown_enabled:
+            return np.arange(len(probs))
+        benign = sc.classes.index(sc.benign_class)
+        hit = np.argmax(probs, axis=1) != benign
+        for cls, t in sc.thresholds.items():
+            if cls != sc.benign_class:
+                hit |= probs[:, sc.classes.index(cls)] >= t
+        return np.flatnonzero(hit)
+
+    def _emit(self, sc: Scoring, alerts: Sequence[dict[str, Any]]) -> None:
+        if not alerts:
+            return
+        self.counters.alerts_raised += len(alerts)
+        for sink in sc.sinks:
+            for alert in alerts:
+                try:
+                    sink.emit(alert)
+                except Exception as exc:  # noqa: BLE001 - other sinks still get the alert
+                    self.counters.errors += 1
+                    log.error("sink %s failed to take an alert: %s", type(sink).__name__, exc)
+
+
+def _stats_of(obj: Any) -> dict[str, Any]:
+    fn = getattr(obj, "stats", None)
+    if fn is None:
+        return {}
+    return dict(fn())
+
+
+def replace_source(cfg: AgentConfig, **changes: Any) -> AgentConfig:
+    """A copy of ``cfg`` with ``source`` fields changed (``replay --input``)."""
+    return dataclasses.replace(cfg, source=dataclasses.replace(cfg.source, **changes))
