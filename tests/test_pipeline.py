@@ -94,6 +94,7 @@ class FakePolicy:
         self.tag = tag
         self.pending: list[dict[str, Any]] = []
         self.observed = 0
+        self.ticks = 0
 
     def observe(self, key: Any, probs: np.ndarray, first_ts: float, last_ts: float, context: dict) -> list[dict]:
         self.observed += 1
@@ -102,11 +103,14 @@ class FakePolicy:
         return []
 
     def flush(self, now: float | None = None) -> list[dict[str, Any]]:
+        if now is not None:  # a periodic tick: incidents are still open
+            self.ticks += 1
+            return []
         out, self.pending = self.pending, []
         return out
 
     def stats(self) -> dict[str, int]:
-        return {"observed": self.observed}
+        return {"observed": self.observed, "ticks": self.ticks}
 
 
 class ListSink:

@@ -37,6 +37,8 @@ from agent.windows import Windower
 
 log = logging.getLogger(__name__)
 
+#: threshold the alert policy applies to a class neither the bundle nor the config names
+DEFAULT_THRESHOLD = 0.5
 #: records per capture batch: large enough to amortise the queue, small enough for latency
 CAPTURE_BATCH = 512
 
@@ -221,6 +223,8 @@ class Pipeline:
         self.error: BaseException | None = None
         self._finalized = False
         self._source_closed = False
+        self._data_ts: float | None = None
+        self._data_mono = 0.0
         self._metrics: Any = None
 
     # ------------------------------------------------------------------------------------------
@@ -396,7 +400,7 @@ class Pipeline:
                 now = time.monotonic()
                 if now - last_flush >= 1.0 and self.scoring is not None:
                     last_flush = now
-                    self._emit(self.scoring, self.scoring.policy.flush())
+                    self._tick(now)
         except BaseException as exc:
             c.errors += 1
             self.error = exc
@@ -404,6 +408,20 @@ class Pipeline:
         finally:
             self._swap_if_pending()
             self.done.set()
+
+    def _tick(self, mono_now: float) -> None:
+        """Let the policy end incidents that went quiet, in data time.
+
+        Live, data time runs on with the wall clock while no record arrives; a file replayed with
+        back-pressure has no wall-clock meaning, so its data time stands still (deterministic output).
+        """
+        sc = self.scoring
+        if sc is None or self._data_ts is None:
+            return
+        now = self._data_ts
+        if self.mode == "drop":
+            now += max(0.0, mono_now - self._data_mono)
+        self._emit(sc, sc.policy.flush(now))
 
     def process(self, records: Sequence[Any]) -> None:
         """Score one batch of records and emit the alerts they raise (the scoring thread's work)."""
@@ -431,6 +449,8 @@ class Pipeline:
             c.inference.add(time.perf_counter() - t0)
             c.batches += 1
         c.windows_scored += n
+        self._data_ts = float(wb.last_ts.max())
+        self._data_mono = time.monotonic()
         alerts: list[dict[str, Any]] = []
         observe = sc.policy.observe
         fields = sc.context_fields
@@ -459,9 +479,11 @@ class Pipeline:
             return np.arange(len(probs))
         benign = sc.classes.index(sc.benign_class)
         hit = np.argmax(probs, axis=1) != benign
-        for cls, t in sc.thresholds.items():
-            if cls != sc.benign_class:
-                hit |= probs[:, sc.classes.index(cls)] >= t
+        limits = np.array(
+            [np.inf if c == sc.benign_class else sc.thresholds.get(c, DEFAULT_THRESHOLD) for c in sc.classes],
+            dtype=np.float32,
+        )
+        hit |= (probs >= limits).any(axis=1)
         return np.flatnonzero(hit)
 
     def _emit(self, sc: Scoring, alerts: Sequence[dict[str, Any]]) -> None:
