@@ -91,6 +91,11 @@ class ModelConfig:
     threads: int = doc("LiteRT interpreter threads", 1)
     batch_size: int = doc("largest batch scored at once", 64)
     max_wait_ms: float = doc("longest a record waits for its batch to fill", 20.0)
+    window_stride: int | None = doc(
+        "records between scored windows of a stream; null = the bundle's stride. A larger stride cuts "
+        "scoring CPU on small boards at the cost of detection latency; the window size is fixed by the model",
+        None,
+    )
     thresholds: dict[str, float] = doc(
         "per-class alert thresholds on the class probability; override the bundle's", factory=dict
     )
@@ -373,9 +378,16 @@ def load_config(
 
     :param path: YAML file; ``None`` gives the embedded defaults.
     :param overrides: ``dotted.key=value`` strings, applied after the file.
-    :param base: raw values under the file (a firmware profile's), overridden by it.
+    :param base: raw values under the file (a firmware profile's), overridden by it. When ``None``
+        and the config (or an override) names a ``profile``, that profile's values are the base.
     """
     raw = read_yaml(path) if path is not None else {}
+    if base is None:
+        named = apply_overrides(raw, overrides).get("profile")
+        if isinstance(named, str) and named:
+            from agent.profiles import profile_values  # late import: profiles builds on this module
+
+            base = profile_values(named, relative_to=path)
     if base:
         raw = deep_merge(base, raw)
     raw = apply_overrides(raw, overrides)

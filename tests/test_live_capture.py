@@ -117,7 +117,7 @@ class Collector:
         self.tag = tag
         self.frames: list[Frame] = []
         self.others = 0
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -128,7 +128,7 @@ class Collector:
                     self.frames.append(frame)
                 else:
                     self.others += 1
-        except BaseException as exc:  # reported by the test thread
+        except Exception as exc:  # noqa: BLE001 - re-raised in the test thread by wait_for/finish
             self.error = exc
 
     def wait_for(self, predicate: Callable[[list[Frame]], bool], timeout: float = 10.0) -> bool:
@@ -165,7 +165,7 @@ def warm_up(veth: Veth, collector: Collector, timeout: float = 30.0) -> None:
     while time.monotonic() < deadline:
         before = collector.others
         veth.send(probe)
-        if collector.wait_for(lambda _f: collector.others > before, timeout=1.0):
+        if collector.wait_for(lambda _f, n=before: collector.others > n, timeout=1.0):
             return
     raise AssertionError(f"capture on {veth.host} never saw a probe frame")
 
@@ -209,7 +209,7 @@ def test_scapy_bpf_filter(veth: Veth) -> None:
     source = open_source("scapy", veth, bpf_filter="udp dst port 5000")
     try:
         collector = Collector(source)
-        mixed = [f for pair in zip(wanted, unwanted) for f in pair]
+        mixed = [f for pair in zip(wanted, unwanted, strict=True) for f in pair]
         veth.send(mixed)
         assert collector.wait_for(lambda f: len(f) >= len(wanted))
         time.sleep(0.2)  # give any wrongly passed frame time to show up
@@ -329,7 +329,7 @@ def test_pyshark_bpf_filter_and_promiscuous_off(veth: Veth, pyshark_ok: None) ->
         assert collector.frames, "tshark capture never started"
         assert not veth.flags() & IFF_PROMISC, "dumpcap put the interface in promiscuous mode despite -p"
         start = len(collector.frames)
-        veth.send([f for pair in zip(wanted, unwanted) for f in pair])
+        veth.send([f for pair in zip(wanted, unwanted, strict=True) for f in pair])
         assert collector.wait_for(lambda f: len(f) >= start + len(wanted), timeout=20)
         time.sleep(0.3)
         collector.finish()
