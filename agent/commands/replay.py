@@ -10,7 +10,6 @@ with no broker reachable (the MQTT outbox keeps the rest for the next run).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -72,17 +71,6 @@ def replay_config(cfg: AgentConfig, input_path: str) -> AgentConfig:
     return replace_source(cfg, backend=backend, path=str(path))
 
 
-def jsonl_only(cfg: AgentConfig, path: str) -> AgentConfig:
-    """A config whose only sink is a JSONL file at ``path`` (for ``--jsonl`` beside configured sinks)."""
-    return dataclasses.replace(
-        cfg,
-        mqtt=dataclasses.replace(cfg.mqtt, enabled=False),
-        sinks=dataclasses.replace(
-            cfg.sinks, console=False, jsonl=dataclasses.replace(cfg.sinks.jsonl, path=path)
-        ),
-    )
-
-
 def replay(
     cfg: AgentConfig,
     input_path: str,
@@ -95,17 +83,13 @@ def replay(
     cfg = replay_config(cfg, input_path)
     counter = ClassCountSink()
     extra: list[Any] = [counter]
-    if jsonl:
-        from agent.sinks import build_sinks
-
-        extra.extend(build_sinks(jsonl_only(cfg, jsonl)))
     paced = rate is not None or realtime
     pacer = Pacer(rate=rate, realtime=realtime, restamp=restamp) if paced or restamp else None
     pipeline = Pipeline(
         cfg,
         mode="drop" if paced else "block",
         pacer=pacer,
-        scoring_factory=lambda c, prev, counters: build_scoring(c, prev, counters, extra_sinks=extra),
+        scoring_factory=lambda c, prev, counters: build_scoring(c, prev, counters, extra_sinks=extra, jsonl_path=jsonl),
     )
     t0 = time.perf_counter()
     rc = serve(pipeline, load_config=None)

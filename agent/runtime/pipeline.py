@@ -101,12 +101,14 @@ def build_scoring(
     previous: Scoring | None,
     counters: Counters,
     extra_sinks: Sequence[Any] = (),
+    jsonl_path: str | None = None,
 ) -> Scoring:
     """Build the scoring half from a config: bundle, extractor, preprocessor, windower, scorer, policy, sinks.
 
     ``previous`` (on reload) lends what has not changed: the feature extractor keeps its flow state
     when the feature settings are the same, and the sinks are kept when their settings are the same
-    (so the MQTT session and outbox continue). Raises on any problem, before anything is swapped.
+    (so the MQTT session and outbox continue). ``extra_sinks`` are added as they are; ``jsonl_path``
+    is an extra JSONL file (``replay --jsonl``). Raises on any problem, before anything is swapped.
     """
     from agent.alerts.policy import AlertPolicy
     from agent.bundle import load_bundle
@@ -153,7 +155,7 @@ def build_scoring(
     if same_sinks and previous is not None:
         sinks = previous.sinks
     else:
-        sinks = [*build_sinks(cfg, health_provider=counters.snapshot), *extra_sinks]
+        sinks = [*build_sinks(cfg, health_provider=counters.snapshot, jsonl_path=jsonl_path), *extra_sinks]
     return Scoring(
         cfg=cfg,
         extractor=extractor,

@@ -1,0 +1,80 @@
+"""A small real int8 bundle for tests and benchmarks, without waiting for the default models.
+
+Builds a tiny Keras model over a feature kind's columns (window layout), fits it for a moment on
+synthetic rows (label: an "attack" when a chosen feature is high), converts it to a full-integer
+int8 TFLite model and writes a bundle with :func:`agent.bundle.write_bundle`. Needs TensorFlow
+(the ``train`` extra); the agent itself never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from agent.bundle import ColumnSpec, Manifest, Preprocessing, Quantization, Window, write_bundle
+
+
+def make_bundle(
+    out_dir: str | os.PathLike[str],
+    feature_kind: str,
+    dataset: str,
+    columns: list[str],
+    window: int = 8,
+    stride: int = 8,
+    key: str = "global",
+    trigger: str | None = None,
+) -> Path:
+    """Write a window-layout int8 bundle for ``columns`` to ``out_dir``; returns its path.
+
+    :param trigger: the column whose high value the model learns as "Attack" (default: the first).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    n_feat = len(columns)
+    t_idx = columns.index(trigger) if trigger else 0
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2048, window, n_feat)).astype(np.float32)
+    y = (x[:, :, t_idx].mean(axis=1) > 0.3).astype(np.int64)
+    model = tf.keras.Sequential([
+        tf.keras.layers.Input((window, n_feat)),
+        tf.keras.layers.Flatten(),
+        tf.keras.layers.Dense(16, activation="relu"),
+        tf.keras.layers.Dense(2, activation="softmax"),
+    ])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=128, verbose=0)
+
+    def representative():  # type: ignore[no-untyped-def]
+        for i in range(0, 256, 16):
+            yield [x[i : i + 1]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    tflite = conv.convert()
+    interp = tf.lite.Interpreter(model_content=tflite)
+    i_s, i_z = interp.get_input_details()[0]["quantization"]
+    o_s, o_z = interp.get_output_details()[0]["quantization"]
+    manifest = Manifest(
+        name=f"tiny-{feature_kind}",
+        dataset=dataset,
+        feature_kind=feature_kind,
+        features=list(columns),
+        row_columns=list(columns),
+        preprocessing=Preprocessing([ColumnSpec(c, "numeric", 0.0, 1.0) for c in columns]),
+        input_layout="window",
+        input_shape=[window, n_feat],
+        window=Window(window, stride, key),  # type: ignore[arg-type]
+        classes=["Benign", "Attack"],
+        benign_class="Benign",
+        thresholds={"Attack": 0.5},
+        quantization=Quantization("int8", "int8", float(i_s), int(i_z), "int8", float(o_s), int(o_z)),
+    )
+    write_bundle(out_dir, manifest, tflite)
+    return Path(out_dir)
