@@ -141,13 +141,18 @@ class Windower:
         context_fields: Sequence[str],
         max_keys: int = 65536,
         idle_timeout_s: float = 300.0,
+        stride: int | None = None,
     ) -> Windower:
-        """The windower a bundle's manifest asks for (``input_layout``, ``window``, ``n_features``)."""
+        """The windower a bundle's manifest asks for (``input_layout``, ``window``, ``n_features``).
+
+        ``stride`` overrides the bundle's (``model.window_stride``: fewer inferences on small boards).
+        """
+        is_window = manifest.input_layout == "window"
         return cls(
             manifest.input_layout,
             manifest.n_features,
-            size=manifest.window.size if manifest.input_layout == "window" else 1,
-            stride=manifest.window.stride if manifest.input_layout == "window" else 1,
+            size=manifest.window.size if is_window else 1,
+            stride=(stride or manifest.window.stride) if is_window else 1,
             key=manifest.window.key,
             context_fields=context_fields,
             max_keys=max_keys,

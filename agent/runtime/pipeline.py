@@ -136,6 +136,7 @@ def build_scoring(
         context_fields,
         max_keys=max(cfg.features.max_tcp_streams, cfg.features.can_max_ids),
         idle_timeout_s=cfg.features.stream_idle_timeout_s,
+        stride=getattr(cfg.model, "window_stride", None),
     )
     scorer = Scorer(bundle, threads=cfg.model.threads, max_batch=max(1, cfg.model.batch_size))
     thresholds = merged_thresholds(m, cfg)
