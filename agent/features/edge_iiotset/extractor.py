@@ -1,0 +1,1114 @@
+"""Frames -> the 61 Edge-IIoTset columns, with the values ``tshark -T fields -E occurrence=f`` gives.
+
+Why hand-written dissectors: the agent must keep up with a gateway's traffic on one core, at a
+multiple of tshark's speed. Each layer is parsed with precompiled :class:`struct.Struct` objects on
+the frame's bytes, stops as soon as the remaining columns cannot be filled, and formats strings only
+for fields that are present. A row starts as a copy of a template of zeros (the project's "absent").
+
+State that tshark keeps per conversation (relative TCP sequence numbers, UDP stream indices and time
+deltas, DNS transactions, the reassembly of MQTT/Modbus/HTTP PDUs split over TCP segments) is kept in
+bounded tables: the oldest entry is evicted beyond the configured size or after the idle timeout, and
+evictions are counted, so a spoofed-source flood cannot grow memory without limit.
+
+Known differences from tshark are listed in ``agent/features/edge_iiotset/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from agent.features import ETHERNET_CONTEXT
+from agent.features.edge_iiotset.columns import COLUMNS, INDEX
+from agent.records import Frame
+
+# column indices (module constants: LOAD_GLOBAL of an int is cheaper than a dict lookup)
+C_TIME = INDEX["frame.time"]
+C_IP_SRC = INDEX["ip.src_host"]
+C_IP_DST = INDEX["ip.dst_host"]
+C_ARP_DST = INDEX["arp.dst.proto_ipv4"]
+C_ARP_OP = INDEX["arp.opcode"]
+C_ARP_HWSIZE = INDEX["arp.hw.size"]
+C_ARP_SRC = INDEX["arp.src.proto_ipv4"]
+C_ICMP_CSUM = INDEX["icmp.checksum"]
+C_ICMP_SEQLE = INDEX["icmp.seq_le"]
+C_ICMP_TX = INDEX["icmp.transmit_timestamp"]
+C_ICMP_UNUSED = INDEX["icmp.unused"]
+C_HTTP_DATA = INDEX["http.file_data"]
+C_HTTP_CL = INDEX["http.content_length"]
+C_HTTP_QUERY = INDEX["http.request.uri.query"]
+C_HTTP_METHOD = INDEX["http.request.method"]
+C_HTTP_REFERER = INDEX["http.referer"]
+C_HTTP_URI = INDEX["http.request.full_uri"]
+C_HTTP_VERSION = INDEX["http.request.version"]
+C_HTTP_RESPONSE = INDEX["http.response"]
+C_TCP_ACK = INDEX["tcp.ack"]
+C_TCP_ACKRAW = INDEX["tcp.ack_raw"]
+C_TCP_CSUM = INDEX["tcp.checksum"]
+C_TCP_FIN = INDEX["tcp.connection.fin"]
+C_TCP_RST = INDEX["tcp.connection.rst"]
+C_TCP_SYN = INDEX["tcp.connection.syn"]
+C_TCP_SYNACK = INDEX["tcp.connection.synack"]
+C_TCP_DPORT = INDEX["tcp.dstport"]
+C_TCP_FLAGS = INDEX["tcp.flags"]
+C_TCP_FACK = INDEX["tcp.flags.ack"]
+C_TCP_LEN = INDEX["tcp.len"]
+C_TCP_OPTS = INDEX["tcp.options"]
+C_TCP_PAYLOAD = INDEX["tcp.payload"]
+C_TCP_SEQ = INDEX["tcp.seq"]
+C_TCP_SPORT = INDEX["tcp.srcport"]
+C_UDP_PORT = INDEX["udp.port"]
+C_UDP_STREAM = INDEX["udp.stream"]
+C_UDP_DELTA = INDEX["udp.time_delta"]
+C_DNS_NAME = INDEX["dns.qry.name"]
+C_DNS_NAMELEN = INDEX["dns.qry.name.len"]
+C_DNS_QU = INDEX["dns.qry.qu"]
+C_DNS_TYPE = INDEX["dns.qry.type"]
+C_DNS_RETX = INDEX["dns.retransmission"]
+C_DNS_RETXREQ = INDEX["dns.retransmit_request"]
+C_DNS_RETXIN = INDEX["dns.retransmit_request_in"]
+C_MQTT_CONACK = INDEX["mqtt.conack.flags"]
+C_MQTT_CLEAN = INDEX["mqtt.conflag.cleansess"]
+C_MQTT_CONFLAGS = INDEX["mqtt.conflags"]
+C_MQTT_HDR = INDEX["mqtt.hdrflags"]
+C_MQTT_LEN = INDEX["mqtt.len"]
+C_MQTT_MSG = INDEX["mqtt.msg"]
+C_MQTT_TYPE = INDEX["mqtt.msgtype"]
+C_MQTT_PROTOLEN = INDEX["mqtt.proto_len"]
+C_MQTT_PROTONAME = INDEX["mqtt.protoname"]
+C_MQTT_TOPIC = INDEX["mqtt.topic"]
+C_MQTT_TOPICLEN = INDEX["mqtt.topic_len"]
+C_MQTT_VER = INDEX["mqtt.ver"]
+C_MB_LEN = INDEX["mbtcp.len"]
+C_MB_TID = INDEX["mbtcp.trans_id"]
+C_MB_UNIT = INDEX["mbtcp.unit_id"]
+
+U16 = struct.Struct("!H")
+U32 = struct.Struct("!I")
+U16LE = struct.Struct("<H")
+IPV4 = struct.Struct("!BBHHHBBH4s4s")
+TCP = struct.Struct("!HHIIBBHHH")
+UDP = struct.Struct("!HHHH")
+ARP = struct.Struct("!HHBBH")
+DNS = struct.Struct("!HHHHHH")
+MBAP = struct.Struct("!HHHB")
+u16 = U16.unpack_from
+u32 = U32.unpack_from
+
+#: TCP ports tshark gives to the HTTP dissector by default (http.tcp.port)
+HTTP_TCP_PORTS = frozenset({80, 631, 1900, 2710, 2869, 3128, 3132, 3689, 5985, 8080, 8088, 11371})
+#: UDP ports that carry HTTP-formatted messages (SSDP)
+HTTP_UDP_PORTS = frozenset({1900})
+MQTT_PORT = 1883
+MODBUS_PORT = 502
+#: DNS-format UDP ports: 53 DNS, 5353 mDNS, 5355 LLMNR
+DNS_UDP_PORTS = frozenset({53, 5353, 5355})
+#: request methods tshark's HTTP dissector recognises at the start of a request line
+HTTP_METHODS = frozenset(
+    m.encode()
+    for m in ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "CCM_POST", "CCM_GET", "RPC_CONNECT", "RPC_IN_DATA", "RPC_OUT_DATA", "REPORT", "CHECKOUT", "CHECKIN", "VERSION-CONTROL", "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE", "BASELINE-CONTROL", "MKACTIVITY", "ORDERPATCH", "ACL", "MKREDIRECTREF", "UPDATEREDIRECTREF", "BIND", "UNBIND", "REBIND", "POLL", "BMOVE", "BDELETE", "BPROPFIND", "BPROPPATCH", "BCOPY", "X-MS-ENUMATTS", "PUTDIR", "MKCALENDAR"]
+)
+#: DNS retransmission window (tshark's dns.retransmission_timer default), seconds
+DNS_RETRANSMISSION_TIMER = 5.0
+#: most bytes held per direction while a PDU spread over TCP segments is reassembled
+MAX_REASSEMBLY = 1 << 20
+_ESCAPES = {0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def tshark_text(data: bytes) -> str:
+    """Bytes as tshark's ``-T fields`` prints a string field: UTF-8, escapes for \\\\, \\n, \\r, \\t.
+
+    tshark 4.0 decodes these fields as ASCII: every byte above 0x7F becomes one U+FFFD.
+    """
+    text = data.decode("ascii", "replace")
+    if "\\" in text or "\n" in text or "\r" in text or "\t" in text:
+        text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return text
+
+
+def format_frame_time(ts: float) -> str:
+    """``frame.time`` as tshark prints it in UTC: ``Mar 25, 2020 22:05:35.383730000 UTC``."""
+    us = round(ts * 1_000_000)
+    sec, frac = divmod(us, 1_000_000)
+    try:
+        tm = time.gmtime(sec)
+    except (OverflowError, OSError, ValueError):
+        return f"{sec}.{frac:06d}000"
+    return (
+        f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d}, {tm.tm_year} "
+        f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}.{frac:06d}000 UTC"
+    )
+
+
+def ipv6_text(b: bytes) -> str:
+    """RFC 5952 text of a 16-byte IPv6 address (the form tshark and the alerts use)."""
+    import ipaddress
+
+    return str(ipaddress.IPv6Address(b))
+
+
+class _TcpStream:
+    """What tshark remembers per TCP conversation that the columns depend on."""
+
+    __slots__ = ("app", "base", "based", "buf", "closed", "flow_id", "head", "http_wait", "last", "mqtt_ver", "nxt")
+
+    def __init__(self, flow_id: int, now: float):
+        self.base = [0, 0]  # base sequence number per direction (0: the key's first endpoint sends)
+        self.based = [False, False]
+        self.last = now
+        self.app: str | None = None
+        self.buf: list[bytearray | None] = [None, None]  # reassembly buffer per direction
+        self.nxt = [-1, -1]  # next expected absolute sequence number per direction
+        self.mqtt_ver = 0
+        self.http_wait: list[Any] = [None, None]  # HTTP message waiting for its body, per direction
+        self.flow_id = flow_id
+        self.closed = False
+        self.head = False  # the last HTTP request was HEAD: its response has no body
+
+
+class EdgeIIoTsetExtractor:
+    """Frames -> rows of the 61 Edge-IIoTset columns (see the package docstring for the encoding)."""
+
+    columns = COLUMNS
+    context_fields = ETHERNET_CONTEXT
+
+    def __init__(
+        self,
+        max_tcp_streams: int = 65536,
+        max_udp_streams: int = 65536,
+        max_dns_transactions: int = 65536,
+        stream_idle_timeout_s: float = 300.0,
+    ):
+        self.max_tcp = max(1, int(max_tcp_streams))
+        self.max_udp = max(1, int(max_udp_streams))
+        self.max_dns = max(1, int(max_dns_transactions))
+        self.idle = float(stream_idle_timeout_s)
+        self._template: list[Any] = [0] * len(COLUMNS)
+        self._tcp: OrderedDict[tuple[Any, ...], _TcpStream] = OrderedDict()
+        # UDP conversation key -> [stream index, last ts]
+        self._udp: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self._udp_next = 0
+        # (conversation key, id) -> [request frame, request ts, answered]
+        self._dns: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        # IPv4 fragment reassembly: (src, dst, id, proto) -> [ts, {offset: bytes}, total or -1]
+        self._frags: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self._flow_next = 1
+        self._frame_no = 0
+        self._last_sec = -1
+        self._time_prefix = ""
+        self._ctx: list[Any] = [None] * 7
+        self.counters = {
+            "frames": 0,
+            "malformed": 0,
+            "tcp_evicted": 0,
+            "udp_evicted": 0,
+            "dns_evicted": 0,
+            "fragments_evicted": 0,
+            "non_ip": 0,
+        }
+
+    @classmethod
+    def from_config(cls, features_config: Any) -> EdgeIIoTsetExtractor:
+        """Build from :class:`agent.config.FeaturesConfig` (stream/transaction limits, idle timeout)."""
+        return cls(
+            max_tcp_streams=getattr(features_config, "max_tcp_streams", 65536),
+            max_udp_streams=getattr(features_config, "max_udp_streams", 65536),
+            max_dns_transactions=getattr(features_config, "max_dns_transactions", 65536),
+            stream_idle_timeout_s=getattr(features_config, "stream_idle_timeout_s", 300.0),
+        )
+
+    # -- protocol ------------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        """Counters: frames, malformed frames, evictions per table, current table sizes."""
+        out = dict(self.counters)
+        out["tcp_streams"] = len(self._tcp)
+        out["udp_streams"] = len(self._udp)
+        out["dns_transactions"] = len(self._dns)
+        return out
+
+    def row(self, record: Frame) -> list[Any]:
+        """The 61 values of one frame (frames must be given in capture order)."""
+        return self._row(record)
+
+    def rows(self, records: Iterable[Frame]) -> Iterator[list[Any]]:
+        """Rows of ``records``, in order."""
+        f = self._row
+        for rec in records:
+            yield f(rec)
+
+    def rows_with_context(self, records: Iterable[Frame]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
+        """Rows with the alert context ``(ts, src_ip, src_port, dest_ip, dest_port, proto, app_proto, flow_id)``."""
+        f = self._row
+        ctx = self._ctx
+        for rec in records:
+            ctx[:] = (None, 0, None, 0, None, None, 0)
+            row = f(rec)
+            yield row, (rec.ts, *ctx)
+
+    # -- the hot path --------------------------------------------------------------------------
+    def _row(self, frame: Frame) -> list[Any]:
+        r = self._template[:]
+        self._frame_no += 1
+        self.counters["frames"] += 1
+        ts, data, lt, _wire = frame
+        # frame.time: the date part is cached per second
+        us = round(ts * 1_000_000)
+        sec, frac = divmod(us, 1_000_000)
+        if sec != self._last_sec:
+            self._last_sec = sec
+            try:
+                tm = time.gmtime(sec)
+                self._time_prefix = (
+                    f"{_MONTHS[tm.tm_mon - 1]} {tm.tm_mday:2d}, {tm.tm_year} "
+                    f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}."
+                )
+            except (OverflowError, OSError, ValueError):
+                self._time_prefix = f"{sec}."
+        r[C_TIME] = f"{self._time_prefix}{frac:06d}000 UTC"
+        try:
+            self._link(r, data, lt, ts)
+        except (IndexError, struct.error, ValueError):
+            self.counters["malformed"] += 1
+        return r
+
+    def _link(self, r: list[Any], d: bytes, lt: int, ts: float) -> None:
+        n = len(d)
+        if lt == 1:  # Ethernet, with any number of 802.1Q / 802.1ad / QinQ tags
+            if n < 14:
+                self.counters["malformed"] += 1
+                return
+            et = (d[12] << 8) | d[13]
+            off = 14
+            while et == 0x8100 or et == 0x88A8 or et == 0x9100:
+                if n < off + 4:
+                    self.counters["malformed"] += 1
+                    return
+                et = (d[off + 2] << 8) | d[off + 3]
+                off += 4
+        elif lt == 113:  # Linux cooked v1
+            if n < 16:
+                self.counters["malformed"] += 1
+                return
+            et = (d[14] << 8) | d[15]
+            off = 16
+        elif lt == 276:  # Linux cooked v2
+            if n < 20:
+                self.counters["malformed"] += 1
+                return
+            et = (d[0] << 8) | d[1]
+            off = 20
+        elif lt == 0 or lt == 108:  # BSD NULL (host order) / OpenBSD LOOP (network order)
+            if n < 4:
+                self.counters["malformed"] += 1
+                return
+            fam = struct.unpack_from("!I" if (lt == 108 or d[0] == 0) else "<I", d, 0)[0]
+            off = 4
+            if fam == 2:
+                et = 0x0800
+            elif fam in (10, 24, 28, 30):
+                et = 0x86DD
+            else:
+                self.counters["non_ip"] += 1
+                return
+        elif lt == 101 or lt == 12 or lt == 14 or lt == 228 or lt == 229:  # raw IP
+            if n < 1:
+                self.counters["malformed"] += 1
+                return
+            v = d[0] >> 4
+            off = 0
+            if lt == 228 or (lt != 229 and v == 4):
+                et = 0x0800
+            elif lt == 229 or v == 6:
+                et = 0x86DD
+            else:
+                self.counters["malformed"] += 1
+                return
+        else:
+            self.counters["non_ip"] += 1
+            return
+        if et == 0x0800:
+            self._ipv4(r, d, off, ts)
+        elif et == 0x86DD:
+            self._ipv6(r, d, off, ts)
+        elif et == 0x0806:
+            self._arp(r, d, off)
+        else:
+            self.counters["non_ip"] += 1
+
+    def _arp(self, r: list[Any], d: bytes, off: int) -> None:
+        if len(d) < off + 8:
+            self.counters["malformed"] += 1
+            return
+        _hrd, pro, hln, pln, op = ARP.unpack_from(d, off)
+        r[C_ARP_HWSIZE] = hln
+        r[C_ARP_OP] = op
+        if pro == 0x0800 and pln == 4:
+            sp = off + 8 + hln
+            tp = sp + 4 + hln
+            if len(d) >= sp + 4:
+                r[C_ARP_SRC] = f"{d[sp]}.{d[sp + 1]}.{d[sp + 2]}.{d[sp + 3]}"
+            if len(d) >= tp + 4:
+                r[C_ARP_DST] = f"{d[tp]}.{d[tp + 1]}.{d[tp + 2]}.{d[tp + 3]}"
+            else:
+                self.counters["malformed"] += 1
+
+    def _ipv4(self, r: list[Any], d: bytes, off: int, ts: float) -> None:
+        n = len(d)
+        if n < off + 20:
+            self.counters["malformed"] += 1
+            return
+        vihl, _tos, tot, ipid, frag, _ttl, proto, _csum, src, dst = IPV4.unpack_from(d, off)
+        ihl = (vihl & 15) * 4
+        if vihl >> 4 != 4 or ihl < 20:
+            self.counters["malformed"] += 1
+            return
+        r[C_IP_SRC] = f"{src[0]}.{src[1]}.{src[2]}.{src[3]}"
+        r[C_IP_DST] = f"{dst[0]}.{dst[1]}.{dst[2]}.{dst[3]}"
+        if tot < ihl:
+            self.counters["malformed"] += 1
+            return
+        ctx = self._ctx
+        ctx[0] = r[C_IP_SRC]
+        ctx[2] = r[C_IP_DST]
+        start = off + ihl
+        end = off + tot
+        if frag & 0x3FFF:  # a fragment: transport is dissected once all fragments are in
+            payload = self._defragment(d, start, min(end, n), src, dst, ipid, proto, frag, ts)
+            if payload is None:
+                ctx[4] = "IPv4"
+                return
+            d = payload
+            start = 0
+            end = len(payload)
+            n = end
+        self._transport(r, d, start, end, n, proto, src, dst, ts)
+
+    def _defragment(
+        self, d: bytes, start: int, stop: int, src: bytes, dst: bytes, ipid: int, proto: int, frag: int, ts: float
+    ) -> bytes | None:
+        key = (src, dst, ipid, proto)
+        tab = self._frags
+        ent = tab.get(key)
+        if ent is None:
+            ent = tab[key] = [ts, {}, -1]
+            while len(tab) > 1024 or (tab and ts - next(iter(tab.values()))[0] > 60.0):
+                tab.popitem(last=False)
+                self.counters["fragments_evicted"] += 1
+        offset = (frag & 0x1FFF) * 8
+        ent[1][offset] = d[start:stop]
+        if not frag & 0x2000:
+            ent[2] = offset + (stop - start)
+        total = ent[2]
+        if total < 0:
+            return None
+        have = 0
+        parts = ent[1]
+        for o in sorted(parts):
+            if o > have:
+                return None
+            have = max(have, o + len(parts[o]))
+        if have < total:
+            return None
+        buf = bytearray(total)
+        for o in sorted(parts):
+            buf[o:o + len(parts[o])] = parts[o]
+        del tab[key]
+        return bytes(buf[:total])
+
+    def _ipv6(self, r: list[Any], d: bytes, off: int, ts: float) -> None:
+        n = len(d)
+        if n < off + 40:
+            self.counters["malformed"] += 1
+            return
+        plen = u16(d, off + 4)[0]
+        nh = d[off + 6]
+        src = d[off + 8:off + 24]
+        dst = d[off + 24:off + 40]
+        ctx = self._ctx
+        ctx[0] = ipv6_text(src)
+        ctx[2] = ipv6_text(dst)
+        start = off + 40
+        end = start + plen
+        while nh in (0, 43, 60, 44, 51):
+            if n < start + 8:
+                self.counters["malformed"] += 1
+                return
+            if nh == 44:  # fragment header: only the first fragment's transport is visible
+                fo = u16(d, start + 2)[0]
+                if fo & 0xFFF9:
+                    ctx[4] = "IPv6"
+                    return
+                nh = d[start]
+                start += 8
+                continue
+            hl = (d[start + 1] + 2) * 4 if nh == 51 else (d[start + 1] + 1) * 8
+            nh = d[start]
+            start += hl
+        self._transport(r, d, start, end, n, nh, src, dst, ts)
+
+    def _transport(
+        self, r: list[Any], d: bytes, start: int, end: int, n: int, proto: int, src: bytes, dst: bytes, ts: float
+    ) -> None:
+        if proto == 6:
+            self._tcp_seg(r, d, start, end, n, src, dst, ts)
+        elif proto == 17:
+            self._udp_dgram(r, d, start, end, n, src, dst, ts)
+        elif proto == 1:
+            self._icmp(r, d, start, end, n)
+        else:
+            self._ctx[4] = "IPv6-ICMP" if proto == 58 else str(proto)
+
+    def _icmp(self, r: list[Any], d: bytes, start: int, end: int, n: int) -> None:
+        self._ctx[4] = "ICMP"
+        if n < start + 4:
+            self.counters["malformed"] += 1
+            return
+        typ = d[start]
+        code = d[start + 1]
+        r[C_ICMP_CSUM] = u16(d, start + 2)[0]
+        if typ == 0 or typ == 8 or typ == 13 or typ == 14:
+            if n >= start + 8:
+                r[C_ICMP_SEQLE] = U16LE.unpack_from(d, start + 6)[0]
+            if (typ == 13 or typ == 14) and n >= start + 20:
+                r[C_ICMP_TX] = u32(d, start + 16)[0]
+        elif typ == 3 or typ == 11 or typ == 4:
+            if typ == 3 and code == 4:
+                if n >= start + 6:
+                    r[C_ICMP_UNUSED] = d[start + 4:start + 6].hex()
+            elif n >= start + 8:
+                r[C_ICMP_UNUSED] = d[start + 4:start + 8].hex()
+
+    # -- UDP -----------------------------------------------------------------------------------
+    def _udp_dgram(
+        self, r: list[Any], d: bytes, start: int, end: int, n: int, src: bytes, dst: bytes, ts: float
+    ) -> None:
+        ctx = self._ctx
+        ctx[4] = "UDP"
+        if n < start + 8:
+            self.counters["malformed"] += 1
+            return
+        sport, dport, ulen, _csum = UDP.unpack_from(d, start)
+        r[C_UDP_PORT] = sport
+        ctx[1] = sport
+        ctx[3] = dport
+        if (src, sport) <= (dst, dport):
+            key: tuple[Any, ...] = (src, sport, dst, dport)
+        else:
+            key = (dst, dport, src, sport)
+        tab = self._udp
+        ent = tab.get(key)
+        if ent is None:
+            ent = tab[key] = [self._udp_next, ts, self._flow_next]
+            self._udp_next += 1
+            self._flow_next += 1
+            self._evict_udp(ts)
+            r[C_UDP_STREAM] = ent[0]
+            r[C_UDP_DELTA] = 0.0
+        else:
+            tab.move_to_end(key)
+            r[C_UDP_STREAM] = ent[0]
+            r[C_UDP_DELTA] = round(ts - ent[1], 6)
+            ent[1] = ts
+        ctx[6] = ent[2]
+        pstart = start + 8
+        pend = min(end, start + ulen if ulen >= 8 else end, n)
+        lo = sport if sport < dport else dport
+        hi = dport if sport < dport else sport
+        if lo in DNS_UDP_PORTS or hi in DNS_UDP_PORTS:
+            port = lo if lo in DNS_UDP_PORTS else hi
+            ctx[5] = "dns"
+            self._dns_msg(r, d, pstart, pend, key, port == 5353, ts)
+        elif lo in HTTP_UDP_PORTS or hi in HTTP_UDP_PORTS:
+            ctx[5] = "http"
+            self._http_once(r, d[pstart:pend])
+
+    def _evict_udp(self, ts: float) -> None:
+        tab = self._udp
+        idle = self.idle
+        # idle entries are dropped only under pressure (half full): tshark itself forgets nothing
+        pressure = len(tab) * 2 >= self.max_udp
+        while len(tab) > self.max_udp or (pressure and tab and ts - next(iter(tab.values()))[1] > idle):
+            tab.popitem(last=False)
+            self.counters["udp_evicted"] += 1
+
+    # -- DNS -----------------------------------------------------------------------------------
+    def _dns_msg(self, r: list[Any], d: bytes, start: int, end: int, conv: Any, mdns: bool, ts: float) -> None:
+        if end - start < 12:
+            self.counters["malformed"] += 1
+            return
+        ident, flags, qd, _an, _ns, _ar = DNS.unpack_from(d, start)
+        if qd:
+            pos = start + 12
+            labels = []
+            total = 0
+            while True:
+                if pos >= end:
+                    self.counters["malformed"] += 1
+                    return
+                ln = d[pos]
+                if ln == 0:
+                    pos += 1
+                    break
+                if ln >= 0xC0:  # compression pointer inside a question (rare, but legal)
+                    if pos + 1 >= end:
+                        self.counters["malformed"] += 1
+                        return
+                    target = start + (((ln & 0x3F) << 8) | d[pos + 1])
+                    name_rest = self._dns_name_at(d, target, end, start)
+                    if name_rest is None:
+                        self.counters["malformed"] += 1
+                        return
+                    labels.append(name_rest)
+                    pos += 2
+                    break
+                if pos + 1 + ln > end:
+                    self.counters["malformed"] += 1
+                    return
+                labels.append(_dns_label(d[pos + 1:pos + 1 + ln]))
+                total += ln
+                pos += 1 + ln
+            name = ".".join(labels) if labels else "<Root>"
+            r[C_DNS_NAME] = name
+            r[C_DNS_NAMELEN] = len(name) if labels else 0
+            if pos + 2 <= end:
+                r[C_DNS_TYPE] = u16(d, pos)[0]
+            if mdns and pos + 4 <= end:
+                r[C_DNS_QU] = u16(d, pos + 2)[0] >> 15
+        # retransmission tracking, per conversation and transaction id
+        key = (conv, ident)
+        tab = self._dns
+        ent = tab.get(key)
+        if not flags & 0x8000:  # query
+            if ent is not None and not ent[2] and ts - ent[1] < DNS_RETRANSMISSION_TIMER:
+                r[C_DNS_RETX] = 1
+                r[C_DNS_RETXREQ] = 1
+                r[C_DNS_RETXIN] = ent[0]
+            else:
+                tab[key] = [self._frame_no, ts, False]
+                tab.move_to_end(key)
+                while len(tab) > self.max_dns or (tab and ts - next(iter(tab.values()))[1] > self.idle):
+                    tab.popitem(last=False)
+                    self.counters["dns_evicted"] += 1
+        elif ent is not None:
+            if ent[2] and ent[2] != self._frame_no:
+                r[C_DNS_RETX] = 1
+            else:
+                ent[2] = self._frame_no
+
+    def _dns_name_at(self, d: bytes, pos: int, end: int, base: int) -> str | None:
+        labels = []
+        hops = 0
+        while pos < end:
+            ln = d[pos]
+            if ln == 0:
+                return ".".join(labels) if labels else "<Root>"
+            if ln >= 0xC0:
+                hops += 1
+                if hops > 16 or pos + 1 >= end:
+                    return None
+                pos = base + (((ln & 0x3F) << 8) | d[pos + 1])
+                continue
+            if pos + 1 + ln > end:
+                return None
+            labels.append(_dns_label(d[pos + 1:pos + 1 + ln]))
+            pos += 1 + ln
+        return None
+
+    # -- TCP -----------------------------------------------------------------------------------
+    def _tcp_seg(self, r: list[Any], d: bytes, start: int, end: int, n: int, src: bytes, dst: bytes, ts: float) -> None:
+        ctx = self._ctx
+        ctx[4] = "TCP"
+        if n < start + 20:
+            self.counters["malformed"] += 1
+            if n >= start + 4:
+                r[C_TCP_SPORT], r[C_TCP_DPORT] = struct.unpack_from("!HH", d, start)
+            return
+        sport, dport, seq, ack, offb, flagb, _win, csum, _urg = TCP.unpack_from(d, start)
+        ctx[1] = sport
+        ctx[3] = dport
+        flags = ((offb & 1) << 8) | flagb
+        hl = (offb >> 4) * 4
+        r[C_TCP_SPORT] = sport
+        r[C_TCP_DPORT] = dport
+        r[C_TCP_FLAGS] = flags
+        r[C_TCP_CSUM] = csum
+        r[C_TCP_ACKRAW] = ack if flagb & 0x10 else 0
+        r[C_TCP_FACK] = 1 if flagb & 0x10 else 0
+        if hl < 20:
+            self.counters["malformed"] += 1
+            return
+        plen = end - start - hl
+        if plen < 0:
+            self.counters["malformed"] += 1
+            plen = 0
+        r[C_TCP_LEN] = plen
+        if hl > 20:
+            r[C_TCP_OPTS] = d[start + 20:min(start + hl, n)].hex()
+        syn = flagb & 0x02
+        if syn:
+            if flagb & 0x10:
+                r[C_TCP_SYNACK] = 1
+            else:
+                r[C_TCP_SYN] = 1
+        if flagb & 0x01:
+            r[C_TCP_FIN] = 1
+        if flagb & 0x04:
+            r[C_TCP_RST] = 1
+        # stream state
+        if (src, sport) <= (dst, dport):
+            key: tuple[Any, ...] = (src, sport, dst, dport)
+            di = 0
+        else:
+            key = (dst, dport, src, sport)
+            di = 1
+        tab = self._tcp
+        st = tab.get(key)
+        if st is None:
+            st = tab[key] = _TcpStream(self._flow_next, ts)
+            self._flow_next += 1
+            if len(tab) > self.max_tcp:
+                tab.popitem(last=False)
+                self.counters["tcp_evicted"] += 1
+            self._evict_tcp(ts)
+        else:
+            tab.move_to_end(key)
+            if syn and not flagb & 0x10 and st.based[di] and seq != st.base[di] and st.closed:
+                # port reuse: a new connection on a closed 4-tuple starts a new stream
+                fid = st.flow_id
+                st = tab[key] = _TcpStream(fid, ts)
+        st.last = ts
+        ctx[6] = st.flow_id
+        based = st.based
+        base = st.base
+        if syn:
+            base[di] = seq
+            based[di] = True
+        elif not based[di]:
+            base[di] = (seq - 1) & 0xFFFFFFFF
+            based[di] = True
+        if flagb & 0x10:
+            if not based[1 - di]:
+                base[1 - di] = (ack - 1) & 0xFFFFFFFF
+                based[1 - di] = True
+            r[C_TCP_ACK] = (ack - base[1 - di]) & 0xFFFFFFFF
+        r[C_TCP_SEQ] = (seq - base[di]) & 0xFFFFFFFF
+        if flagb & 0x05:
+            st.closed = True
+        pstart = start + hl
+        pstop = min(end, n)
+        if plen <= 0:
+            if flagb & 0x01 and st.http_wait[di] is not None:
+                self._http_flush(r, st, di)
+            return
+        payload = d[pstart:pstop]
+        if payload:
+            r[C_TCP_PAYLOAD] = payload.hex()
+        app = st.app
+        if app is None:
+            lo = sport if sport < dport else dport
+            hi = dport if sport < dport else sport
+            if lo == MQTT_PORT or hi == MQTT_PORT:
+                app = "mqtt"
+            elif lo == MODBUS_PORT or hi == MODBUS_PORT:
+                app = "modbus"
+            elif lo in HTTP_TCP_PORTS or hi in HTTP_TCP_PORTS:
+                app = "http"
+            elif lo == 53 or hi == 53:
+                app = "dns"
+            else:
+                app = ""
+            st.app = app
+        if not app:
+            if not _http_heuristic(payload):
+                return
+            app = st.app = "http"
+        ctx[5] = app
+        if len(payload) < plen:  # cut by the snaplen: no reassembly on what was not captured
+            st.buf[di] = None
+            st.nxt[di] = -1
+            return
+        # in-order reassembly of PDUs spread over segments (tshark's default desegmentation)
+        nxt = st.nxt[di]
+        if nxt >= 0 and seq != nxt:
+            if ((seq - nxt) & 0xFFFFFFFF) < 0x80000000:
+                st.buf[di] = None  # a gap: what was pending cannot complete
+            else:
+                return  # retransmission of data already seen
+        st.nxt[di] = (seq + plen + (1 if syn else 0)) & 0xFFFFFFFF
+        pend = st.buf[di]
+        if pend is not None:
+            pend += payload
+            data = bytes(pend)
+            st.buf[di] = None
+        else:
+            data = payload
+        if app == "mqtt":
+            rest = self._mqtt(r, data, st)
+        elif app == "modbus":
+            rest = self._modbus(r, data)
+        elif app == "http":
+            rest = self._http_stream(r, data, st, di, flagb & 0x01)
+        else:
+            rest = self._dns_tcp(r, data, key, ts)
+        if rest:
+            if len(rest) <= MAX_REASSEMBLY:
+                st.buf[di] = bytearray(rest)
+            else:
+                self.counters["malformed"] += 1
+
+    def _evict_tcp(self, ts: float) -> None:
+        tab = self._tcp
+        idle = self.idle
+        if len(tab) * 2 < self.max_tcp:
+            return  # idle streams are dropped only under pressure: tshark itself forgets nothing
+        while tab:
+            first = next(iter(tab.values()))
+            if ts - first.last <= idle:
+                break
+            tab.popitem(last=False)
+            self.counters["tcp_evicted"] += 1
+
+    # -- Modbus/TCP ----------------------------------------------------------------------------
+    def _modbus(self, r: list[Any], data: bytes) -> bytes:
+        pos = 0
+        n = len(data)
+        first = True
+        while n - pos >= 7:
+            tid, pid, ln, unit = MBAP.unpack_from(data, pos)
+            if pid != 0 or ln < 2 or ln > 256:
+                return b""
+            if n - pos < 6 + ln:
+                return data[pos:]
+            if first:
+                r[C_MB_TID] = tid
+                r[C_MB_LEN] = ln
+                r[C_MB_UNIT] = unit
+                first = False
+            pos += 6 + ln
+        return data[pos:] if pos < n else b""
+
+    # -- DNS over TCP --------------------------------------------------------------------------
+    def _dns_tcp(self, r: list[Any], data: bytes, key: Any, ts: float) -> bytes:
+        if len(data) < 2:
+            return data
+        ln = u16(data, 0)[0]
+        if len(data) < 2 + ln:
+            return data
+        self._dns_msg(r, data, 2, 2 + ln, key, False, ts)
+        return b""
+
+    # -- MQTT ----------------------------------------------------------------------------------
+    def _mqtt(self, r: list[Any], data: bytes, st: _TcpStream) -> bytes:
+        pos = 0
+        n = len(data)
+        while pos < n:
+            if n - pos < 2:
+                return data[pos:]
+            hdr = data[pos]
+            # remaining length: up to four 7-bit groups
+            rl = 0
+            mult = 1
+            i = pos + 1
+            while True:
+                if i >= n:
+                    return data[pos:]
+                b = data[i]
+                rl += (b & 0x7F) * mult
+                i += 1
+                if not b & 0x80:
+                    break
+                mult <<= 7
+                if mult > 0x200000:
+                    self.counters["malformed"] += 1
+                    return b""
+            if n - i < rl:
+                return data[pos:]
+            self._mqtt_pdu(r, hdr, rl, data, i, i + rl, st)
+            pos = i + rl
+        return b""
+
+    def _mqtt_pdu(self, r: list[Any], hdr: int, rl: int, d: bytes, s: int, e: int, st: _TcpStream) -> None:
+        typ = hdr >> 4
+        if r[C_MQTT_HDR] == 0 and r[C_MQTT_TYPE] == 0:
+            r[C_MQTT_HDR] = hdr
+            r[C_MQTT_TYPE] = typ
+            r[C_MQTT_LEN] = rl
+        try:
+            if typ == 1:  # CONNECT
+                pl = u16(d, s)[0]
+                if r[C_MQTT_PROTOLEN] == 0:
+                    r[C_MQTT_PROTOLEN] = pl
+                    r[C_MQTT_PROTONAME] = tshark_text(d[s + 2:s + 2 + pl])
+                p = s + 2 + pl
+                if p + 2 > e:
+                    raise IndexError
+                ver = d[p]
+                st.mqtt_ver = ver
+                cf = d[p + 1]
+                if not r[C_MQTT_VER]:
+                    r[C_MQTT_VER] = ver
+                    r[C_MQTT_CONFLAGS] = cf
+                    r[C_MQTT_CLEAN] = (cf >> 1) & 1
+            elif typ == 2:  # CONNACK
+                if s >= e:
+                    raise IndexError
+                if not r[C_MQTT_CONACK]:
+                    r[C_MQTT_CONACK] = d[s]
+            elif typ == 3:  # PUBLISH
+                tl = u16(d, s)[0]
+                if s + 2 + tl > e:
+                    raise IndexError
+                if not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0:
+                    r[C_MQTT_TOPICLEN] = tl
+                    r[C_MQTT_TOPIC] = tshark_text(d[s + 2:s + 2 + tl])
+                p = s + 2 + tl
+                if hdr & 0x06:
+                    p += 2
+                if st.mqtt_ver == 5:
+                    plen, p = _varint(d, p, e)
+                    p += plen
+                if p > e:
+                    raise IndexError
+                if r[C_MQTT_MSG] == 0 and p < e:
+                    r[C_MQTT_MSG] = d[p:e].hex()
+            elif typ == 8 or typ == 10:  # SUBSCRIBE / UNSUBSCRIBE: first topic filter
+                p = s + 2
+                if st.mqtt_ver == 5:
+                    plen, p = _varint(d, p, e)
+                    p += plen
+                tl = u16(d, p)[0]
+                if p + 2 + tl > e:
+                    raise IndexError
+                if not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0:
+                    r[C_MQTT_TOPICLEN] = tl
+                    r[C_MQTT_TOPIC] = tshark_text(d[p + 2:p + 2 + tl])
+        except (IndexError, struct.error):
+            self.counters["malformed"] += 1
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def _http_stream(self, r: list[Any], data: bytes, st: _TcpStream, di: int, fin: int) -> bytes:
+        """One direction's bytes: emits a message once its headers and body are complete."""
+        wait = st.http_wait[di]
+        if wait is not None:
+            # a response without Content-Length: its body runs to the end of the connection
+            wait[1] += data
+            if len(wait[1]) > MAX_REASSEMBLY or fin:
+                self._http_flush(r, st, di)
+            return b""
+        pos = 0
+        n = len(data)
+        while pos < n:
+            head_end = data.find(b"\r\n\r\n", pos)
+            sep = 4
+            lf_end = data.find(b"\n\n", pos)
+            if lf_end >= 0 and (head_end < 0 or lf_end < head_end):
+                head_end, sep = lf_end, 2
+            first_line_end = data.find(b"\n", pos)
+            line = data[pos:first_line_end if first_line_end >= 0 else n]
+            is_resp = line.startswith(b"HTTP/")
+            sp = line.find(b" ")
+            method = line[:sp] if sp >= 0 else line.rstrip(b"\r")
+            if not is_resp and method not in HTTP_METHODS:
+                return b""  # continuation data: no HTTP fields
+            if head_end < 0:
+                return data[pos:]
+            body_at = head_end + sep
+            headers = _headers(data[pos:body_at])
+            cl_text = headers.get(b"content-length")
+            cl = -1
+            if cl_text is not None:
+                try:
+                    cl = int(cl_text)
+                except ValueError:
+                    cl = -1
+            chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+            if not is_resp:
+                st.head = method == b"HEAD"
+            if is_resp and (st.head or _no_body_status(line)):
+                body = b""
+                nxt = body_at
+            elif cl >= 0:
+                if n - body_at < cl:
+                    return data[pos:]
+                body = data[body_at:body_at + cl]
+                nxt = body_at + cl
+            elif chunked:
+                res = _dechunk(data, body_at)
+                if res is None:
+                    return data[pos:]
+                body, nxt = res
+            elif is_resp:
+                st.http_wait[di] = [data[pos:body_at], bytearray(data[body_at:])]
+                if fin:
+                    self._http_flush(r, st, di)
+                return b""
+            else:
+                body = b""
+                nxt = body_at
+            self._http_fields(r, data[pos:body_at], headers, body, is_resp, cl)
+            pos = nxt
+        return b""
+
+    def _http_flush(self, r: list[Any], st: _TcpStream, di: int) -> None:
+        head, body = st.http_wait[di]
+        st.http_wait[di] = None
+        self._http_fields(r, head, _headers(head), bytes(body), True, -1)
+
+    def _http_once(self, r: list[Any], data: bytes) -> None:
+        """A whole HTTP message in one datagram (SSDP over UDP)."""
+        line_end = data.find(b"\n")
+        line = data[:line_end if line_end >= 0 else len(data)]
+        is_resp = line.startswith(b"HTTP/")
+        sp = line.find(b" ")
+        method = line[:sp] if sp >= 0 else line.rstrip(b"\r")
+        if not is_resp and method not in HTTP_METHODS:
+            return
+        head_end = data.find(b"\r\n\r\n")
+        sep = 4
+        if head_end < 0:
+            head_end = data.find(b"\n\n")
+            sep = 2
+        if head_end < 0:
+            head_end, sep = len(data), 0
+        head = data[:head_end + sep]
+        headers = _headers(head)
+        cl = -1
+        if b"content-length" in headers:
+            try:
+                cl = int(headers[b"content-length"])
+            except ValueError:
+                cl = -1
+        self._http_fields(r, head, headers, b"", is_resp, cl)  # SSDP: tshark shows no file_data
+
+    def _http_fields(
+        self, r: list[Any], head: bytes, headers: dict[bytes, bytes], body: bytes, is_resp: bool, cl: int
+    ) -> None:
+        if r[C_HTTP_METHOD] != 0 or r[C_HTTP_RESPONSE] != 0:
+            return  # occurrence=f: the first message of the frame wins
+        line_end = head.find(b"\n")
+        line = head[:line_end if line_end >= 0 else len(head)].rstrip(b"\r")
+        if is_resp:
+            r[C_HTTP_RESPONSE] = 1
+        else:
+            parts = line.split(b" ")
+            method = parts[0]
+            uri = parts[1] if len(parts) > 1 else b""
+            version = parts[2] if len(parts) > 2 else b""
+            r[C_HTTP_METHOD] = tshark_text(method)
+            if version:
+                r[C_HTTP_VERSION] = tshark_text(version)
+            q = uri.find(b"?")
+            if q >= 0 and q + 1 < len(uri):
+                r[C_HTTP_QUERY] = tshark_text(uri[q + 1:])
+            host = headers.get(b"host")
+            if method == b"CONNECT" or host is None or uri.startswith((b"http://", b"https://")):
+                full = uri
+            else:
+                full = b"http://" + host + uri
+            if full:
+                r[C_HTTP_URI] = tshark_text(full)
+            ref = headers.get(b"referer")
+            if ref is not None:
+                r[C_HTTP_REFERER] = tshark_text(ref)
+        if cl >= 0:
+            r[C_HTTP_CL] = cl
+        if body:
+            r[C_HTTP_DATA] = tshark_text(body)
+
+
+def _varint(d: bytes, p: int, e: int) -> tuple[int, int]:
+    """MQTT 5 variable byte integer at ``p``: (value, position after it)."""
+    val = 0
+    mult = 1
+    for _ in range(4):
+        if p >= e:
+            raise IndexError
+        b = d[p]
+        p += 1
+        val += (b & 0x7F) * mult
+        if not b & 0x80:
+            return val, p
+        mult <<= 7
+    raise IndexError
+
+
+def _dns_label(raw: bytes) -> str:
+    """One DNS label as tshark shows it (printable ASCII kept, others as \\xNN)."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def _headers(head: bytes) -> dict[bytes, bytes]:
+    """Header name (lower case) -> value of an HTTP head; the first occurrence wins."""
+    out: dict[bytes, bytes] = {}
+    lines = head.split(b"\n")
+    for raw in lines[1:]:
+        line = raw.rstrip(b"\r")
+        c = line.find(b":")
+        if c <= 0:
+            continue
+        name = line[:c].strip().lower()
+        if name not in out:
+            out[name] = line[c + 1:].strip()
+    return out
+
+
+def _dechunk(data: bytes, pos: int) -> tuple[bytes, int] | None:
+    """Body of a chunked message starting at ``pos`` and the position after it, or None if incomplete."""
+    out = bytearray()
+    n = len(data)
+    while True:
+        le = data.find(b"\n", pos)
+        if le < 0:
+            return None
+        size_text = data[pos:le].split(b";")[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return bytes(out), n
+        pos = le + 1
+        if size == 0:
+            # trailers end with an empty line
+            while True:
+                le = data.find(b"\n", pos)
+                if le < 0:
+                    return None
+                line = data[pos:le].strip()
+                pos = le + 1
+                if not line:
+                    return bytes(out), pos
+        if n < pos + size:
+            return None
+        out += data[pos:pos + size]
+        pos += size
+        le = data.find(b"\n", pos)
+        if le < 0:
+            return None
+        pos = le + 1
+
+
+def _no_body_status(line: bytes) -> bool:
+    """Responses that carry no body whatever their headers say (1xx, 204, 304)."""
+    parts = line.split(b" ")
+    code = parts[1] if len(parts) > 1 else b""
+    return code.startswith(b"1") or code in (b"204", b"304")
+
+
+def _http_heuristic(payload: bytes) -> bool:
+    """tshark's HTTP heuristic on TCP: a first line that starts or ends with ``HTTP/1.``."""
+    le = payload.find(b"\n")
+    if le < 0:
+        return False
+    line = payload[:le - 1] if le > 0 and payload[le - 1] == 0x0D else payload[:le]
+    if len(line) == 8:
+        return False
+    return line[:7].upper() == b"HTTP/1." or line[-8:-1].upper() == b"HTTP/1."
