@@ -1,0 +1,166 @@
+"""Train, evaluate once on test, quantize, write bundles: the steps behind the commands.
+
+Run directory layout (``train --out RUN_DIR``)::
+
+    config.json         the validated trainer config
+    data_report.json    what the loader read and dropped, class counts, split sizes, SMOTE counts
+    model.keras         the trained Keras model (full precision; never shipped to gateways)
+    arrays.npz          val/test inputs and labels and the representative set (no pickles)
+    manifest.json       the manifest of the float model, before quantization
+    curves.png          training curves
+    report.json/.md     final test evaluation (+ confusion_matrix.png)
+    bundle/             the int8 bundle for the agent (model.tflite + manifest.json)
+    test_predictions.npy  the int8 bundle's predicted class index per test input
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.bundle import MANIFEST_FILE, Bundle, Quantization, parse_manifest, write_bundle
+from agent.config import to_dict
+from agent.errors import EdgeIdsError
+from trainer import __version__
+from trainer.config import TrainerConfig
+from trainer.data import load_dataset, summary
+from trainer.prep import Prepared, prepare
+from trainer.report import dedup_mask, metrics, plot_curves, write_report
+
+log = logging.getLogger(__name__)
+
+
+class QuantizationGateError(EdgeIdsError):
+    """The quantized model disagrees with the float model beyond the configured tolerance."""
+
+
+def fit(prep: Prepared, cfg: TrainerConfig, epochs: int | None = None) -> tuple[Any, dict[str, list[float]]]:
+    """Train with early stopping on validation; returns the model (best weights) and its history."""
+    import keras
+
+    from trainer.model import build_model, set_seeds
+
+    set_seeds(cfg.train.seed)
+    model = build_model(tuple(prep.x_train.shape[1:]), len(prep.classes), cfg.model, cfg.train.learning_rate)
+    class_weight = None
+    if cfg.train.class_weights:
+        counts = np.bincount(prep.y_train, minlength=len(prep.classes)).astype(float)
+        w = counts.sum() / np.maximum(counts, 1) / len(prep.classes)
+        class_weight = {i: float(v) for i, v in enumerate(w)}
+    cb = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True)]
+    hist = model.fit(prep.x_train, prep.y_train, validation_data=(prep.x_val, prep.y_val),
+                     epochs=epochs or cfg.train.epochs, batch_size=cfg.train.batch_size, class_weight=class_weight,
+                     callbacks=cb, verbose=cfg.train.verbose, shuffle=True)
+    return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def representative(x_train: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Calibration rows drawn from the training partition (never from validation or test)."""
+    rng = np.random.default_rng(seed)
+    take = rng.choice(len(x_train), size=min(n, len(x_train)), replace=False)
+    return x_train[np.sort(take)]
+
+
+def train_run(dataset: str, data: str, out: str | Path, cfg: TrainerConfig, epochs: int | None = None,
+              name: str | None = None, quantize: bool = True) -> dict[str, Any]:
+    """Load -> split -> fit on train -> SMOTE train -> train -> quantize -> evaluate on test once."""
+    run = Path(out)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n", encoding="utf-8")
+    ds = load_dataset(dataset, data, cfg.data)
+    prep = prepare(ds, cfg, name or f"{dataset}-{cfg.model.layout}", __version__)
+    info = summary(ds)
+    info["split"] = {k: len(getattr(prep.split, k)) for k in ("train", "val", "test")}
+    info["smote"] = prep.smote
+    (run / "data_report.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    model, history = fit(prep, cfg, epochs)
+    plot_curves(history, run / "curves.png")
+    model.save(run / "model.keras")
+    rep = representative(prep.x_train_presmote if prep.x_train_presmote is not None else prep.x_train,
+                         cfg.quantize.representative_samples, cfg.train.seed)
+    np.savez_compressed(run / "arrays.npz", x_val=prep.x_val, y_val=prep.y_val, x_test=prep.x_test,
+                        y_test=prep.y_test, x_rep=rep)
+    prep.manifest.metrics = {"history_epochs": len(history.get("loss", []))}
+    (run / MANIFEST_FILE).write_text(prep.manifest.to_json(), encoding="utf-8")
+    if not quantize:
+        return {}
+    return quantize_run(run, "int8", run / "bundle", cfg, model=model)
+
+
+def load_run(run: Path) -> tuple[Any, dict[str, np.ndarray], Any]:
+    import keras
+
+    if not (run / "model.keras").is_file():
+        raise EdgeIdsError(f"{run}: not a run directory (no model.keras); create one with edge-ids-trainer train")
+    model = keras.models.load_model(run / "model.keras")
+    with np.load(run / "arrays.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    manifest = parse_manifest(json.loads((run / MANIFEST_FILE).read_text(encoding="utf-8")), str(run / MANIFEST_FILE))
+    return model, arrays, manifest
+
+
+def quantize_run(run: Path, mode: str, out: Path, cfg: TrainerConfig, model: Any = None) -> dict[str, Any]:
+    """Convert the run's model, gate it against float on the test set, write the bundle and the report.
+
+    This is the single place the test partition is scored; it raises :class:`QuantizationGateError`
+    (after writing the report, so the numbers can be inspected) when the gate fails.
+    """
+    from trainer.model import TFLiteRunner, time_per_instance, to_tflite
+
+    run = Path(run)
+    loaded_model, arrays, manifest = load_run(run)
+    model = model or loaded_model
+    x_test, y_test = arrays["x_test"], arrays["y_test"]
+    classes = manifest.classes
+    keras_proba = model.predict(x_test, batch_size=256, verbose=0)
+    float_bytes = to_tflite(model, "float32")
+    q_bytes = float_bytes if mode == "float32" else to_tflite(model, mode, arrays["x_rep"])
+    float_runner, q_runner = TFLiteRunner(float_bytes), TFLiteRunner(q_bytes)
+    float_proba = float_runner.predict_proba(x_test)
+    q_proba = q_runner.predict_proba(x_test)
+    report = metrics(y_test, q_proba, classes)
+    float_metrics = metrics(y_test, float_proba, classes)
+    agreement = float((q_proba.argmax(1) == float_proba.argmax(1)).mean()) if len(x_test) else float("nan")
+    sample = x_test[:512]
+    keras_fn = model.predict_on_batch
+    report["latency_us_per_instance"] = {
+        "keras": {"batch1": time_per_instance(keras_fn, sample[:64], 1, 1.0),
+                  "batched": time_per_instance(keras_fn, sample, 256, 1.0)},
+        "tflite_float": {"batch1": time_per_instance(float_runner.predict_proba, sample[:128], 1, 1.0),
+                         "batched": time_per_instance(float_runner.predict_proba, sample, 256, 1.0)},
+        f"tflite_{mode}": {"batch1": time_per_instance(q_runner.predict_proba, sample[:128], 1, 1.0),
+                           "batched": time_per_instance(q_runner.predict_proba, sample, 256, 1.0)},
+    }
+    report["quantization_mode"] = mode
+    report[f"{mode}_agreement" if mode != "int8" else "int8_agreement"] = agreement
+    report["float"] = {k: float_metrics[k] for k in ("accuracy", "loss", "f1_macro")}
+    report["keras_accuracy"] = float((keras_proba.argmax(1) == y_test).mean()) if len(y_test) else float("nan")
+    report["model_size_bytes"] = len(q_bytes)
+    report["model_size_float_bytes"] = len(float_bytes)
+    if manifest.dataset == "ciciov2024" and len(x_test):
+        mask = dedup_mask(x_test)
+        report["dedup"] = {k: v for k, v in metrics(y_test[mask], q_proba[mask], classes).items()}
+    f1_drop = float_metrics["f1_macro"] - report["f1_macro"]
+    report["f1_macro_drop"] = f1_drop
+    qp = q_runner.quant_params()
+    manifest.quantization = Quantization(mode=mode if mode != "float32" else "float32", **qp)  # type: ignore[arg-type]
+    manifest.metrics = {k: report[k] for k in ("accuracy", "loss", "f1_macro", "f1_weighted", "precision_macro",
+                                               "recall_macro", "n")}
+    manifest.metrics["int8_agreement" if mode == "int8" else f"{mode}_agreement"] = agreement
+    write_report(report, run / "report.json", f"{manifest.name}: test set ({mode})")
+    gate = cfg.quantize
+    if mode in ("int8", "dynamic", "float16") and len(x_test) and (
+            agreement < gate.min_agreement or f1_drop > gate.max_f1_drop):
+        raise QuantizationGateError(
+            f"{run / 'report.json'}: {mode} model agrees with float on {agreement:.2%} of test predictions "
+            f"(need >= {gate.min_agreement:.0%}) or macro-F1 dropped {f1_drop * 100:.2f} points (max "
+            f"{gate.max_f1_drop * 100:.2f}); no bundle written. Try more representative_samples or train longer"
+        )
+    bundle: Bundle = write_bundle(out, manifest, q_bytes)
+    np.save(run / "test_predictions.npy", q_proba.argmax(1))
+    log.info("bundle written to %s", bundle.path)
+    return report
