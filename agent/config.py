@@ -49,7 +49,7 @@ class SourceConfig:
     path: str | None = doc("capture or log file for the pcap/canlog backends", None)
     interface: str | None = doc("network interface for live Ethernet capture (eth0)", None)
     bpf_filter: str | None = doc("BPF capture filter for live Ethernet capture", None)
-    promiscuous: bool = doc("put the interface in promiscuous mode (needs CAP_NET_ADMIN)", False)
+    promiscuous: bool = doc("put the interface in promiscuous mode (a packet-socket membership: CAP_NET_RAW suffices)", False)
     buffer_size_mb: int = doc("kernel socket receive buffer for live capture, MiB", 8)
     snaplen: int = doc("bytes captured per frame on live Ethernet", 65535)
     can: dict[str, Any] = doc(
@@ -143,6 +143,10 @@ class MqttConfig:
     tls: TlsConfig = doc("TLS settings", factory=TlsConfig)
     health_interval_s: float = doc("publish health counters this often", 30.0)
     outbox_max: int = doc("alerts kept in the on-disk outbox; oldest dropped beyond", 100000)
+    outbox_synchronous: Literal["NORMAL", "FULL"] = doc(
+        "outbox durability: NORMAL survives a crash of the agent; FULL also a power cut (an fsync per alert)",
+        "NORMAL",
+    )
     reconnect_min_s: float = doc("first reconnect back-off", 1.0)
     reconnect_max_s: float = doc("longest reconnect back-off", 60.0)
     drain_grace_s: float = doc("replay: how long to wait for the outbox to drain at the end", 10.0)
