@@ -49,7 +49,7 @@ class SourceConfig:
     path: str | None = doc("capture or log file for the pcap/canlog backends", None)
     interface: str | None = doc("network interface for live Ethernet capture (eth0)", None)
     bpf_filter: str | None = doc("BPF capture filter for live Ethernet capture", None)
-    promiscuous: bool = doc("put the interface in promiscuous mode (a packet-socket membership: CAP_NET_RAW suffices)", False)
+    promiscuous: bool = doc("promiscuous mode (a packet-socket membership: CAP_NET_RAW suffices)", False)
     buffer_size_mb: int = doc("kernel socket receive buffer for live capture, MiB", 8)
     snaplen: int = doc("bytes captured per frame on live Ethernet", 65535)
     can: dict[str, Any] = doc(

@@ -61,7 +61,8 @@ class ScapyLiveSource:
 
     :param interface: interface name (``eth0``).
     :param bpf_filter: tcpdump-syntax filter, compiled by libpcap through scapy; ``None`` = all.
-    :param promiscuous: receive frames for other hosts too (needs CAP_NET_ADMIN on some kernels).
+    :param promiscuous: receive frames for other hosts too (a packet-socket membership: the kernel
+        drops it when the socket closes, so a crash never leaves the interface promiscuous).
     :param buffer_size_mb: socket receive buffer; a larger one absorbs bursts instead of dropping.
     :param snaplen: bytes kept per frame; ``Frame.wirelen`` still gives the length on the wire.
     """
@@ -79,6 +80,7 @@ class ScapyLiveSource:
         if snaplen <= 0:
             raise CaptureError(f"source.snaplen must be positive, got {snaplen}")
         try:
+            import scapy.layers.l2  # noqa: F401 - registers Ethernet, so scapy knows the link type
             from scapy.arch.linux import L2ListenSocket
             from scapy.error import Scapy_Exception
         except ImportError as exc:  # pragma: no cover - scapy is a runtime dependency
@@ -111,6 +113,12 @@ class ScapyLiveSource:
             raise CaptureError(f"{interface}: no such network interface ({exc})") from exc
         self._sock: socket.socket = self._scapy_sock.ins
         self.buffer_bytes = self._set_buffer(buffer_size_mb * 1024 * 1024)
+        if self.buffer_bytes < buffer_size_mb * 1024 * 1024:
+            log.warning(
+                "%s: socket buffer is %d KiB, not the %d MiB asked for: raise net.core.rmem_max "
+                "(sysctl) or grant CAP_NET_ADMIN",
+                interface, self.buffer_bytes // 1024, buffer_size_mb,
+            )
         self._sock.setblocking(False)
         hatype = self._sock.getsockname()[3]
         self.linktype = _LINKTYPE_BY_ARPHRD.get(hatype, 1)
