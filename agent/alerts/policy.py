@@ -250,7 +250,8 @@ class AlertPolicy:
         self._incidents.pop(ikey, None)
         self.incidents_closed += 1
         if inc.count > inc.count_at_last_send or inc.suppressed:
-            self._send(inc, "end", inc.last_seen, out)
+            # Rate-limited at the policy's clock; stamped with the time the attack was last seen.
+            self._send(inc, "end", max(self._now, inc.last_seen), out, event_ts=inc.last_seen)
 
     def _allowed(self, cls: str, ts: float) -> bool:
         limit = self.cfg.rate_limit_per_min
@@ -266,7 +267,9 @@ class AlertPolicy:
         sent.append(ts)
         return True
 
-    def _send(self, inc: _Incident, phase: str, ts: float, out: list[dict[str, Any]]) -> None:
+    def _send(
+        self, inc: _Incident, phase: str, ts: float, out: list[dict[str, Any]], event_ts: float | None = None
+    ) -> None:
         # The incident's clock moves on whether or not the record passes the rate limit, so a
         # suppressed incident is retried at the next re-alert interval, not at every window.
         inc.last_sent_ts = ts
@@ -289,7 +292,7 @@ class AlertPolicy:
             incident_id=inc.incident_id,
             phase=phase,
             suppressed=inc.suppressed,
-            event_ts=ts,
+            event_ts=ts if event_ts is None else event_ts,
         )
         if not inc.incident_id:
             inc.incident_id = record["alert_id"]

@@ -1,0 +1,168 @@
+"""The alert policy: thresholds, merging into incidents, re-alerts, rate limits, severity, Unknown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.alerts.policy import AlertPolicy
+from agent.config import AlertsConfig
+
+CLASSES = ["Normal", "DDoS_UDP", "Port_Scanning", "SQL_injection"]
+SHA = "ab" * 32
+FLOW = {"src_ip": "10.0.0.5", "src_port": 40000, "dest_ip": "10.0.0.9", "dest_port": 502,
+        "proto": 6, "app_proto": "modbus", "flow_id": 77}
+
+
+def probs(cls: str, p: float = 0.9) -> np.ndarray:
+    out = np.full(len(CLASSES), (1.0 - p) / (len(CLASSES) - 1), dtype=np.float32)
+    out[CLASSES.index(cls)] = p
+    return out
+
+
+def policy(**kw: object) -> AlertPolicy:
+    cfg = AlertsConfig(**{"realert_interval_s": 60.0, "merge_gap_s": 5.0, "rate_limit_per_min": 0, **kw})  # type: ignore[arg-type]
+    return AlertPolicy(cfg, CLASSES, "Normal", {"DDoS_UDP": 0.6}, {"SQL_injection": 3}, "lab", SHA, "gw1")
+
+
+def test_benign_never_alerts_even_when_certain() -> None:
+    p = policy()
+    assert p.observe("f", probs("Normal", 1.0), 0.0, 1.0, FLOW) == []
+    assert p.flush() == []
+    assert p.stats()["windows_alerting"] == 0
+
+
+def test_threshold_per_class() -> None:
+    p = policy()
+    assert p.observe("f", probs("DDoS_UDP", 0.55), 0.0, 1.0, FLOW) == []  # below its 0.6
+    out = p.observe("g", probs("Port_Scanning", 0.55), 0.0, 1.0, FLOW)  # default 0.5
+    assert [a["edge_ids"]["class"] for a in out] == ["Port_Scanning"]
+
+
+def test_first_window_emitted_at_once_then_merged_and_ended() -> None:
+    p = policy()
+    first = p.observe("f", probs("DDoS_UDP"), 100.0, 101.0, FLOW)
+    assert len(first) == 1
+    start = first[0]
+    assert start["edge_ids"]["phase"] == "start" and start["edge_ids"]["count"] == 1
+    assert start["src_ip"] == "10.0.0.5" and start["proto"] == "TCP" and start["flow_id"] == 77
+    for i in range(1, 10):
+        assert p.observe("f", probs("DDoS_UDP", 0.95), 100.0 + i, 101.0 + i, FLOW) == []
+    end = p.flush()
+    assert len(end) == 1
+    e = end[0]["edge_ids"]
+    assert e["phase"] == "end" and e["count"] == 10 and e["incident_id"] == start["alert_id"]
+    assert e["score"] == pytest.approx(0.95)
+    assert e["first_seen"].startswith("1970-01-01T00:01:40.000000")
+    assert e["last_seen"].startswith("1970-01-01T00:01:50.000000")
+    assert end[0]["alert_id"] != start["alert_id"]
+
+
+def test_single_window_incident_has_no_end_record() -> None:
+    p = policy()
+    assert len(p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW)) == 1
+    assert p.flush() == []
+
+
+def test_gap_longer_than_merge_gap_starts_new_incident_and_ends_old() -> None:
+    p = policy()
+    p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW)
+    p.observe("f", probs("DDoS_UDP"), 1.0, 2.0, FLOW)
+    out = p.observe("f", probs("DDoS_UDP"), 20.0, 21.0, FLOW)
+    assert [a["edge_ids"]["phase"] for a in out] == ["end", "start"]
+    assert out[0]["edge_ids"]["count"] == 2
+
+
+def test_keys_and_classes_are_separate_incidents() -> None:
+    p = policy()
+    assert len(p.observe("f1", probs("DDoS_UDP"), 0.0, 1.0, FLOW)) == 1
+    assert len(p.observe("f2", probs("DDoS_UDP"), 0.0, 1.0, FLOW)) == 1
+    assert len(p.observe("f1", probs("Port_Scanning"), 0.0, 1.0, FLOW)) == 1
+    assert p.stats()["incidents_open"] == 3
+
+
+def test_realert_interval_sends_updates_during_long_attack() -> None:
+    p = policy(realert_interval_s=10.0)
+    phases = []
+    for t in range(0, 35):
+        phases += [a["edge_ids"]["phase"] for a in p.observe("f", probs("DDoS_UDP"), t, t + 1.0, FLOW)]
+    phases += [a["edge_ids"]["phase"] for a in p.flush()]
+    # start at t=1, updates at 11, 21, 31, end at 35
+    assert phases == ["start", "update", "update", "update", "end"]
+
+
+def test_quiet_incident_ends_on_sweep_and_on_flush_with_now() -> None:
+    p = policy()
+    p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW)
+    p.observe("f", probs("DDoS_UDP"), 1.0, 2.0, FLOW)
+    assert p.flush(now=4.0) == []  # still within the merge gap
+    out = p.flush(now=10.0)
+    assert [a["edge_ids"]["phase"] for a in out] == ["end"]
+    # another key's window far later also sweeps quiet incidents
+    p.observe("a", probs("DDoS_UDP"), 20.0, 21.0, FLOW)
+    p.observe("a", probs("DDoS_UDP"), 21.0, 22.0, FLOW)
+    out = p.observe("b", probs("Normal"), 40.0, 41.0, FLOW)
+    assert [a["edge_ids"]["phase"] for a in out] == ["end"]
+
+
+def test_rate_limit_counts_suppressed_and_reports_them_later() -> None:
+    p = policy(rate_limit_per_min=3)
+    sent = []
+    for i in range(10):
+        sent += p.observe(f"flow{i}", probs("Port_Scanning"), i / 10, i / 10 + 0.05, FLOW)
+    assert len(sent) == 3
+    assert p.stats()["alerts_suppressed"] == 7
+    # A minute later the held-back incidents end; the limit lets 3 through, each saying that its
+    # start was held back; the other 4 are counted again.
+    out = p.flush(now=70.0)
+    assert [a["edge_ids"]["phase"] for a in out] == ["end"] * 3
+    assert all(a["edge_ids"]["suppressed"] == 1 for a in out)
+    assert p.stats()["alerts_suppressed"] == 11
+
+
+def test_rate_limit_is_per_class() -> None:
+    p = policy(rate_limit_per_min=1)
+    assert len(p.observe("a", probs("Port_Scanning"), 0.0, 1.0, FLOW)) == 1
+    assert len(p.observe("b", probs("Port_Scanning"), 0.0, 1.0, FLOW)) == 0
+    assert len(p.observe("c", probs("DDoS_UDP"), 0.0, 1.0, FLOW)) == 1
+
+
+def test_severity_defaults_bundle_and_config_override() -> None:
+    cfg = AlertsConfig(severity={"Port_Scanning": 1}, rate_limit_per_min=0)
+    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {"SQL_injection": 3}, "lab", SHA, "gw1")
+    sev = {c: p.observe(c, probs(c), 0.0, 1.0, FLOW)[0]["alert"]["severity"] for c in CLASSES[1:]}
+    assert sev == {"DDoS_UDP": 1, "Port_Scanning": 1, "SQL_injection": 3}
+    default = AlertPolicy(AlertsConfig(), CLASSES, "Normal", {}, {}, "lab", SHA, "gw1")
+    assert default.severity["DDoS_UDP"] == 1
+    assert default.severity["SQL_injection"] == 2
+    assert default.severity["Port_Scanning"] == 3
+
+
+def test_unknown_alerts_off_by_default_and_on_when_enabled() -> None:
+    unsure = np.array([0.3, 0.35, 0.2, 0.15], dtype=np.float32)  # top is DDoS_UDP at 0.35 < 0.6
+    assert policy().observe("f", unsure, 0.0, 1.0, FLOW) == []
+    p = policy(unknown_enabled=True, unknown_max_probability=0.5)
+    out = p.observe("f", unsure, 0.0, 1.0, FLOW)
+    assert [a["edge_ids"]["class"] for a in out] == ["Unknown"]
+    assert out[0]["alert"]["category"] == "Unknown Traffic"
+    # an unsure window whose top class is benign is not unknown
+    assert p.observe("g", np.array([0.4, 0.3, 0.2, 0.1], dtype=np.float32), 0.0, 1.0, FLOW) == []
+
+
+def test_can_context_gives_can_object_without_five_tuple() -> None:
+    classes = ["BENIGN", "DoS", "SPOOFING-RPM"]
+    p = AlertPolicy(AlertsConfig(), classes, "BENIGN", {}, {}, "can-lab", SHA, "gw1")
+    out = p.observe("vcan0", np.array([0.01, 0.02, 0.97]), 0.0, 0.1,
+                    {"ts": 0.1, "channel": "vcan0", "arbitration_id": 0x316, "rate_hz": 250.0})
+    a = out[0]
+    assert a["can"] == {"iface": "vcan0", "arbitration_id": 0x316, "rate_hz": 250.0}
+    assert "src_ip" not in a and "proto" not in a
+    assert a["alert"]["severity"] == 1
+
+
+def test_incident_table_is_bounded() -> None:
+    p = AlertPolicy(AlertsConfig(rate_limit_per_min=0), CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", max_incidents=4)
+    for i in range(10):
+        p.observe(f"k{i}", probs("DDoS_UDP"), 0.0, 1.0, FLOW)
+    st = p.stats()
+    assert st["incidents_open"] == 4 and st["incidents_evicted"] == 6
