@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 EXTRAS ?= train,shark,dev,demo
-APT_PACKAGES := tshark mosquitto iproute2
+APT_PACKAGES := tshark mosquitto iproute2 systemd
 
 .PHONY: demo test test-fast lint models bench setup system-deps clean
 
@@ -19,7 +19,7 @@ setup: system-deps $(VENV)/.installed
 
 # Installs tshark (parity reference) and mosquitto (real broker in tests) when missing and root.
 system-deps:
-	@missing=""; for b in tshark mosquitto ip; do command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
+	@missing=""; for b in tshark mosquitto ip systemd-analyze; do command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing (apt)"; \
