@@ -109,7 +109,15 @@ DNS_UDP_PORTS = frozenset({53, 5353, 5355})
 #: request methods tshark's HTTP dissector recognises at the start of a request line
 HTTP_METHODS = frozenset(
     m.encode()
-    for m in ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "CCM_POST", "CCM_GET", "RPC_CONNECT", "RPC_IN_DATA", "RPC_OUT_DATA", "REPORT", "CHECKOUT", "CHECKIN", "VERSION-CONTROL", "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE", "BASELINE-CONTROL", "MKACTIVITY", "ORDERPATCH", "ACL", "MKREDIRECTREF", "UPDATEREDIRECTREF", "BIND", "UNBIND", "REBIND", "POLL", "BMOVE", "BDELETE", "BPROPFIND", "BPROPPATCH", "BCOPY", "X-MS-ENUMATTS", "PUTDIR", "MKCALENDAR"]
+    for m in [
+        "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "PROPFIND",
+        "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "M-SEARCH", "NOTIFY", "SUBSCRIBE",
+        "UNSUBSCRIBE", "CCM_POST", "CCM_GET", "RPC_CONNECT", "RPC_IN_DATA", "RPC_OUT_DATA", "REPORT",
+        "CHECKOUT", "CHECKIN", "VERSION-CONTROL", "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE",
+        "BASELINE-CONTROL", "MKACTIVITY", "ORDERPATCH", "ACL", "MKREDIRECTREF", "UPDATEREDIRECTREF", "BIND",
+        "UNBIND", "REBIND", "POLL", "BMOVE", "BDELETE", "BPROPFIND", "BPROPPATCH", "BCOPY", "X-MS-ENUMATTS",
+        "PUTDIR", "MKCALENDAR",
+    ]
 )
 #: DNS retransmission window (tshark's dns.retransmission_timer default), seconds
 DNS_RETRANSMISSION_TIMER = 5.0
@@ -120,13 +128,13 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def tshark_text(data: bytes) -> str:
-    """Bytes as tshark's ``-T fields`` prints a string field: UTF-8, escapes for \\\\, \\n, \\r, \\t.
+    """Bytes as tshark's ``-T fields`` prints a string field, with \\n, \\r, \\t escaped.
 
     tshark 4.0 decodes these fields as ASCII: every byte above 0x7F becomes one U+FFFD.
     """
     text = data.decode("ascii", "replace")
-    if "\\" in text or "\n" in text or "\r" in text or "\t" in text:
-        text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    if "\n" in text or "\r" in text or "\t" in text:
+        text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     return text
 
 
@@ -481,6 +489,12 @@ class EdgeIIoTsetExtractor:
                     r[C_ICMP_UNUSED] = d[start + 4:start + 6].hex()
             elif n >= start + 8:
                 r[C_ICMP_UNUSED] = d[start + 4:start + 8].hex()
+            # the offending datagram's header: tshark dissects its UDP ports (first occurrence)
+            inner = start + 8
+            if n >= inner + 20 and d[inner] >> 4 == 4 and d[inner + 9] == 17:
+                up = inner + (d[inner] & 15) * 4
+                if n >= up + 2:
+                    r[C_UDP_PORT] = u16(d, up)[0]
 
     # -- UDP -----------------------------------------------------------------------------------
     def _udp_dgram(
@@ -573,7 +587,7 @@ class EdgeIIoTsetExtractor:
                 pos += 1 + ln
             name = ".".join(labels) if labels else "<Root>"
             r[C_DNS_NAME] = name
-            r[C_DNS_NAMELEN] = len(name) if labels else 0
+            r[C_DNS_NAMELEN] = len(name)
             if pos + 2 <= end:
                 r[C_DNS_TYPE] = u16(d, pos)[0]
             if mdns and pos + 4 <= end:
@@ -636,7 +650,8 @@ class EdgeIIoTsetExtractor:
         r[C_TCP_DPORT] = dport
         r[C_TCP_FLAGS] = flags
         r[C_TCP_CSUM] = csum
-        r[C_TCP_ACKRAW] = ack if flagb & 0x10 else 0
+        r[C_TCP_ACKRAW] = ack
+        r[C_TCP_ACK] = ack  # made relative below when the ACK flag is set, as tshark does
         r[C_TCP_FACK] = 1 if flagb & 0x10 else 0
         if hl < 20:
             self.counters["malformed"] += 1
@@ -727,9 +742,13 @@ class EdgeIIoTsetExtractor:
                 return
             app = st.app = "http"
         ctx[5] = app
-        if len(payload) < plen:  # cut by the snaplen: no reassembly on what was not captured
+        if len(payload) < plen:  # cut by the snaplen: dissect what is there, reassemble nothing
             st.buf[di] = None
             st.nxt[di] = -1
+            if app == "mqtt":
+                self._mqtt(r, payload, st, True)
+            elif app == "modbus":
+                self._modbus(r, payload)
             return
         # in-order reassembly of PDUs spread over segments (tshark's default desegmentation)
         nxt = st.nxt[di]
@@ -776,6 +795,8 @@ class EdgeIIoTsetExtractor:
     def _modbus(self, r: list[Any], data: bytes) -> bytes:
         pos = 0
         n = len(data)
+        if n < 8:
+            return b""  # tshark's Modbus/TCP dissector rejects (and never reassembles) so short a start
         first = True
         while n - pos >= 7:
             tid, pid, ln, unit = MBAP.unpack_from(data, pos)
@@ -802,7 +823,7 @@ class EdgeIIoTsetExtractor:
         return b""
 
     # -- MQTT ----------------------------------------------------------------------------------
-    def _mqtt(self, r: list[Any], data: bytes, st: _TcpStream) -> bytes:
+    def _mqtt(self, r: list[Any], data: bytes, st: _TcpStream, truncated: bool = False) -> bytes:
         pos = 0
         n = len(data)
         while pos < n:
@@ -826,12 +847,17 @@ class EdgeIIoTsetExtractor:
                     self.counters["malformed"] += 1
                     return b""
             if n - i < rl:
+                if truncated:  # tshark shows the fields that lie within the captured bytes
+                    self._mqtt_pdu(r, hdr, rl, data, i, n, st, True)
+                    return b""
                 return data[pos:]
             self._mqtt_pdu(r, hdr, rl, data, i, i + rl, st)
             pos = i + rl
         return b""
 
-    def _mqtt_pdu(self, r: list[Any], hdr: int, rl: int, d: bytes, s: int, e: int, st: _TcpStream) -> None:
+    def _mqtt_pdu(
+        self, r: list[Any], hdr: int, rl: int, d: bytes, s: int, e: int, st: _TcpStream, cut: bool = False
+    ) -> None:
         typ = hdr >> 4
         if r[C_MQTT_HDR] == 0 and r[C_MQTT_TYPE] == 0:
             r[C_MQTT_HDR] = hdr
@@ -839,11 +865,17 @@ class EdgeIIoTsetExtractor:
             r[C_MQTT_LEN] = rl
         try:
             if typ == 1:  # CONNECT
+                if s + 2 > e:
+                    raise IndexError
                 pl = u16(d, s)[0]
-                if r[C_MQTT_PROTOLEN] == 0:
+                first = r[C_MQTT_PROTOLEN] == 0
+                if first:
                     r[C_MQTT_PROTOLEN] = pl
-                    r[C_MQTT_PROTONAME] = tshark_text(d[s + 2:s + 2 + pl])
                 p = s + 2 + pl
+                if p > e:
+                    raise IndexError
+                if first:
+                    r[C_MQTT_PROTONAME] = tshark_text(d[s + 2:p])
                 if p + 2 > e:
                     raise IndexError
                 ver = d[p]
@@ -856,14 +888,18 @@ class EdgeIIoTsetExtractor:
             elif typ == 2:  # CONNACK
                 if s >= e:
                     raise IndexError
-                if not r[C_MQTT_CONACK]:
+                if not r[C_MQTT_CONACK] and st.mqtt_ver != 3:  # MQTT 3.1 has no acknowledge flags
                     r[C_MQTT_CONACK] = d[s]
             elif typ == 3:  # PUBLISH
+                if s + 2 > e:
+                    raise IndexError
                 tl = u16(d, s)[0]
+                first = not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0
+                if first:
+                    r[C_MQTT_TOPICLEN] = tl
                 if s + 2 + tl > e:
                     raise IndexError
-                if not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0:
-                    r[C_MQTT_TOPICLEN] = tl
+                if first:
                     r[C_MQTT_TOPIC] = tshark_text(d[s + 2:s + 2 + tl])
                 p = s + 2 + tl
                 if hdr & 0x06:
@@ -873,18 +909,22 @@ class EdgeIIoTsetExtractor:
                     p += plen
                 if p > e:
                     raise IndexError
-                if r[C_MQTT_MSG] == 0 and p < e:
+                if r[C_MQTT_MSG] == 0 and p < e and not cut:
                     r[C_MQTT_MSG] = d[p:e].hex()
             elif typ == 8 or typ == 10:  # SUBSCRIBE / UNSUBSCRIBE: first topic filter
                 p = s + 2
                 if st.mqtt_ver == 5:
                     plen, p = _varint(d, p, e)
                     p += plen
+                if p + 2 > e:
+                    raise IndexError
                 tl = u16(d, p)[0]
+                first = not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0
+                if first:
+                    r[C_MQTT_TOPICLEN] = tl
                 if p + 2 + tl > e:
                     raise IndexError
-                if not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0:
-                    r[C_MQTT_TOPICLEN] = tl
+                if first:
                     r[C_MQTT_TOPIC] = tshark_text(d[p + 2:p + 2 + tl])
         except (IndexError, struct.error):
             self.counters["malformed"] += 1
@@ -1005,7 +1045,9 @@ class EdgeIIoTsetExtractor:
             if q >= 0 and q + 1 < len(uri):
                 r[C_HTTP_QUERY] = tshark_text(uri[q + 1:])
             host = headers.get(b"host")
-            if method == b"CONNECT" or host is None or uri.startswith((b"http://", b"https://")):
+            if host is None:
+                full = b""  # tshark builds the full URI only from a Host header
+            elif method == b"CONNECT" or uri.startswith((b"http://", b"https://")):
                 full = uri
             else:
                 full = b"http://" + host + uri
