@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (crafted packets read best on one line each)
 """Edge-IIoTset features against tshark, cell by cell.
 
 Crafted captures (built here with scapy, one per protocol family and link type) must match tshark
@@ -54,7 +55,7 @@ def tshark_rows(tshark: str, path: Path) -> list[list[Any]]:
     for line in out.split("\n")[:-1]:
         cells = line.split("\t")
         cells += [""] * (len(COLUMNS) - len(cells))
-        rows.append([encode_tshark(c, v) for c, v in zip(COLUMNS, cells)])
+        rows.append([encode_tshark(c, v) for c, v in zip(COLUMNS, cells, strict=False)])
     return rows
 
 
@@ -69,7 +70,7 @@ def compare(ours: list[list[Any]], ref: list[list[Any]]) -> list[tuple[int, str,
     """Every differing cell as (frame number, column, ours, tshark's)."""
     assert len(ours) == len(ref), f"{len(ours)} rows, tshark has {len(ref)}"
     diffs = []
-    for i, (a, b) in enumerate(zip(ours, ref), 1):
+    for i, (a, b) in enumerate(zip(ours, ref, strict=False), 1):
         for j, c in enumerate(COLUMNS):
             if not same(a[j], b[j]):
                 diffs.append((i, c, a[j], b[j]))
@@ -226,7 +227,7 @@ def build_edge_cases() -> list[Any]:
         pk.append(e / f)
     # retransmission and out-of-order segments on an MQTT connection
     conv = tcp_conv(50010, 1883, [("c", mqtt_pdu(0x30, mqtt_str(b"a/b") + b"1")), ("c", mqtt_pdu(0x30, mqtt_str(b"c/d") + b"2"))])
-    pk += conv[:5] + [conv[3]] + conv[5:7] + [conv[5]] + conv[7:]
+    pk += [*conv[:5], conv[3], *conv[5:7], conv[5], *conv[7:]]
     # RST, and a SYN with a non-zero ack field
     pk.append(e / IP(src=C, dst=S) / TCP(sport=7000, dport=7001, flags="R", seq=5))
     pk.append(e / IP(src=C, dst=S) / TCP(sport=7002, dport=7003, flags="S", seq=5, ack=77))
@@ -324,7 +325,7 @@ def test_real_capture_matches_reference(shared_captures: Path, name: str) -> Non
     with open(tsv, encoding="utf-8", errors="replace", newline="") as f:
         raw = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     assert raw[0] == list(COLUMNS)
-    ref = [[encode_tshark(c, v) for c, v in zip(COLUMNS, r + [""] * (61 - len(r)))] for r in raw[1:]]
+    ref = [[encode_tshark(c, v) for c, v in zip(COLUMNS, r + [""] * (61 - len(r)), strict=False)] for r in raw[1:]]
     ours = ours_for(pcap)
     diffs = compare(ours, ref)
     per_field = Counter(c for _, c, _, _ in diffs)
