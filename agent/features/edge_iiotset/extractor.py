@@ -614,7 +614,7 @@ class EdgeIIoTsetExtractor:
                 ent[2] = self._frame_no
 
     def _dns_name_at(self, d: bytes, pos: int, end: int, base: int) -> str | None:
-        labels = []
+        labels: list[str] = []
         hops = 0
         while pos < end:
             ln = d[pos]
