@@ -337,3 +337,19 @@ def test_real_capture_matches_reference(shared_captures: Path, name: str) -> Non
     assert len(diffs) / (n * 61) < 0.001, diffs[:10]
     for c in COLUMNS:
         assert per_field[c] / n < 0.01, (c, [d for d in diffs if d[1] == c][:5])
+
+
+def test_rows_with_context_gives_the_alert_tuple() -> None:
+    from agent.features import ETHERNET_CONTEXT
+    from agent.records import Frame
+
+    pk = build_mqtt()[:5] + build_udp_dns()[:1]
+    frames = [Frame(float(p.time), bytes(p), 1, len(p)) for p in pk]
+    ex = EdgeIIoTsetExtractor()
+    out = list(ex.rows_with_context(frames))
+    assert ex.context_fields == ETHERNET_CONTEXT
+    row, ctx = out[3]
+    assert ctx[1:7] == (C, 50001, S, 1883, "TCP", "mqtt")
+    assert out[4][1][7] == ctx[7]  # the reply belongs to the same flow
+    assert out[5][1][5:7] == ("UDP", "dns") and out[5][1][7] != ctx[7]
+    assert [r for r, _ in out] == list(EdgeIIoTsetExtractor().rows(frames))

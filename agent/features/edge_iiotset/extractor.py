@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -715,7 +716,13 @@ class EdgeIIoTsetExtractor:
             st.closed = True
         pstart = start + hl
         pstop = min(end, n)
+        # highest sequence number seen per direction (SYN and FIN count one): tshark calls data
+        # below it a retransmission and does not hand it to the application dissector again
+        nxt = st.nxt[di]
+        seg_end = (seq + plen + (1 if syn else 0) + (flagb & 0x01)) & 0xFFFFFFFF
         if plen <= 0:
+            if flagb & 0x03 and (nxt < 0 or ((seg_end - nxt) & 0xFFFFFFFF) < 0x80000000):
+                st.nxt[di] = seg_end  # bare ACKs do not move it, SYN and FIN do
             if flagb & 0x01 and st.http_wait[di] is not None:
                 self._http_flush(r, st, di)
             return
@@ -751,13 +758,12 @@ class EdgeIIoTsetExtractor:
                 self._modbus(r, payload)
             return
         # in-order reassembly of PDUs spread over segments (tshark's default desegmentation)
-        nxt = st.nxt[di]
         if nxt >= 0 and seq != nxt:
             if ((seq - nxt) & 0xFFFFFFFF) < 0x80000000:
                 st.buf[di] = None  # a gap: what was pending cannot complete
             else:
                 return  # retransmission of data already seen
-        st.nxt[di] = (seq + plen + (1 if syn else 0)) & 0xFFFFFFFF
+        st.nxt[di] = seg_end
         pend = st.buf[di]
         if pend is not None:
             pend += payload
@@ -1059,7 +1065,23 @@ class EdgeIIoTsetExtractor:
         if cl >= 0:
             r[C_HTTP_CL] = cl
         if body:
+            enc = headers.get(b"content-encoding", b"").lower()
+            if enc in (b"gzip", b"deflate", b"x-gzip"):
+                body = _decompress(body, enc)
             r[C_HTTP_DATA] = tshark_text(body)
+
+
+def _decompress(body: bytes, enc: bytes) -> bytes:
+    """The decoded body (tshark decompresses by default); the raw bytes when it is not valid."""
+    try:
+        if enc == b"deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, -15)
+        return zlib.decompressobj(47).decompress(body, MAX_REASSEMBLY * 4)
+    except zlib.error:
+        return body
 
 
 def _varint(d: bytes, p: int, e: int) -> tuple[int, int]:
