@@ -348,7 +348,7 @@ def test_rows_with_context_gives_the_alert_tuple() -> None:
     ex = EdgeIIoTsetExtractor()
     out = list(ex.rows_with_context(frames))
     assert ex.context_fields == ETHERNET_CONTEXT
-    row, ctx = out[3]
+    _row, ctx = out[3]
     assert ctx[1:7] == (C, 50001, S, 1883, "TCP", "mqtt")
     assert out[4][1][7] == ctx[7]  # the reply belongs to the same flow
     assert out[5][1][5:7] == ("UDP", "dns") and out[5][1][7] != ctx[7]
