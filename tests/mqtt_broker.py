@@ -40,7 +40,11 @@ class Broker:
         self.log = workdir / f"mosquitto-{self.port}.log"
 
     def write_conf(self) -> None:
-        lines = [f"listener {self.port} 127.0.0.1"]
+        import pwd
+
+        # Run as whoever runs the tests (mosquitto started as root would switch to its own user and
+        # lose access to the test's files).
+        lines = [f"user {pwd.getpwuid(os.getuid()).pw_name}", f"listener {self.port} 127.0.0.1"]
         if "allow_anonymous" not in self.extra:
             lines.append("allow_anonymous true")
         lines.append(self.extra)
@@ -95,8 +99,8 @@ class Broker:
         return self.start()
 
 
-@pytest.fixture
-def broker_factory(mosquitto_bin: str, tmp_path: Path) -> Iterator[object]:
+@pytest.fixture(name="broker_factory")
+def broker_factory_fixture(mosquitto_bin: str, tmp_path: Path) -> Iterator[object]:
     """``broker_factory(extra="", persistence=False, start=True) -> Broker``; every broker is stopped
     at the end of the test."""
     made: list[Broker] = []
@@ -113,7 +117,85 @@ def broker_factory(mosquitto_bin: str, tmp_path: Path) -> Iterator[object]:
         b.stop()
 
 
-@pytest.fixture
-def broker(broker_factory: object) -> Broker:
+@pytest.fixture(name="broker")
+def broker_fixture(broker_factory: object) -> Broker:
     """A plain anonymous broker on a free loopback port."""
     return broker_factory()  # type: ignore[operator,no-any-return]
+
+
+class Subscriber:
+    """A paho client that records every message; reconnects on its own (like a real dashboard).
+
+    ``persistent=True`` keeps a broker-side session (clean_session false, QoS 1), so messages
+    published while it is away, or before it is back after a broker restart, are queued for it.
+    """
+
+    def __init__(self, port: int, topic: str = "edge-ids/#", client_id: str | None = None,
+                 persistent: bool = False, tls: dict[str, str] | None = None, host: str = "127.0.0.1"):
+        import ssl
+        import threading
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._cv = threading.Condition()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"sub-{os.getpid()}-{id(self)}",
+            clean_session=not persistent,
+        )
+        if tls:
+            ctx = ssl.create_default_context(cafile=tls["ca"])
+            ctx.load_cert_chain(tls["cert"], tls["key"])
+            self.client.tls_set_context(ctx)
+        self.client.reconnect_delay_set(0.05, 0.3)  # type: ignore[arg-type]
+
+        def on_connect(c: mqtt.Client, u: object, f: object, rc: object, p: object) -> None:
+            c.subscribe(topic, qos=1)
+
+        def on_subscribe(c: mqtt.Client, u: object, mid: int, rcs: object, p: object) -> None:
+            self.subscribed.set()
+
+        def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+            with self._cv:
+                self.messages.append((m.topic, m.payload, bool(m.retain)))
+                self._cv.notify_all()
+
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
+        self.client.on_message = on_message
+        self.client.connect_async(host, port, keepalive=5)
+        self.client.loop_start()
+        if not self.subscribed.wait(10):
+            raise RuntimeError("subscriber did not subscribe within 10 s")
+
+    def alerts(self) -> list[dict]:
+        """Alert records received, in arrival order (duplicates kept)."""
+        import json
+
+        with self._cv:
+            return [json.loads(p) for t, p, _ in self.messages if "/alert/" in t]
+
+    def alert_ids(self) -> list[str]:
+        """Alert ids in first-arrival order, duplicates removed (delivery is at least once)."""
+        return list(dict.fromkeys(a["alert_id"] for a in self.alerts()))
+
+    def payloads(self, suffix: str) -> list[bytes]:
+        with self._cv:
+            return [p for t, p, _ in self.messages if t.endswith(suffix)]
+
+    def wait(self, predicate: object, timeout: float = 10.0) -> bool:
+        """Wait until ``predicate(self)`` is true (re-checked on every message)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while not predicate(self):  # type: ignore[operator]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(min(left, 0.1))
+        return True
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

@@ -410,6 +410,15 @@ class MqttSink:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
         was = self._connected
         self._connected = False
+        if not was and not self._closing:
+            # Lost before a CONNACK: typically TLS (a client certificate the broker requires, or one it
+            # does not trust); paho's logger has just logged the TLS error itself.
+            self.connect_failures += 1
+            self._fail_streak += 1
+            self.last_error = f"connection closed before CONNACK ({describe_reason(reason)})"
+            log.log(logging.WARNING if self._fail_streak == 1 else logging.DEBUG,
+                    "MQTT: %s:%d closed the connection before accepting it (%s); check mqtt.tls.*; retrying",
+                    self.cfg.host, self.cfg.port, describe_reason(reason))
         if was:
             self.disconnects += 1
             if not self._closing:
