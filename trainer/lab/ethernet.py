@@ -471,17 +471,20 @@ def normal_mqtt(cap: Capture, site: Site, t0: float, t1: float, label: str = NOR
     v311 = rng.random() < 0.8
     sub = Tcp(cap, label, site.hmi, site.broker, 1883, t0 + rng.random(), site.rtt_lan, site.loss)
     sub.open()
-    sub.exchange(mqtt_connect(f"dashboard-{rng.randrange(16**6):06x}", rng.choice([30, 60, 120]), v311),
-                 mqtt(0x20, b"\x00\x00"), 0.001)
+    sub_keep = rng.choice([30, 60, 120])
+    sub.exchange(mqtt_connect(f"dashboard-{rng.randrange(16**6):06x}", sub_keep, v311), mqtt(0x20, b"\x00\x00"),
+                 0.001)
     sub.exchange(mqtt(0x82, struct.pack("!H", 1) + _mstr(site.topic_root + "/#") + b"\x01"),
                  mqtt(0x90, struct.pack("!H", 1) + b"\x01"), 0.001)
-    pid_sub = 1
-    for s in site.sensors:
+    forwards: list[tuple[float, str, bytes, int]] = []  # what the broker relays to the dashboard
+    for i, s in enumerate(site.sensors):
         kind = rng.choice(SENSOR_KINDS)
         topic = f"{site.topic_root}/{s.name}/{kind}" if rng.random() < 0.7 else f"{site.topic_root}/{kind}"
-        period = rng.choice([1, 2, 5, 10, 15, 30]) * rng.uniform(0.8, 1.2)
-        qos = rng.choice([0, 0, 0, 1, 1, 2])
-        keep = rng.choice([15, 30, 60])
+        keep = rng.choice([10, 15, 30, 60])
+        # every QoS level is in use on every site; slow sensors (period beyond keepalive) send PINGREQs
+        qos = i if i < 3 else rng.choice([0, 0, 0, 1, 1, 2])
+        period = (keep * rng.uniform(1.2, 3.0) if i == 0 or rng.random() < 0.2
+                  else rng.choice([1, 2, 5, 10, 15, 30]) * rng.uniform(0.8, 1.2))
         fmt = rng.choice(["json", "plain", "csv"])
         base = rng.uniform(0, 100)
         c = Tcp(cap, label, s, site.broker, 1883, t0 + rng.uniform(0, 3), site.rtt_lan, site.loss)
@@ -511,15 +514,7 @@ def normal_mqtt(cap: Capture, site: Site, t0: float, t1: float, label: str = NOR
             else:
                 c.exchange(pkt, mqtt(0x50, struct.pack("!H", pid)), 0.0008)
                 c.exchange(mqtt(0x62, struct.pack("!H", pid)), mqtt(0x70, struct.pack("!H", pid)), 0.0005)
-            # the broker forwards to the dashboard at min(qos, 1)
-            sub.t = max(sub.t, c.t + 0.0003)
-            if qos:  # broker -> dashboard at QoS 1, acknowledged by the dashboard
-                pid_sub = pid_sub % 65535 + 1
-                sub.send(False, mqtt_publish(topic, body, 1, pid_sub), ack=False)
-                sub.send(True, mqtt(0x40, struct.pack("!H", pid_sub)), ack=False)
-                sub.seg(False, ACK, dt=site.rtt_lan / 2)
-            else:
-                sub.send(False, mqtt_publish(topic, body, 0, 0))
+            forwards.append((c.t + 0.0003, topic, body, min(qos, 1)))
             pid = pid % 65535 + 1
             last_tx = c.t
             t += period * rng.uniform(0.9, 1.1)
@@ -529,6 +524,23 @@ def normal_mqtt(cap: Capture, site: Site, t0: float, t1: float, label: str = NOR
             c.close(True)
         else:
             c.close(False)
+    # the dashboard receives in time order, and pings when it has sent nothing for a keepalive period
+    pid_sub, last_sent = 0, sub.t
+    forwards.sort()
+    for ft, topic, body, q in forwards:
+        while ft - last_sent > sub_keep:
+            sub.t = last_sent + sub_keep * rng.uniform(0.9, 1.0)
+            sub.exchange(mqtt(0xC0, b""), mqtt(0xD0, b""), 0.0005)
+            last_sent = sub.t
+        sub.t = max(sub.t, ft)
+        if q:  # broker -> dashboard at QoS 1, acknowledged by the dashboard
+            pid_sub = pid_sub % 65535 + 1
+            sub.send(False, mqtt_publish(topic, body, 1, pid_sub), ack=False)
+            sub.send(True, mqtt(0x40, struct.pack("!H", pid_sub)), ack=False)
+            sub.seg(False, ACK, dt=site.rtt_lan / 2)
+            last_sent = sub.t
+        else:
+            sub.send(False, mqtt_publish(topic, body, 0, 0))
     sub.t = max(sub.t, t1 - 0.2)
     sub.send(True, mqtt(0xE0, b""), ack=False)
     sub.close(True)
