@@ -103,8 +103,9 @@ def replay(
     return rc, stats
 
 
-def print_summary(stats: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
     """The summary table a person reads after a replay."""
+    out = out if out is not None else sys.stdout
     rows = [
         ("input", stats.get("input")),
         ("model", stats.get("model")),
