@@ -15,6 +15,22 @@ Known, deliberate differences from tshark:
   evicted mid-connection restarts its relative sequence numbers at 1.
 * Reassembly follows tshark's defaults (in-order only). A PDU pending when a gap appears is dropped,
   and an HTTP response without Content-Length that is never closed is not emitted.
+* ``mqtt.msg_decoded_as`` is always absent (0): tshark fills it only when the user maps MQTT topics
+  to a dissector (the ``mqtt.topic_decode`` preference); with default preferences it never appears.
+* DNS over TCP inside an ICMP error is not dissected (tshark does not either); an HTTP message
+  quoted by an ICMP error is parsed from the quoted bytes alone, never reassembled.
+
+Matched on purpose, because real traffic has them (each has a crafted parity test):
+
+* ICMP/ICMPv6 errors (types 3, 4, 5, 11, 12; ICMPv6 1-4): the quoted IP packet's TCP/UDP/ICMP and
+  application fields fill the row after the outer ones, so ``ip.src_host`` and ``icmp.checksum``
+  stay the outer values. The quoted packet is outside conversation state: TCP numbers are absolute
+  and ``tcp.len`` is absent, a UDP conversation gets (or creates) its stream index but its
+  ``udp.time_delta`` is neither shown nor advanced, DNS queries in it are not tracked.
+* ``http.tls_port`` is 1 on any HTTP message over TCP port 443 (plain HTTP where TLS is expected).
+* UDP with a length field below 8 gets no stream; a datagram without payload is not timed.
+* GRE, IP-in-IP, IPv6-in-IPv4 and the reverse, PPPoE sessions and MPLS are dissected through to
+  the inner packet; IPv6 fragments are reassembled like IPv4 ones.
 """
 
 from agent.features.edge_iiotset.columns import COLUMN_KINDS, COLUMNS, encode_tshark

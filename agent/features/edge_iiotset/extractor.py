@@ -46,6 +46,7 @@ C_HTTP_REFERER = INDEX["http.referer"]
 C_HTTP_URI = INDEX["http.request.full_uri"]
 C_HTTP_VERSION = INDEX["http.request.version"]
 C_HTTP_RESPONSE = INDEX["http.response"]
+C_HTTP_TLS = INDEX["http.tls_port"]
 C_TCP_ACK = INDEX["tcp.ack"]
 C_TCP_ACKRAW = INDEX["tcp.ack_raw"]
 C_TCP_CSUM = INDEX["tcp.checksum"]
@@ -176,7 +177,7 @@ class _TcpStream:
         self.http_wait: list[Any] = [None, None]  # HTTP message waiting for its body, per direction
         self.flow_id = flow_id
         self.closed = False
-        self.head = False  # the last HTTP request was HEAD: its response has no body
+        self.head = b""  # method of the last HTTP request: HEAD and CONNECT responses have no body
 
 
 class EdgeIIoTsetExtractor:
@@ -345,6 +346,40 @@ class EdgeIIoTsetExtractor:
             self._ipv6(r, d, off, ts)
         elif et == 0x0806:
             self._arp(r, d, off)
+        elif et == 0x8864 or et == 0x8847 or et == 0x8848:
+            self._shim(r, d, off, et, ts)
+        else:
+            self.counters["non_ip"] += 1
+
+    def _shim(self, r: list[Any], d: bytes, off: int, et: int, ts: float) -> None:
+        """PPPoE sessions and MPLS label stacks: tshark dissects the IP packet they carry."""
+        n = len(d)
+        if et == 0x8864:  # PPPoE session: 6-byte header, then the PPP protocol number
+            if n < off + 8:
+                self.counters["malformed"] += 1
+                return
+            ppp = u16(d, off + 6)[0]
+            off += 8
+            if ppp == 0x0021:
+                self._ipv4(r, d, off, ts)
+            elif ppp == 0x0057:
+                self._ipv6(r, d, off, ts)
+            else:
+                self.counters["non_ip"] += 1
+            return
+        while True:  # MPLS: labels up to the bottom-of-stack bit, then IP guessed by its version
+            if n < off + 4:
+                self.counters["malformed"] += 1
+                return
+            bottom = d[off + 2] & 1
+            off += 4
+            if bottom:
+                break
+        v = d[off] >> 4 if n > off else 0
+        if v == 4:
+            self._ipv4(r, d, off, ts)
+        elif v == 6:
+            self._ipv6(r, d, off, ts)
         else:
             self.counters["non_ip"] += 1
 
@@ -397,8 +432,13 @@ class EdgeIIoTsetExtractor:
         self._transport(r, d, start, end, n, proto, src, dst, ts)
 
     def _defragment(
-        self, d: bytes, start: int, stop: int, src: bytes, dst: bytes, ipid: int, proto: int, frag: int, ts: float
+        self, d: bytes, start: int, stop: int, src: bytes, dst: bytes, ipid: Any, proto: int, frag: int, ts: float
     ) -> bytes | None:
+        """Collect one fragment; the reassembled payload once every fragment is in, else None.
+
+        ``frag`` is in IPv4's layout (MF bit 0x2000, offset in 8-byte units); IPv6 fragment
+        headers are converted to it by the caller, so both versions share one bounded table.
+        """
         key = (src, dst, ipid, proto)
         tab = self._frags
         ent = tab.get(key)
@@ -446,13 +486,21 @@ class EdgeIIoTsetExtractor:
             if n < start + 8:
                 self.counters["malformed"] += 1
                 return
-            if nh == 44:  # fragment header: only the first fragment's transport is visible
+            if nh == 44:  # fragment header: transport is dissected once all fragments are in
                 fo = u16(d, start + 2)[0]
-                if fo & 0xFFF9:
-                    ctx[4] = "IPv6"
-                    return
                 nh = d[start]
                 start += 8
+                if fo & 0xFFF9:  # not an atomic fragment (offset 0, no more fragments)
+                    ident = d[start - 4:start]
+                    frag = ((fo >> 3) & 0x1FFF) | (0x2000 if fo & 1 else 0)
+                    payload = self._defragment(d, start, min(end, n), src, dst, ident, nh, frag, ts)
+                    if payload is None:
+                        ctx[4] = "IPv6"
+                        return
+                    d = payload
+                    start = 0
+                    end = n = len(payload)
+                    break
                 continue
             hl = (d[start + 1] + 2) * 4 if nh == 51 else (d[start + 1] + 1) * 8
             nh = d[start]
@@ -467,11 +515,53 @@ class EdgeIIoTsetExtractor:
         elif proto == 17:
             self._udp_dgram(r, d, start, end, n, src, dst, ts)
         elif proto == 1:
-            self._icmp(r, d, start, end, n)
+            self._icmp(r, d, start, end, n, ts)
+        elif proto == 58:
+            self._ctx[4] = "IPv6-ICMP"
+            # errors (unreachable, too big, time exceeded, parameter problem) quote the packet
+            if n >= start + 48 and 1 <= d[start] <= 4:
+                self._quoted(r, d, start + 8, min(end, n), ts)
+        elif proto == 4 or proto == 41 or proto == 47:
+            self._tunnel(r, d, start, min(end, n), proto, ts)
         else:
-            self._ctx[4] = "IPv6-ICMP" if proto == 58 else str(proto)
+            self._ctx[4] = str(proto)
 
-    def _icmp(self, r: list[Any], d: bytes, start: int, end: int, n: int) -> None:
+    def _tunnel(self, r: list[Any], d: bytes, start: int, end: int, proto: int, ts: float) -> None:
+        """IP-in-IP, IPv6-in-IP and GRE: tshark dissects the inner packet as any other.
+
+        The outer header's fields come first, so with ``occurrence=f`` they win: the inner
+        addresses are kept only where the outer header had none (IPv4 inside IPv6).
+        """
+        inner = d[:end]
+        if proto == 47:  # GRE: flags, protocol, then checksum/key/sequence when flagged
+            if end < start + 4:
+                self.counters["malformed"] += 1
+                return
+            flags = d[start]
+            et = u16(d, start + 2)[0]
+            off = start + 4 + (4 if flags & 0x80 else 0) + (4 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+            if flags & 0x07 or d[start + 1] & 0x07:  # only GRE version 0 without routing carries IP
+                return
+            if et == 0x6558:  # transparent Ethernet bridging
+                if end < off + 14:
+                    self.counters["malformed"] += 1
+                    return
+                et = u16(d, off + 12)[0]
+                off += 14
+        else:
+            et = 0x0800 if proto == 4 else 0x86DD
+            off = start
+        saved = (r[C_IP_SRC], r[C_IP_DST])
+        if et == 0x0800:
+            self._ipv4(r, inner, off, ts)
+        elif et == 0x86DD:
+            self._ipv6(r, inner, off, ts)
+        elif et == 0x0806:
+            self._arp(r, inner, off)
+        if saved[0] != 0:
+            r[C_IP_SRC], r[C_IP_DST] = saved
+
+    def _icmp(self, r: list[Any], d: bytes, start: int, end: int, n: int, ts: float) -> None:
         self._ctx[4] = "ICMP"
         if n < start + 4:
             self.counters["malformed"] += 1
@@ -479,23 +569,149 @@ class EdgeIIoTsetExtractor:
         typ = d[start]
         code = d[start + 1]
         r[C_ICMP_CSUM] = u16(d, start + 2)[0]
-        if typ == 0 or typ == 8 or typ == 13 or typ == 14:
+        if typ == 0 or typ == 8 or 13 <= typ <= 18:  # echo, timestamp, information, address mask
             if n >= start + 8:
                 r[C_ICMP_SEQLE] = U16LE.unpack_from(d, start + 6)[0]
             if (typ == 13 or typ == 14) and n >= start + 20:
                 r[C_ICMP_TX] = u32(d, start + 16)[0]
-        elif typ == 3 or typ == 11 or typ == 4:
-            if typ == 3 and code == 4:
+        elif typ == 3 or typ == 11 or typ == 4 or typ == 5 or typ == 12:
+            if typ == 3 and code == 4:  # fragmentation needed: 2 unused bytes, then the next-hop MTU
                 if n >= start + 6:
                     r[C_ICMP_UNUSED] = d[start + 4:start + 6].hex()
-            elif n >= start + 8:
-                r[C_ICMP_UNUSED] = d[start + 4:start + 8].hex()
-            # the offending datagram's header: tshark dissects its UDP ports (first occurrence)
-            inner = start + 8
-            if n >= inner + 20 and d[inner] >> 4 == 4 and d[inner + 9] == 17:
-                up = inner + (d[inner] & 15) * 4
-                if n >= up + 2:
-                    r[C_UDP_PORT] = u16(d, up)[0]
+            elif typ == 3 or typ == 11:
+                if n >= start + 8:
+                    r[C_ICMP_UNUSED] = d[start + 4:start + 8].hex()
+            elif typ == 12 and n >= start + 8:  # parameter problem: pointer, then 3 unused bytes
+                r[C_ICMP_UNUSED] = d[start + 5:start + 8].hex()
+            self._quoted(r, d, start + 8, min(end, n), ts)
+
+    # -- the packet quoted by an ICMP error --------------------------------------------------------
+    def _quoted(self, r: list[Any], d: bytes, p: int, end: int, ts: float) -> None:
+        """The IP header and transport header an ICMP error quotes, the way tshark shows them.
+
+        tshark dissects the quoted packet with its usual dissectors, flagged as "in an error
+        packet": its TCP/UDP/ICMP/application fields appear in the row (after the outer ones, so
+        ``occurrence=f`` keeps the outer ICMP checksum), but it takes part in no conversation
+        state: TCP numbers stay absolute and ``tcp.len`` is not shown, a UDP conversation gets its
+        stream index (created if new) but its time delta is neither shown nor advanced, and DNS
+        transactions are not tracked. Nothing is reassembled.
+        """
+        if end - p < 20:
+            return
+        v = d[p] >> 4
+        if v == 4:
+            ihl = (d[p] & 15) * 4
+            if ihl < 20 or end < p + ihl:
+                return
+            tot = u16(d, p + 2)[0]
+            if u16(d, p + 6)[0] & 0x3FFF:  # a fragment: tshark would wait for the rest, so no transport
+                return
+            proto = d[p + 9]
+            src = d[p + 12:p + 16]
+            dst = d[p + 16:p + 20]
+            start = p + ihl
+            if tot >= ihl:
+                end = min(end, p + tot)
+        elif v == 6:
+            if end < p + 40:
+                return
+            proto = d[p + 6]
+            src = d[p + 8:p + 24]
+            dst = d[p + 24:p + 40]
+            start = p + 40
+            end = min(end, start + u16(d, p + 4)[0])
+            while proto in (0, 43, 60, 51):
+                if end < start + 8:
+                    return
+                hl = (d[start + 1] + 2) * 4 if proto == 51 else (d[start + 1] + 1) * 8
+                proto = d[start]
+                start += hl
+            if proto == 44:
+                if end < start + 8 or u16(d, start + 2)[0] & 0xFFF8:
+                    return
+                proto = d[start]
+                start += 8
+        else:
+            return
+        avail = end - start
+        if proto == 17:
+            if avail < 8:
+                return
+            sport, dport, ulen, _csum = UDP.unpack_from(d, start)
+            r[C_UDP_PORT] = sport
+            if ulen < 8:
+                return
+            key: tuple[Any, ...] = (
+                (src, sport, dst, dport) if (src, sport) <= (dst, dport) else (dst, dport, src, sport)
+            )
+            ent = self._udp.get(key)
+            if ent is None:
+                ent = self._udp[key] = [self._udp_next, ts, self._flow_next]
+                self._udp_next += 1
+                self._flow_next += 1
+                self._evict_udp(ts)
+            r[C_UDP_STREAM] = ent[0]
+            pstart = start + 8
+            pend = min(end, start + ulen)
+            if pend <= pstart:
+                return
+            lo = sport if sport < dport else dport
+            hi = dport if sport < dport else sport
+            if lo in DNS_UDP_PORTS or hi in DNS_UDP_PORTS:
+                port = lo if lo in DNS_UDP_PORTS else hi
+                self._dns_msg(r, d, pstart, pend, key, port == 5353, ts, False)
+            elif lo in HTTP_UDP_PORTS or hi in HTTP_UDP_PORTS:
+                self._http_once(r, d[pstart:pend])
+        elif proto == 6:
+            if avail < 4:
+                return
+            sport, dport = struct.unpack_from("!HH", d, start)
+            r[C_TCP_SPORT] = sport
+            r[C_TCP_DPORT] = dport
+            if avail < 8:
+                return
+            r[C_TCP_SEQ] = u32(d, start + 4)[0]
+            if avail < 20:
+                return
+            _sp, _dp, _seq, ack, offb, flagb, _win, csum, _urg = TCP.unpack_from(d, start)
+            hl = (offb >> 4) * 4
+            r[C_TCP_FLAGS] = ((offb & 1) << 8) | flagb
+            r[C_TCP_CSUM] = csum
+            r[C_TCP_ACKRAW] = ack
+            r[C_TCP_ACK] = ack  # shown whatever the flags, as it is in the quoted header
+            if flagb & 0x10:
+                r[C_TCP_FACK] = 1
+            if flagb & 0x02:
+                r[C_TCP_SYNACK if flagb & 0x10 else C_TCP_SYN] = 1
+            if flagb & 0x01:
+                r[C_TCP_FIN] = 1
+            if flagb & 0x04:
+                r[C_TCP_RST] = 1
+            if hl < 20:
+                return
+            if hl > 20:
+                r[C_TCP_OPTS] = d[start + 20:min(start + hl, end)].hex()
+            payload = d[start + hl:end]
+            if not payload:
+                return
+            r[C_TCP_PAYLOAD] = payload.hex()
+            lo = sport if sport < dport else dport
+            hi = dport if sport < dport else sport
+            if lo == MQTT_PORT or hi == MQTT_PORT:
+                self._mqtt(r, payload, _TcpStream(0, ts), True)
+            elif lo == MODBUS_PORT or hi == MODBUS_PORT:
+                self._modbus(r, payload)
+            elif lo in HTTP_TCP_PORTS or hi in HTTP_TCP_PORTS or _http_heuristic(payload):
+                self._http_once(r, payload, lo == 443 or hi == 443, True)
+            # DNS over TCP inside an error packet: tshark shows no DNS fields
+        elif proto == 1 and v == 4:
+            if avail < 4:
+                return
+            typ = d[start]
+            if (typ == 0 or typ == 8 or 13 <= typ <= 18) and avail >= 8:
+                r[C_ICMP_SEQLE] = U16LE.unpack_from(d, start + 6)[0]
+                if (typ == 13 or typ == 14) and avail >= 20:
+                    r[C_ICMP_TX] = u32(d, start + 16)[0]
 
     # -- UDP -----------------------------------------------------------------------------------
     def _udp_dgram(
@@ -510,6 +726,9 @@ class EdgeIIoTsetExtractor:
         r[C_UDP_PORT] = sport
         ctx[1] = sport
         ctx[3] = dport
+        if ulen < 8:  # a bad length: tshark stops before the conversation (no stream index)
+            self.counters["malformed"] += 1
+            return
         if (src, sport) <= (dst, dport):
             key: tuple[Any, ...] = (src, sport, dst, dport)
         else:
@@ -522,12 +741,14 @@ class EdgeIIoTsetExtractor:
             self._flow_next += 1
             self._evict_udp(ts)
             r[C_UDP_STREAM] = ent[0]
-            r[C_UDP_DELTA] = 0.0
+            if ulen > 8:
+                r[C_UDP_DELTA] = 0.0
         else:
             tab.move_to_end(key)
             r[C_UDP_STREAM] = ent[0]
-            r[C_UDP_DELTA] = round(ts - ent[1], 6)
-            ent[1] = ts
+            if ulen > 8:  # tshark times only datagrams with a payload (and from their creation)
+                r[C_UDP_DELTA] = round(ts - ent[1], 6)
+                ent[1] = ts
         ctx[6] = ent[2]
         pstart = start + 8
         pend = min(end, start + ulen if ulen >= 8 else end, n)
@@ -551,12 +772,19 @@ class EdgeIIoTsetExtractor:
             self.counters["udp_evicted"] += 1
 
     # -- DNS -----------------------------------------------------------------------------------
-    def _dns_msg(self, r: list[Any], d: bytes, start: int, end: int, conv: Any, mdns: bool, ts: float) -> None:
+    def _dns_msg(
+        self, r: list[Any], d: bytes, start: int, end: int, conv: Any, mdns: bool, ts: float, track: bool = True
+    ) -> None:
+        """One DNS message; ``track`` off for messages quoted by ICMP errors (tshark skips them).
+
+        Several messages can share a frame (DNS over TCP): each one's question fields are kept
+        only where no earlier message set them (``occurrence=f``), but every query is tracked.
+        """
         if end - start < 12:
             self.counters["malformed"] += 1
             return
         ident, flags, qd, _an, _ns, _ar = DNS.unpack_from(d, start)
-        if qd:
+        if qd and r[C_DNS_NAME] == 0:
             pos = start + 12
             labels = []
             total = 0
@@ -593,6 +821,8 @@ class EdgeIIoTsetExtractor:
                 r[C_DNS_TYPE] = u16(d, pos)[0]
             if mdns and pos + 4 <= end:
                 r[C_DNS_QU] = u16(d, pos + 2)[0] >> 15
+        if not track:
+            return
         # retransmission tracking, per conversation and transaction id
         key = (conv, ident)
         tab = self._dns
@@ -601,7 +831,8 @@ class EdgeIIoTsetExtractor:
             if ent is not None and not ent[2] and ts - ent[1] < DNS_RETRANSMISSION_TIMER:
                 r[C_DNS_RETX] = 1
                 r[C_DNS_RETXREQ] = 1
-                r[C_DNS_RETXIN] = ent[0]
+                if r[C_DNS_RETXIN] == 0:
+                    r[C_DNS_RETXIN] = ent[0]
             else:
                 tab[key] = [self._frame_no, ts, False]
                 tab.move_to_end(key)
@@ -776,7 +1007,7 @@ class EdgeIIoTsetExtractor:
         elif app == "modbus":
             rest = self._modbus(r, data)
         elif app == "http":
-            rest = self._http_stream(r, data, st, di, flagb & 0x01)
+            rest = self._http_stream(r, data, st, di, flagb & 0x01, sport == 443 or dport == 443)
         else:
             rest = self._dns_tcp(r, data, key, ts)
         if rest:
@@ -819,14 +1050,17 @@ class EdgeIIoTsetExtractor:
         return data[pos:] if pos < n else b""
 
     # -- DNS over TCP --------------------------------------------------------------------------
-    def _dns_tcp(self, r: list[Any], data: bytes, key: Any, ts: float) -> bytes:
-        if len(data) < 2:
-            return data
-        ln = u16(data, 0)[0]
-        if len(data) < 2 + ln:
-            return data
-        self._dns_msg(r, data, 2, 2 + ln, key, False, ts)
-        return b""
+    def _dns_tcp(self, r: list[Any], data: bytes, key: Any, ts: float, track: bool = True) -> bytes:
+        """Every complete length-prefixed message in ``data``; the incomplete rest is returned."""
+        pos = 0
+        n = len(data)
+        while n - pos >= 2:
+            ln = u16(data, pos)[0]
+            if n - pos - 2 < ln:
+                break
+            self._dns_msg(r, data, pos + 2, pos + 2 + ln, key, False, ts, track)
+            pos += 2 + ln
+        return data[pos:]
 
     # -- MQTT ----------------------------------------------------------------------------------
     def _mqtt(self, r: list[Any], data: bytes, st: _TcpStream, truncated: bool = False) -> bytes:
@@ -936,7 +1170,7 @@ class EdgeIIoTsetExtractor:
             self.counters["malformed"] += 1
 
     # -- HTTP ----------------------------------------------------------------------------------
-    def _http_stream(self, r: list[Any], data: bytes, st: _TcpStream, di: int, fin: int) -> bytes:
+    def _http_stream(self, r: list[Any], data: bytes, st: _TcpStream, di: int, fin: int, tls: bool = False) -> bytes:
         """One direction's bytes: emits a message once its headers and body are complete."""
         wait = st.http_wait[di]
         if wait is not None:
@@ -973,8 +1207,9 @@ class EdgeIIoTsetExtractor:
                     cl = -1
             chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
             if not is_resp:
-                st.head = method == b"HEAD"
-            if is_resp and (st.head or _no_body_status(line)):
+                st.head = method
+            tunnel = st.head == b"CONNECT" and b" 2" in line[:13]  # a proxy tunnel opens: no body
+            if is_resp and (st.head == b"HEAD" or tunnel or _no_body_status(line)):
                 body = b""
                 nxt = body_at
             elif cl >= 0:
@@ -995,7 +1230,7 @@ class EdgeIIoTsetExtractor:
             else:
                 body = b""
                 nxt = body_at
-            self._http_fields(r, data[pos:body_at], headers, body, is_resp, cl)
+            self._http_fields(r, data[pos:body_at], headers, body, is_resp, cl, tls)
             pos = nxt
         return b""
 
@@ -1004,8 +1239,12 @@ class EdgeIIoTsetExtractor:
         st.http_wait[di] = None
         self._http_fields(r, head, _headers(head), bytes(body), True, -1)
 
-    def _http_once(self, r: list[Any], data: bytes) -> None:
-        """A whole HTTP message in one datagram (SSDP over UDP)."""
+    def _http_once(self, r: list[Any], data: bytes, tls: bool = False, body: bool = False) -> None:
+        """A whole HTTP message in one buffer: SSDP over UDP, or TCP quoted by an ICMP error.
+
+        tshark shows no ``http.file_data`` for SSDP; a quoted TCP message shows its body (up to
+        Content-Length when there is one).
+        """
         line_end = data.find(b"\n")
         line = data[:line_end if line_end >= 0 else len(data)]
         is_resp = line.startswith(b"HTTP/")
@@ -1028,13 +1267,19 @@ class EdgeIIoTsetExtractor:
                 cl = int(headers[b"content-length"])
             except ValueError:
                 cl = -1
-        self._http_fields(r, head, headers, b"", is_resp, cl)  # SSDP: tshark shows no file_data
+        data_ = b""
+        if body:
+            data_ = data[head_end + sep:] if cl < 0 else data[head_end + sep:head_end + sep + cl]
+        self._http_fields(r, head, headers, data_, is_resp, cl, tls)
 
     def _http_fields(
-        self, r: list[Any], head: bytes, headers: dict[bytes, bytes], body: bytes, is_resp: bool, cl: int
+        self, r: list[Any], head: bytes, headers: dict[bytes, bytes], body: bytes, is_resp: bool, cl: int,
+        tls: bool = False,
     ) -> None:
         if r[C_HTTP_METHOD] != 0 or r[C_HTTP_RESPONSE] != 0:
             return  # occurrence=f: the first message of the frame wins
+        if tls:  # plain HTTP on a port tshark expects TLS on (http.tls.port, 443)
+            r[C_HTTP_TLS] = 1
         line_end = head.find(b"\n")
         line = head[:line_end if line_end >= 0 else len(head)].rstrip(b"\r")
         if is_resp:
