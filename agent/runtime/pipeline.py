@@ -367,8 +367,11 @@ class Pipeline:
                 self._emit(old, old.policy.flush())
             except Exception as exc:  # noqa: BLE001
                 log.error("flushing the old alert policy: %s", exc)
-            if new.sinks is not old.sinks:
-                old.close_sinks(5.0)
+            # close only the sinks the new scoring half does not keep (a reload that leaves the sink
+            # settings alone hands the very same sink objects on, in a new list)
+            retired = [s for s in old.sinks if not any(s is kept for kept in new.sinks)]
+            if retired:
+                dataclasses.replace(old, sinks=retired).close_sinks(5.0)
         self.scoring = new
 
     # ------------------------------------------------------------------------------------------
