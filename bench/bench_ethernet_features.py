@@ -4,7 +4,9 @@ Why both in one run: the machine is shared and noisy, so only a ratio measured i
 means anything. The capture is mixed IIoT-like traffic (MQTT, Modbus/TCP, HTTP, DNS, ICMP, ARP),
 built from a pool of scapy-crafted conversations whose client ports are rewritten per repetition, so
 every repetition is a fresh set of connections (state tables keep growing and evicting as in real
-traffic). Peak RSS is printed after each phase, to show memory stays flat as frames go by.
+traffic). The features command is timed as a whole (``python -m agent features ... --out``,
+interpreter start and CSV writing included), as a user runs it. Memory: the resident set is
+sampled at 25/50/75/100% of an in-process features run, to show it stays flat as frames go by.
 
     .venv/bin/python bench/bench_ethernet_features.py                 # 200k frames
     .venv/bin/python bench/bench_ethernet_features.py --frames 1000000
@@ -14,7 +16,6 @@ traffic). Peak RSS is printed after each phase, to show memory stays flat as fra
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import os
 import resource
@@ -24,10 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.commands.features import write_rows
 from agent.features.edge_iiotset import COLUMNS, EdgeIIoTsetExtractor
 from agent.sources.pcapfile import PcapFileSource
 
@@ -35,6 +39,15 @@ from agent.sources.pcapfile import PcapFileSource
 def rss_mib() -> float:
     """Peak resident set size of this process so far, MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_now_mib() -> float:
+    """Current resident set size, MiB (``/proc/self/statm``; the peak where that is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return rss_mib()
 
 
 def pool() -> list[bytes]:
@@ -96,27 +109,57 @@ def run_tshark(path: Path) -> tuple[float, int]:
            "-E", "occurrence=f"]
     for c in COLUMNS:
         cmd += ["-e", c]
+    return timed(cmd)
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) used so far by finished child processes."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one command. Why both: on a shared, busy machine the wall
+    clock also counts time spent waiting for a core; CPU time is what the work itself cost."""
+    c0 = children_cpu()
     t0 = time.perf_counter()
     with open(os.devnull, "wb") as null:
-        subprocess.run(cmd, stdout=null, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t0, 0
+        subprocess.run(cmd, stdout=null, stderr=subprocess.DEVNULL, check=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+    return time.perf_counter() - t0, children_cpu() - c0
 
 
-def run_ours(path: Path, write_csv: bool) -> tuple[float, int, dict[str, int]]:
+def run_ours(path: Path) -> tuple[float, int, dict[str, int]]:
+    """Read + extract only (rows discarded)."""
     ex = EdgeIIoTsetExtractor()
     t0 = time.perf_counter()
     n = 0
-    if write_csv:
-        with open(os.devnull, "w", newline="") as out:
-            w = csv.writer(out)
-            w.writerow(COLUMNS)
-            for row in ex.rows(PcapFileSource(path)):
-                w.writerow(row)
-                n += 1
-    else:
-        for _row in ex.rows(PcapFileSource(path)):
-            n += 1
+    for _row in ex.rows(PcapFileSource(path)):
+        n += 1
     return time.perf_counter() - t0, n, ex.stats()
+
+
+def run_command(path: Path) -> tuple[float, float]:
+    """``edge-ids-agent features`` end to end, in a fresh interpreter, CSV to /dev/null."""
+    return timed([sys.executable, "-m", "agent", "features", "--kind", "edge-iiotset", "--input", str(path),
+                  "--out", os.devnull])
+
+
+def rss_checkpoints(path: Path, frames: int) -> list[tuple[int, float]]:
+    """The features path in process (extract + CSV), resident set sampled at each quarter."""
+    marks = {max(1, frames * q // 4): q for q in (1, 2, 3, 4)}
+    out: list[tuple[int, float]] = []
+    ex = EdgeIIoTsetExtractor()
+
+    def sampled() -> Iterator[list[Any]]:
+        for i, row in enumerate(ex.rows(PcapFileSource(path)), 1):
+            yield row
+            if i in marks:
+                out.append((25 * marks[i], rss_now_mib()))
+
+    with open(os.devnull, "w", newline="") as sink:
+        write_rows(sink, sampled(), len(COLUMNS), ex.csv_quoted_columns)
+    return out
 
 
 def main() -> int:
@@ -136,22 +179,25 @@ def main() -> int:
         rows = io.StringIO()
         results = []
         if not args.no_tshark and shutil.which("tshark"):
-            dt, _ = run_tshark(path)
-            results.append(("tshark -T fields (61 fields)", dt))
-        rss0 = rss_mib()
-        dt, n, st = run_ours(path, False)
-        results.append(("edge-ids read+extract", dt))
-        rss1 = rss_mib()
-        dt2, _, _ = run_ours(path, True)
-        results.append(("edge-ids read+extract+CSV", dt2))
-        rss2 = rss_mib()
-        ref = results[0][1] if results[0][0].startswith("tshark") else None
-        print(f"{'':32} {'seconds':>8} {'frames/s':>10} {'x tshark':>9}", file=rows)
-        for name, secs in results:
-            ratio = f"{ref / secs:8.2f}x" if ref else "      n/a"
-            print(f"{name:32} {secs:8.2f} {frames / secs:10.0f} {ratio}", file=rows)
+            results.append(("tshark -T fields (61 fields)", *run_tshark(path)))
+        c0 = time.process_time()
+        dt, n, st = run_ours(path)
+        results.append(("edge-ids read+extract", dt, time.process_time() - c0))
+        results.append(("edge-ids-agent features (CSV)", *run_command(path)))
+        rss0 = rss_now_mib()
+        marks = rss_checkpoints(path, frames)
+        ref = results[0][1:] if results[0][0].startswith("tshark") else None
+        print(f"{'':32} {'wall s':>8} {'frames/s':>10} {'x tshark':>9}   {'CPU s':>8} {'frames/s':>10} {'x tshark':>9}",
+              file=rows)
+        for name, secs, cpu in results:
+            ratio = f"{ref[0] / secs:8.2f}x" if ref else "      n/a"
+            cratio = f"{ref[1] / cpu:8.2f}x" if ref and cpu > 0 else "      n/a"
+            cpu_rate = frames / max(cpu, 1e-9)
+            wall_rate = frames / secs
+            print(f"{name:32} {secs:8.2f} {wall_rate:10.0f} {ratio}   {cpu:8.2f} {cpu_rate:10.0f} {cratio}", file=rows)
         print(rows.getvalue(), end="")
-        print(f"peak RSS: before extract {rss0:.1f} MiB, after extract {rss1:.1f} MiB, after CSV run {rss2:.1f} MiB")
+        print(f"RSS during an in-process features run (start {rss0:.1f} MiB): "
+              + ", ".join(f"{q}% {mib:.1f} MiB" for q, mib in marks))
         print(f"extractor stats: {st}")
         assert n == frames
     finally:

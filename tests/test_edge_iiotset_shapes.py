@@ -49,7 +49,7 @@ from scapy.all import (
 from scapy.contrib.mpls import MPLS
 from test_edge_iiotset_parity import C, S, compare, mqtt_pdu, mqtt_str, ours_for, stamp, tcp_conv, tshark_rows
 
-from agent.features.edge_iiotset import COLUMNS
+from agent.features.edge_iiotset import COLUMNS, EdgeIIoTsetExtractor
 
 E = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
 
@@ -237,3 +237,13 @@ def test_icmp_error_fields_come_from_the_quoted_packet(tshark: str, tmp_path: Pa
     assert ours[1][col("udp.time_delta")] == 0  # not timed ...
     assert ours[2][col("udp.time_delta")] == pytest.approx(2 * 0.010017, abs=2e-6)  # ... nor advancing the clock
     assert compare(ours, tshark_rows(tshark, path)) == []
+
+
+def test_ipv6_alert_context_is_text() -> None:
+    """IPv6 addresses stay raw on the hot path; the alert context still gets RFC 5952 text."""
+    from agent.records import Frame
+
+    pk = build_dns_tcp_frag6_tunnels()
+    frames = [Frame(1.0 + i, bytes(p), 1, len(p)) for i, p in enumerate(pk) if IPv6 in p][-1:]
+    (_row, ctx), = EdgeIIoTsetExtractor().rows_with_context(frames)
+    assert ctx[1] == "2001:db8::2" and ctx[3] == "2001:db8::1", ctx

@@ -185,6 +185,9 @@ class EdgeIIoTsetExtractor:
 
     columns = COLUMNS
     context_fields = ETHERNET_CONTEXT
+    #: columns whose text always holds a comma (``frame.time``: "Mar 25, 2020 ..."), so CSV always
+    #: quotes them; lets the features command render rows without csv.writer's per-cell work
+    csv_quoted_columns = (0,)
 
     def __init__(
         self,
@@ -257,6 +260,9 @@ class EdgeIIoTsetExtractor:
         for rec in records:
             ctx[:] = (None, 0, None, 0, None, None, 0)
             row = f(rec)
+            if ctx[0].__class__ is bytes:  # IPv6 addresses are kept raw on the hot path
+                ctx[0] = ipv6_text(ctx[0])
+                ctx[2] = ipv6_text(ctx[2])
             yield row, (rec.ts, *ctx)
 
     # -- the hot path --------------------------------------------------------------------------
@@ -478,8 +484,8 @@ class EdgeIIoTsetExtractor:
         src = d[off + 8:off + 24]
         dst = d[off + 24:off + 40]
         ctx = self._ctx
-        ctx[0] = ipv6_text(src)
-        ctx[2] = ipv6_text(dst)
+        ctx[0] = src  # raw: formatted only when a caller asks for the context (rows_with_context)
+        ctx[2] = dst
         start = off + 40
         end = start + plen
         while nh in (0, 43, 60, 44, 51):
