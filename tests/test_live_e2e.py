@@ -38,6 +38,7 @@ from live_agent import (
     running,
     schema_validator,
     short_tag,
+    status,
     summary,
     veth_pair,
     wait_online,
@@ -56,7 +57,7 @@ from live_traffic import (
 )
 from mqtt_broker import Subscriber, broker_factory_fixture, broker_fixture  # noqa: F401 - fixtures
 
-pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.mosquitto]
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.mosquitto, pytest.mark.timeout(90)]
 
 REPO = Path(__file__).resolve().parent.parent
 ETH_BUNDLE = REPO / "models" / "edge-iiotset-lab"
@@ -141,6 +142,8 @@ def test_ethernet_attack_on_veth_raises_matching_alert_over_mqtt(
             normal = normal_mqtt(40)
             # a quiet start: the sensor's session alone must not alert
             veth.send(normal[:60], rate=200)
+            sub.wait(lambda s: False, timeout=0.5)
+            assert not sub.alerts(), f"alerts on the sensor's MQTT session alone: {summary(sub.alerts())}"
             if attack == "syn_flood":
                 frames, rate = interleave(syn_flood(3000), normal[60:]), 3000.0
             else:
@@ -295,9 +298,12 @@ def test_sigterm_under_traffic_flushes_exits_0_within_5s_and_loses_nothing(
             )
             rc, took = agent.terminate()
             traffic_still_flowing = sender.poll() is None
+            sender.kill()
+            sender.wait()
         assert traffic_still_flowing, "the sender ended before SIGTERM: not a stop under traffic"
         assert rc == 0, agent.log_text()
         assert took < 5.0, f"SIGTERM took {took:.2f}s"
+        assert sub.wait(lambda s: status(s) == "offline", timeout=2), "no 'offline' status after a clean stop"
         jsonl, got = _delivered(sub, agent, timeout=5)
         missing = jsonl - got
         if missing:  # what the outbox kept is delivered by the next start
