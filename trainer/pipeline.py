@@ -58,11 +58,27 @@ def fit(prep: Prepared, cfg: TrainerConfig, epochs: int | None = None) -> tuple[
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
-def representative(x_train: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Calibration rows drawn from the training partition (never from validation or test)."""
+def representative(x_train: np.ndarray, n: int, seed: int, y_train: np.ndarray | None = None) -> np.ndarray:
+    """Calibration rows drawn from the training partition before SMOTE (never validation or test).
+
+    Stratified when labels are given: up to ``n / classes`` rows of every class, the rest filled at
+    random, so that a rare attack class (0.1% of Edge-IIoTset) still sets the int8 ranges of the
+    activations it drives; SMOTE's synthetic rows are not used since the agent never sees them.
+    """
     rng = np.random.default_rng(seed)
-    take = rng.choice(len(x_train), size=min(n, len(x_train)), replace=False)
-    return x_train[np.sort(take)]
+    n = min(n, len(x_train))
+    if y_train is None or len(y_train) != len(x_train):
+        return x_train[np.sort(rng.choice(len(x_train), size=n, replace=False))]
+    classes = np.unique(y_train)
+    per = max(1, n // max(1, len(classes)))
+    take: list[int] = []
+    for c in classes:
+        idx = np.flatnonzero(y_train == c)
+        take += rng.choice(idx, size=min(per, len(idx)), replace=False).tolist()
+    rest = np.setdiff1d(np.arange(len(x_train)), take)
+    if len(take) < n and len(rest):
+        take += rng.choice(rest, size=min(n - len(take), len(rest)), replace=False).tolist()
+    return x_train[np.sort(np.asarray(take[:n], dtype=np.int64))]
 
 
 def train_run(dataset: str, data: str, out: str | Path, cfg: TrainerConfig, epochs: int | None = None,
@@ -80,8 +96,11 @@ def train_run(dataset: str, data: str, out: str | Path, cfg: TrainerConfig, epoc
     model, history = fit(prep, cfg, epochs)
     plot_curves(history, run / "curves.png")
     model.save(run / "model.keras")
-    rep = representative(prep.x_train_presmote if prep.x_train_presmote is not None else prep.x_train,
-                         cfg.quantize.representative_samples, cfg.train.seed)
+    if prep.x_train_presmote is not None:
+        rep = representative(prep.x_train_presmote, cfg.quantize.representative_samples, cfg.train.seed,
+                             prep.y_train_presmote)
+    else:
+        rep = representative(prep.x_train, cfg.quantize.representative_samples, cfg.train.seed, prep.y_train)
     np.savez_compressed(run / "arrays.npz", x_val=prep.x_val, y_val=prep.y_val, x_test=prep.x_test,
                         y_test=prep.y_test, x_rep=rep)
     prep.manifest.metrics = {"history_epochs": len(history.get("loss", []))}

@@ -50,6 +50,7 @@ class Prepared:
     split: Split
     smote: dict[str, Any] = field(default_factory=dict)
     x_train_presmote: np.ndarray | None = None
+    y_train_presmote: np.ndarray | None = None
 
 
 def split_indices(labels: np.ndarray, cfg: TrainerConfig, groups: np.ndarray | None = None) -> Split:
@@ -169,7 +170,7 @@ def prepare(ds: Dataset, cfg: TrainerConfig, name: str, trainer_version: str) ->
         parts[part] = (x, y)
     x_tr, y_tr = parts["train"]
     x_sm, y_sm, info = apply_smote(x_tr, y_tr, cfg)
-    return Prepared(manifest, x_sm, y_sm, *parts["val"], *parts["test"], classes, split, info, x_tr)
+    return Prepared(manifest, x_sm, y_sm, *parts["val"], *parts["test"], classes, split, info, x_tr, y_tr)
 
 
 def _default_severity(cls: str) -> int:
