@@ -88,3 +88,34 @@ def write_cic_folder(root: Path, n_per_file: int = 120, seed: int = 0, binary: b
                 for can_id, data, label, cat, cls in rows:
                     w.writerow([can_id, *data, label, cat, cls])
     return folder
+
+
+def write_edge_shortcut_csv(path: Path, n: int = 600, seed: int = 0, shortcut: str = "mqtt.topic",
+                            noise: str = "tcp.checksum") -> Path:
+    """An Edge-IIoTset CSV whose only near-perfect single field is ``shortcut``.
+
+    The classes differ weakly (overlapping Gaussians, half a standard deviation apart) in a few
+    numeric fields, ``shortcut`` holds one value per class (as mqtt.topic does per capture in the
+    real file) and ``noise`` is independent of the label: the audit must name the first and not
+    the second.
+    """
+    rng = np.random.default_rng(seed)
+    cols = edge_columns()
+    weak = ["tcp.len", "udp.time_delta", "tcp.ack", "mqtt.len"]
+    rows = []
+    for i in range(n):
+        k = i % len(EDGE_TEST_CLASSES)
+        r: dict[str, str] = {c: "0" for c in cols}
+        for j, c in enumerate(weak):
+            r[c] = f"{abs(rng.normal(10 + 0.5 * ((k + j) % 4), 1.0)):.4f}"
+        r[shortcut] = f"topic_{EDGE_TEST_CLASSES[k].lower()}" if shortcut == "mqtt.topic" else str(7 * k + 3)
+        r[noise] = str(int(rng.integers(0, 65536)))
+        r["Attack_label"] = "0" if k == 0 else "1"
+        r["Attack_type"] = EDGE_TEST_CLASSES[k]
+        rows.append(r)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=[*cols, "Attack_label", "Attack_type"])
+        w.writeheader()
+        w.writerows(rows)
+    return path
