@@ -43,6 +43,9 @@ def build_model(input_shape: tuple[int, int], n_classes: int, m: ModelConfig, le
         # Halve long sequences after each block: keeps the unrolled GRU short enough for edge latency.
         if x.shape[1] is not None and x.shape[1] >= 8:
             x = layers.MaxPooling1D(2, name=f"res{b}_pool")(x)
+    if m.seq_pool > 1 and x.shape[1] is not None and x.shape[1] >= 2 * m.seq_pool:
+        # Latency knob: each unrolled GRU step is a serial chain of small int8 ops; fewer steps, same weights.
+        x = layers.MaxPooling1D(m.seq_pool, name="seq_pool")(x)
     if m.use_gru:
         x = layers.Bidirectional(
             layers.GRU(m.gru_units, return_sequences=True, unroll=True, reset_after=True), name="bigru"

@@ -7,8 +7,8 @@ variant, for reporting only -- selection never looks at it. Variants may change 
 ``train.*`` and ``smote.*``; data and split keys are refused so the comparison stays on one split.
 
 The default grid: heads 2/4/8 and dropout 0.1/0.3/0.5 (Table III), SMOTE off (Table III's model
-10), and without attention / GRU / residual blocks. ``--grid FILE`` replaces it (YAML or JSON:
-``{name: [key=value, ...]}``) and ``--only a,b`` keeps a subset.
+10), without attention / GRU / residual blocks, and without the pooling before the GRU.
+``--grid FILE`` replaces it (YAML or JSON: ``{name: [key=value, ...]}``); ``--only a,b`` keeps a subset.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ DEFAULT_GRID: dict[str, list[str]] = {
     "no_attention": ["model.use_attention=false"],
     "no_gru": ["model.use_gru=false"],
     "no_residual": ["model.use_residual=false"],
+    "seq_pool1": ["model.seq_pool=1"],  # what the latency pooling before the GRU costs, if anything
 }
 ALLOWED_PREFIXES = ("model.", "train.", "smote.")
 
