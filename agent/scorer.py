@@ -24,7 +24,9 @@ from agent.errors import ScoringError
 _CANDIDATES = (
     ("ai_edge_litert.interpreter", "Interpreter"),
     ("tflite_runtime.interpreter", "Interpreter"),
-    ("tensorflow.lite", "Interpreter"),
+    # The module itself: ``import tensorflow.lite`` yields a package without ``Interpreter`` (the
+    # public ``tf.lite`` name is an API alias built on ``import tensorflow``).
+    ("tensorflow.lite.python.interpreter", "Interpreter"),
 )
 
 
@@ -50,9 +52,9 @@ def load_interpreter_class() -> Any:
 
 def _tf_builtin_resolver() -> Any:
     """TensorFlow's op resolver without default delegates (only reached on the TensorFlow fallback)."""
-    import tensorflow as tf  # the last-resort interpreter is TensorFlow's, so it is already imported
+    from tensorflow.lite.python.interpreter import OpResolverType  # already imported: it is the fallback
 
-    return tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    return OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 
 
 class Scorer:

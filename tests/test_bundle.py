@@ -87,3 +87,32 @@ def test_preprocessor_encodings() -> None:
                                           (float("nan"), "0"), ("True", "1"), ("a,b", "a"), ("GET ", "GET")])
 def test_canonical_str(raw, key: str) -> None:
     assert canonical_str(raw) == key
+
+
+@pytest.mark.train
+def test_scorer_tensorflow_fallback_matches_litert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With only TensorFlow installed the scorer still loads (its real module path) and, without
+    TensorFlow's default delegates, gives LiteRT's int8 answers for a model with attention, within
+    two output quantization steps (the two runtimes' kernels round differently)."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("ai_edge_litert")
+    import agent.scorer as scorer_mod
+    from agent.bundle import Quantization
+    from trainer.config import ModelConfig
+    from trainer.model import TFLiteRunner, build_model, to_tflite
+
+    model = build_model((16, 1), 3, ModelConfig(filters=8, gru_units=8, key_dim=8, heads=2))
+    x = np.random.default_rng(0).normal(size=(64, 16, 1)).astype(np.float32)
+    q = to_tflite(model, "int8", x)
+    manifest = Manifest(
+        name="t", dataset="edge-iiotset", feature_kind="edge-iiotset", features=[f"f{i}" for i in range(16)],
+        preprocessing=Preprocessing([ColumnSpec(f"f{i}", "numeric") for i in range(16)]), input_layout="record",
+        input_shape=[16, 1], classes=["Normal", "A", "B"], benign_class="Normal",
+        quantization=Quantization(mode="int8", **TFLiteRunner(q).quant_params()))  # type: ignore[arg-type]
+    bundle = write_bundle(tmp_path / "b", manifest, q)
+    litert = scorer_mod.Scorer(load_bundle(bundle.path)).predict_proba(x)
+    monkeypatch.setattr(scorer_mod, "_CANDIDATES", scorer_mod._CANDIDATES[-1:])
+    fallback = scorer_mod.Scorer(load_bundle(bundle.path))
+    assert fallback._cls.__module__.startswith("tensorflow")
+    step = fallback._out_scale
+    assert np.abs(fallback.predict_proba(x) - litert).max() <= 2 * step + 1e-6
