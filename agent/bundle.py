@@ -115,6 +115,8 @@ class Manifest:
     window: Window = field(default_factory=Window)
     thresholds: dict[str, float] = field(default_factory=dict)
     severity: dict[str, int] = field(default_factory=dict)
+    #: windows of one class from one key before an alert is sent (chosen on validation by the trainer)
+    confirm_windows: int = 1
     quantization: Quantization = field(default_factory=Quantization)
     metrics: dict[str, Any] = field(default_factory=dict)
     model_sha256: str = ""
@@ -211,6 +213,8 @@ def check_manifest(m: Manifest, where: str) -> None:
     for cls, t in m.thresholds.items():
         if not 0.0 <= t <= 1.0:
             raise bad(f"thresholds.{cls}", f"must be within [0, 1], got {t}")
+    if m.confirm_windows < 1:
+        raise bad("confirm_windows", f"must be >= 1, got {m.confirm_windows}")
     if m.window.size < 1 or m.window.stride < 1:
         raise bad("window", "size and stride must be >= 1")
     f = m.n_features

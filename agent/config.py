@@ -109,6 +109,10 @@ class AlertsConfig:
         "an ongoing attack from the same key is re-announced at most this often", 60.0
     )
     merge_gap_s: float = doc("windows of the same class and key closer than this merge into one alert", 5.0)
+    confirm_windows: int | None = doc(
+        "windows of one class from one key (within merge_gap_s) before its alert is sent; none: the bundle's",
+        None,
+    )
     rate_limit_per_min: int = doc("most alerts per class per minute; beyond are counted, not sent", 60)
     severity: dict[str, int] = doc("severity per class (1 = highest), overriding the defaults", factory=dict)
     unknown_enabled: bool = doc("raise 'Unknown' alerts for low-confidence, non-benign windows", False)

@@ -166,3 +166,30 @@ def test_incident_table_is_bounded() -> None:
         p.observe(f"k{i}", probs("DDoS_UDP"), 0.0, 1.0, FLOW)
     st = p.stats()
     assert st["incidents_open"] == 4 and st["incidents_evicted"] == 6
+
+
+def test_confirmation_holds_the_start_until_n_windows() -> None:
+    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
+    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=3)
+    assert p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW) == []
+    assert p.observe("f", probs("DDoS_UDP"), 1.0, 2.0, FLOW) == []
+    out = p.observe("f", probs("DDoS_UDP"), 2.0, 3.0, FLOW)
+    assert [a["edge_ids"]["phase"] for a in out] == ["start"]
+    e = out[0]["edge_ids"]
+    assert e["count"] == 3 and e["first_seen"].startswith("1970-01-01T00:00:00.000000")
+    p.observe("f", probs("DDoS_UDP"), 3.0, 4.0, FLOW)
+    end = p.flush()
+    assert [a["edge_ids"]["phase"] for a in end] == ["end"] and end[0]["edge_ids"]["count"] == 4
+    assert p.stats()["incidents_opened"] == 1 and p.stats()["incidents_unconfirmed"] == 0
+
+
+def test_unconfirmed_incident_ends_silently_and_is_counted() -> None:
+    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
+    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=3)
+    assert p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW) == []
+    assert p.observe("f", probs("DDoS_UDP"), 1.0, 2.0, FLOW) == []
+    # a gap longer than merge_gap_s: the two windows never become an alert
+    assert p.observe("f", probs("DDoS_UDP"), 30.0, 31.0, FLOW) == []
+    assert p.flush() == []
+    s = p.stats()
+    assert s["incidents_unconfirmed"] == 2 and s["incidents_opened"] == 0 and s["alerts_emitted"] == 0

@@ -29,6 +29,13 @@ SIEM can collapse them; each record still has its own ``alert_id``.
 Time is data time (window timestamps), not the wall clock, so replaying a capture gives the same
 alerts however fast it runs.
 
+Confirmation: with ``confirm_windows`` N > 1 (the bundle's value, or ``alerts.confirm_windows``), an
+incident's ``start`` is sent only once N windows of its class from its key have been seen within
+the merge gap; an incident that goes quiet before that ends silently and is counted
+(``incidents_unconfirmed``). Why: a flood, a scan or an ARP-spoofing run spans hundreds of windows,
+while one odd window of unfamiliar benign traffic (a protocol the model never saw) is the commonest
+false alert; N windows cost N x stride records of latency (a few milliseconds at line rate).
+
 Rate limits: at most ``alerts.rate_limit_per_min`` records per class in any 60 s of data time
 (0 = unlimited). A record over the limit is not sent but counted (``suppressed``); the incident goes
 on being tracked and its next record carries the number held back in ``edge_ids.suppressed``. This
@@ -73,6 +80,7 @@ class _Incident:
     last_sent_ts: float = 0.0
     count_at_last_send: int = 0
     suppressed: int = 0
+    confirmed: bool = True
 
 
 class AlertPolicy:
@@ -93,6 +101,7 @@ class AlertPolicy:
         model_sha256: str,
         host: str,
         max_incidents: int = 65536,
+        confirm_windows: int = 1,
     ):
         """:param cfg: the ``alerts`` config section.
         :param classes: class names in the model's output order.
@@ -103,6 +112,7 @@ class AlertPolicy:
         :param model_sha256: sha256 of the model file, written into every alert.
         :param host: the gateway id (EVE ``host``).
         :param max_incidents: open incidents kept at most; the least recently seen is ended beyond.
+        :param confirm_windows: windows of one class from one key before its incident is announced.
         """
         if benign_class not in classes:
             raise ValueError(f"benign class {benign_class!r} is not one of {classes}")
@@ -123,6 +133,7 @@ class AlertPolicy:
         self.model_sha256 = model_sha256
         self.host = host
         self.max_incidents = max(1, int(max_incidents))
+        self.confirm_windows = max(1, int(confirm_windows))
         self._incidents: OrderedDict[tuple[Hashable, str], _Incident] = OrderedDict()
         self._sent: dict[str, deque[float]] = {}
         self._now = float("-inf")
@@ -133,6 +144,7 @@ class AlertPolicy:
         self.incidents_opened = 0
         self.incidents_closed = 0
         self.incidents_evicted = 0
+        self.incidents_unconfirmed = 0
         self.alerts_emitted = 0
         self.alerts_suppressed = 0
 
@@ -186,14 +198,16 @@ class AlertPolicy:
             self._close(ikey, inc, out)
             inc = None
         if inc is None:
-            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context))
+            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context),
+                            confirmed=self.confirm_windows <= 1)
             self._incidents[ikey] = inc
-            self.incidents_opened += 1
             if len(self._incidents) > self.max_incidents:
                 old_key, old = next(iter(self._incidents.items()))
                 self.incidents_evicted += 1
                 self._close(old_key, old, out)
-            self._send(inc, "start", last_ts, out)
+            if inc.confirmed:
+                self.incidents_opened += 1
+                self._send(inc, "start", last_ts, out)
             return out
         self._incidents.move_to_end(ikey)
         inc.count += 1
@@ -201,6 +215,12 @@ class AlertPolicy:
         inc.last_seen = max(inc.last_seen, last_ts)
         inc.score = max(inc.score, score)
         inc.context = dict(context)
+        if not inc.confirmed:
+            if inc.count >= self.confirm_windows:
+                inc.confirmed = True
+                self.incidents_opened += 1
+                self._send(inc, "start", last_ts, out)
+            return out
         if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
             self._send(inc, "update", last_ts, out)
         return out
@@ -230,6 +250,7 @@ class AlertPolicy:
             "incidents_opened": self.incidents_opened,
             "incidents_closed": self.incidents_closed,
             "incidents_evicted": self.incidents_evicted,
+            "incidents_unconfirmed": self.incidents_unconfirmed,
             "incidents_open": len(self._incidents),
             "alerts_emitted": self.alerts_emitted,
             "alerts_suppressed": self.alerts_suppressed,
@@ -248,6 +269,9 @@ class AlertPolicy:
 
     def _close(self, ikey: tuple[Hashable, str], inc: _Incident, out: list[dict[str, Any]]) -> None:
         self._incidents.pop(ikey, None)
+        if not inc.confirmed:
+            self.incidents_unconfirmed += 1
+            return
         self.incidents_closed += 1
         if inc.count > inc.count_at_last_send or inc.suppressed:
             # Rate-limited at the policy's clock; stamped with the time the attack was last seen.

@@ -125,6 +125,8 @@ def build_scoring(
             f"model.thresholds: class(es) {', '.join(unknown)} are not in bundle {m.name!r} "
             f"(classes: {', '.join(m.classes)})"
         )
+    if cfg.alerts.confirm_windows is not None and cfg.alerts.confirm_windows < 1:
+        raise EdgeIdsError(f"alerts.confirm_windows: must be >= 1, got {cfg.alerts.confirm_windows}")
     if previous is not None and previous.cfg.features == cfg.features:
         extractor = previous.extractor
     else:
@@ -151,6 +153,7 @@ def build_scoring(
         m.name,
         m.model_sha256,
         cfg.gateway_id,
+        confirm_windows=cfg.alerts.confirm_windows or m.confirm_windows,
     )
     same_sinks = previous is not None and _sink_settings(previous.cfg) == _sink_settings(cfg)
     if same_sinks and previous is not None:

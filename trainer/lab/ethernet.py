@@ -3,8 +3,9 @@
 Each capture session is a different site: its own subnet, gateway, hosts with their own MAC vendors
 and operating systems (TTL, window, TCP options), its own MQTT topics and sensor periods, Modbus
 register maps and poll rates, HTTP ports and paths, and its own capture start time. Benign traffic
-(MQTT telemetry, Modbus/TCP polling, HTTP dashboards, DNS, NTP, ARP, ICMP) runs through the whole
-session; every attack is an episode placed somewhere inside it, built the way the real tool sends it
+(MQTT telemetry, Modbus/TCP polling, HTTP dashboards, DNS, NTP, ARP, ICMP, and the everyday LAN
+traffic of :mod:`trainer.lab.everyday`) runs through the whole session; every attack is an episode
+placed somewhere inside it, built the way the real tool sends it
 (hping3 floods with random sources, nmap SYN/connect/UDP/OS-detection probes, masscan, Nikto, sqlmap,
 hydra, arpspoof, ...), with the victims' replies. Frames made by an attack episode (including the
 victims' replies to it) carry the attack's label, every other frame is ``Normal``.
@@ -26,6 +27,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -338,10 +340,7 @@ def http_request(rng: random.Random, method: str, host: str, path: str, ua: str,
 
 
 def http_response(rng: random.Random, status: int, body: bytes, ctype: str, server: str) -> bytes:
-    reason = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found",
-              400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-              405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
-              503: "Service Unavailable"}[status]
+    reason = HTTPStatus(status).phrase
     h = [("Server", server), ("Content-Type", ctype), ("Content-Length", str(len(body)))]
     if rng.random() < 0.5:
         h.insert(0, ("Date", "Mon, 01 Jan 2024 00:00:00 GMT"))
@@ -1266,12 +1265,15 @@ def generate_session(seed: int, index: int, scale: float = 1.0) -> SessionResult
     cap = Capture(rng, pad_short=rng.random() < 0.5)
     site = make_site(rng)
     start = rng.uniform(1.55e9, 1.75e9)  # 2019 .. 2025
-    duration = max(60.0, 600.0 * scale) * rng.uniform(0.8, 1.2)
+    duration = max(120.0, 1800.0 * scale) * rng.uniform(0.8, 1.2)  # attacks are episodes in mostly benign time
     t0, t1 = start, start + duration
     normal_infra(cap, site, t0, t1)
     normal_mqtt(cap, site, t0, t1)
     normal_modbus(cap, site, t0, t1)
     normal_http(cap, site, t0, t1)
+    from trainer.lab.everyday import add_everyday  # imports this module: not at the top
+
+    add_everyday(cap, site, t0, t1)
     order = list(ATTACKS)
     rng.shuffle(order)
     slot = duration / (len(order) + 1)

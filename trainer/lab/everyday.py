@@ -1,0 +1,319 @@
+"""Everyday LAN traffic that real plant networks carry besides their own protocols.
+
+Why this exists: a model trained on MQTT, Modbus and a dashboard only has never seen an HMI's
+browser fetch TLS pages, a laptop join the network (DHCP, ARP probes, gratuitous ARP), discovery
+chatter (mDNS, SSDP, LLMNR, NetBIOS, LAN sync broadcasts), IPv6 neighbour discovery, switches
+talking LLDP/STP, or a REST client using PUT/DELETE/OPTIONS. On a real network those are benign,
+and a classifier that never saw them guesses an attack class for them (a bulk TLS download looked
+like Ransomware, a joining phone's ARP probes like MITM). Each kind is switched on per capture
+session with its own probability, so that some sessions look like a pure OT cell and others like
+an office-adjacent plant LAN.
+
+Every frame here is labelled ``Normal``.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+
+from trainer.lab import wire
+from trainer.lab.ethernet import (
+    ACK,
+    BROWSER_UAS,
+    NORMAL,
+    RST,
+    Capture,
+    Host,
+    Site,
+    Tcp,
+    _mstr,
+    dns_answer,
+    dns_name,
+    external,
+    http_request,
+    http_response,
+    mqtt,
+    mqtt_connect,
+    rand_mac,
+    rtt,
+)
+
+BROADCAST_MAC = b"\xff" * 6
+ETH_IPV6 = 0x86DD
+ETH_LLDP = 0x88CC
+
+
+def _tls_record(rng: random.Random, ctype: int, n: int) -> bytes:
+    """``n`` opaque bytes in TLS records of at most 16 KiB (what a capture of encrypted traffic shows)."""
+    out = []
+    while True:
+        k = min(n, 16384)
+        out.append(struct.pack("!BHH", ctype, 0x0303, k) + rng.randbytes(k))
+        n -= k
+        if n <= 0:
+            return b"".join(out)
+
+
+def _group(site: Site, addr: bytes, mac: bytes) -> Host:
+    """A broadcast or multicast destination, as a Host the capture helpers can address."""
+    o = site.gw.os
+    return Host("group", addr, mac, o, o.ttl)
+
+
+def normal_tls(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """HTTPS from clients, the HMI and the gateway to cloud services: handshakes, requests, downloads.
+
+    Browsers open several connections at once, most transfers are small, some are bulk downloads
+    (updates, reports) of high-entropy bytes; connections end with FIN or, as browsers often do, RST.
+    """
+    rng = cap.rng
+    users = [*site.clients, site.hmi, site.gw]
+    servers = [external(site, rng, f"cloud{i}") for i in range(rng.randint(3, 12))]
+    for h in users:
+        t = t0 + rng.uniform(0, 20)
+        gap = rng.uniform(8, 60)
+        while t < t1:
+            for _ in range(rng.choice([1, 1, 2, 3, 4, 6])):
+                srv = rng.choice(servers)
+                c = Tcp(cap, NORMAL, h, srv, rng.choice([443, 443, 443, 443, 8443, 8883]), t + rng.uniform(0, 0.3),
+                        rtt(site, h, srv), site.loss)
+                c.open()
+                c.exchange(_tls_record(rng, 22, rng.randint(180, 600)),
+                           _tls_record(rng, 22, rng.randint(90, 130)) + _tls_record(rng, 20, 1)
+                           + _tls_record(rng, 23, rng.randint(1500, 5200)), rng.uniform(0.002, 0.03))
+                c.send(True, _tls_record(rng, 20, 1) + _tls_record(rng, 23, rng.randint(50, 110)), ack=False)
+                for _ in range(rng.randint(1, 8)):
+                    c.t += rng.uniform(0.01, 3)
+                    big = rng.random() < 0.06
+                    size = rng.randint(60_000, 600_000) if big else rng.choice([rng.randint(30, 900),
+                                                                               rng.randint(900, 20_000)])
+                    c.exchange(_tls_record(rng, 23, rng.randint(30, 800)), _tls_record(rng, 23, size),
+                               rng.uniform(0.005, 0.2))
+                c.t += rng.uniform(0.05, 10)
+                if rng.random() < 0.4:
+                    c.reset(True)
+                else:
+                    c.send(True, _tls_record(rng, 21, 26), ack=False)
+                    c.close(rng.random() < 0.7)
+            t += rng.expovariate(1 / gap)
+
+
+def normal_rest(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """A REST client (Node-RED, a historian, a script) using the whole HTTP method set on the web server."""
+    rng = cap.rng
+    cl = rng.choice([site.hmi, *site.clients])
+    host = f"{site.web.addr}:{site.http_port}" if site.http_port != 80 else site.web.addr
+    ua = rng.choice(["python-requests/2.31.0", "node-fetch/1.0", "Go-http-client/1.1", "curl/8.5.0",
+                     "okhttp/4.12.0", rng.choice(BROWSER_UAS)])
+    t = t0 + rng.uniform(0, 30)
+    while t < t1:
+        c = Tcp(cap, NORMAL, cl, site.web, site.http_port, t, site.rtt_lan, site.loss)
+        c.open()
+        for _ in range(rng.randint(1, 10)):
+            method = rng.choice(["GET", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+            path = rng.choice(["/api/v1/tags", "/api/v1/tags/{}", "/api/v1/recipes/{}", "/api/v1/alarms/{}/ack",
+                               "/api/v1/trends?from={}", "/api/v1/config", "/flows", "/api/v1/batches/{}"])
+            path = path.format(rng.randint(1, 5000))
+            body = b""
+            if method in ("POST", "PUT", "PATCH"):
+                body = f'{{"value": {rng.uniform(-50, 500):.3f}, "quality": "good", "ts": {int(t)}}}'.encode()
+            status = {"POST": 201, "DELETE": 204, "OPTIONS": 204, "PUT": 200}.get(method, 200)
+            if rng.random() < 0.05:
+                status = rng.choice([400, 401, 404, 405, 409, 503])
+            resp_body = b"" if method in ("HEAD", "OPTIONS", "DELETE") or status == 204 else (
+                b'{"ok": true, "items": [' + b",".join(b"%d" % rng.randint(0, 999)
+                                                       for _ in range(rng.randint(1, 60))) + b"]}")
+            c.exchange(http_request(rng, method, host, path, ua, body=body,
+                                    ctype="application/json" if body else None),
+                       http_response(rng, status, resp_body, "application/json", "nginx"), rng.uniform(0.001, 0.04))
+            c.t += rng.uniform(0.02, 1.5)
+        c.close(rng.random() < 0.6)
+        t = c.t + rng.expovariate(1 / rng.uniform(3, 40))
+
+
+def host_joins(cap: Capture, site: Site, t: float) -> float:
+    """A laptop or phone joins: DHCP, ARP probes and announcements (RFC 5227), then ARP for its peers."""
+    rng = cap.rng
+    mac = rand_mac(rng, "client")
+    ip = site.prefix + bytes((rng.randint(100, 240),))
+    zero = b"\0\0\0\0"
+    bcast = _group(site, b"\xff\xff\xff\xff", BROADCAST_MAC)
+    xid = rng.getrandbits(32)
+    ghost = Host("joining", zero, mac, site.gw.os, 64)
+    for mtype, src_ip in ((1, zero), (3, zero)):  # DISCOVER, REQUEST from 0.0.0.0
+        dhcp = (struct.pack("!BBBBIHH", 1, 1, 6, 0, xid, 0, 0x8000) + zero * 4 + mac + b"\0" * 10 + b"\0" * 192
+                + b"\x63\x82\x53\x63" + bytes((53, 1, mtype)) + bytes((55, 4, 1, 3, 6, 15)) + b"\xff")
+        cap.udp(t, NORMAL, ghost, bcast, 68, 67, dhcp, src_ip=src_ip, ident=0, ttl=64)
+        t += rng.uniform(0.002, 0.05)
+        reply = (struct.pack("!BBBBIHH", 2, 1, 6, 0, xid, 0, 0) + zero + ip + site.gw.ip + zero + mac + b"\0" * 10
+                 + b"\0" * 192 + b"\x63\x82\x53\x63" + bytes((53, 1, 2 if mtype == 1 else 5))
+                 + bytes((54, 4)) + site.gw.ip + bytes((51, 4)) + struct.pack("!I", 86400) + b"\xff")
+        cap.udp(t, NORMAL, site.gw, bcast, 67, 68, reply)
+        t += rng.uniform(0.01, 0.3)
+    for _ in range(3):  # probes: sender 0.0.0.0
+        cap.arp(t, NORMAL, 1, mac, zero, b"\0" * 6, ip)
+        t += rng.uniform(1, 2)
+    for _ in range(2):  # announcements: sender == target
+        cap.arp(t, NORMAL, rng.choice([1, 2]), mac, ip, b"\0" * 6, ip, eth_dst=BROADCAST_MAC)
+        t += 2
+    lan = [h for h in site.hosts if not h.external]
+    for peer in rng.sample(lan, min(len(lan), rng.randint(1, 8))):
+        cap.arp(t, NORMAL, 1, mac, ip, b"\0" * 6, peer.ip)
+        if rng.random() < 0.9:
+            cap.arp(t + rng.uniform(0.0002, 0.003), NORMAL, 2, peer.mac, peer.ip, mac, ip)
+        t += rng.uniform(0.001, 0.5)
+    return t
+
+
+def _mdns(rng: random.Random, name: str, answer: bool) -> bytes:
+    qtype = rng.choice([12, 12, 33, 16, 1, 28, 255])
+    if answer:
+        return dns_answer(0, name, 1, [bytes((169, 254, rng.randrange(256), rng.randint(1, 254)))], 120)
+    qclass = 0x8001 if rng.random() < 0.5 else 1  # the unicast-response ("QU") bit is common
+    return struct.pack("!HHHHHH", 0, 0, 1, 0, 0, 0) + dns_name(name) + struct.pack("!HH", qtype, qclass)
+
+
+def normal_discovery(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Service discovery and broadcast chatter of PCs, phones, printers and media devices."""
+    rng = cap.rng
+    lan = [h for h in site.hosts if not h.external]
+    chatty = rng.sample(lan, max(1, len(lan) // 3))
+    mdns = _group(site, bytes((224, 0, 0, 251)), bytes.fromhex("01005e0000fb"))
+    ssdp = _group(site, bytes((239, 255, 255, 250)), bytes.fromhex("01005e7ffffa"))
+    llmnr = _group(site, bytes((224, 0, 0, 252)), bytes.fromhex("01005e0000fc"))
+    bcast = _group(site, site.prefix + b"\xff", BROADCAST_MAC)
+    services = ["_googlecast._tcp.local", "_spotify-connect._tcp.local", "_ipp._tcp.local", "_http._tcp.local",
+                "_workstation._tcp.local", "_companion-link._tcp.local", "_hap._tcp.local", "_airplay._tcp.local"]
+    t = t0
+    while t < t1:
+        t += rng.expovariate(1 / rng.uniform(1.0, 8.0))
+        h = rng.choice(chatty)
+        kind = rng.random()
+        if kind < 0.35:
+            name = rng.choice(services)
+            cap.udp(t, NORMAL, h, mdns, 5353, 5353, _mdns(rng, name, False), ttl=255)
+            if rng.random() < 0.4:
+                cap.udp(t + rng.uniform(0.01, 0.2), NORMAL, rng.choice(lan), mdns, 5353, 5353, _mdns(rng, name, True),
+                        ttl=255)
+        elif kind < 0.6:
+            st = rng.choice(["ssdp:all", "upnp:rootdevice", "urn:dial-multiscreen-org:service:dial:1",
+                             "urn:schemas-upnp-org:device:MediaRenderer:1"])
+            msg = (f"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: "
+                   f"{rng.randint(1, 5)}\r\nST: {st}\r\n\r\n").encode()
+            sport = h.port(rng)
+            for _ in range(rng.randint(1, 3)):
+                cap.udp(t, NORMAL, h, ssdp, sport, 1900, msg, ttl=rng.choice([1, 2, 4]))
+                t += rng.uniform(0.1, 1.0)
+        elif kind < 0.75:
+            qid = rng.randrange(65536)
+            q = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + dns_name(f"desktop-{rng.randrange(16**4):04x}") + \
+                struct.pack("!HH", rng.choice([1, 28]), 1)
+            cap.udp(t, NORMAL, h, llmnr, h.port(rng), 5355, q, ttl=1)
+        elif kind < 0.9:
+            port = rng.choice([17500, 57621, 137, 138, 9956, 15600])
+            cap.udp(t, NORMAL, h, bcast, port, port, rng.randbytes(rng.randint(30, 250)), ttl=64)
+        else:
+            # IGMPv2 membership report for a discovery group
+            grp = rng.choice([mdns, ssdp, llmnr])
+            igmp = bytes((0x16, 0, 0, 0)) + grp.ip
+            igmp = igmp[:2] + wire.checksum(igmp) + igmp[4:]
+            cap.ip(t, NORMAL, h, grp, 2, igmp, ttl=1, tos=0xC0)
+    # now and then a device joins the network
+    t = t0 + rng.uniform(0, 120)
+    while t < t1:
+        t = host_joins(cap, site, t)
+        t += rng.expovariate(1 / rng.uniform(60, 400))
+
+
+def _icmpv6(src: bytes, dst: bytes, typ: int, code: int, body: bytes) -> bytes:
+    pseudo = src + dst + struct.pack("!IxxxB", 4 + len(body), 58)
+    msg = bytes((typ, code, 0, 0)) + body
+    return msg[:2] + wire.checksum(pseudo + msg) + msg[4:]
+
+
+def normal_non_ip(cap: Capture, site: Site, t0: float, t1: float, stp: bool | None = None) -> None:
+    """Frames with none of the dataset's fields: IPv6 neighbour discovery and MLD, LLDP, spanning tree.
+
+    ``stp``: whether the switch sends spanning-tree BPDUs (``None``: drawn for the session; many don't).
+    """
+    rng = cap.rng
+    lan = [h for h in site.hosts if not h.external]
+    v6 = [h for h in lan if rng.random() < 0.6] or lan[:1]
+    switch_mac = rand_mac(rng, "gateway")
+    lldp_every = rng.choice([30, 30, 60])
+    t_lldp, t_stp = t0 + rng.uniform(0, lldp_every), t0 + rng.uniform(0, 2)
+    t = t0
+    stp_on = rng.random() < 0.5 if stp is None else stp
+    while t < t1:
+        t += rng.expovariate(1 / rng.uniform(2, 15))
+        h = rng.choice(v6)
+        ll = b"\xfe\x80" + b"\0" * 6 + bytes((h.mac[0] ^ 2,)) + h.mac[1:3] + b"\xff\xfe" + h.mac[3:]
+        kind = rng.random()
+        if kind < 0.5:  # neighbour solicitation for a peer, multicast to its solicited-node group
+            peer = rng.choice(v6)
+            tgt = b"\xfe\x80" + b"\0" * 6 + bytes((peer.mac[0] ^ 2,)) + peer.mac[1:3] + b"\xff\xfe" + peer.mac[3:]
+            dst = bytes.fromhex("ff020000000000000000000001ff") + tgt[13:]
+            body = b"\0" * 4 + tgt + bytes((1, 1)) + h.mac
+            payload, dmac = _icmpv6(ll, dst, 135, 0, body), bytes.fromhex("3333ff") + tgt[13:]
+        elif kind < 0.75:  # router solicitation
+            dst = bytes.fromhex("ff020000000000000000000000000002")
+            payload, dmac = _icmpv6(ll, dst, 133, 0, b"\0" * 4 + bytes((1, 1)) + h.mac), bytes.fromhex("333300000002")
+        else:  # MLDv2 report
+            dst = bytes.fromhex("ff020000000000000000000000000016")
+            rec = bytes((4, 0, 0, 0)) + bytes.fromhex("ff0200000000000000000000000000fb")
+            payload, dmac = _icmpv6(ll, dst, 143, 0, b"\0\0\0\1" + rec), bytes.fromhex("333300000016")
+        hop = 1 if kind >= 0.75 else 255
+        ip6 = struct.pack("!IHBB", 0x60000000, len(payload), 58, hop) + ll + dst + payload
+        cap.add(t, wire.ether(dmac, h.mac, ETH_IPV6, ip6, cap.pad_short), NORMAL)
+        while t_lldp < t:
+            tlv = (struct.pack("!H", (1 << 9) | 7) + b"\x04" + switch_mac
+                   + struct.pack("!H", (2 << 9) | 4) + b"\x05" + b"1/%d" % rng.randint(1, 24)
+                   + struct.pack("!H", (3 << 9) | 2) + struct.pack("!H", 120) + b"\0\0")
+            cap.add(t_lldp, wire.ether(bytes.fromhex("0180c200000e"), switch_mac, ETH_LLDP, tlv, cap.pad_short),
+                    NORMAL)
+            t_lldp += lldp_every
+        while stp_on and t_stp < t:
+            bpdu = b"\x42\x42\x03" + b"\0\0\x02\x3c" + b"\x80\x00" + switch_mac + b"\0" * 4 + b"\x80\x00" \
+                + switch_mac + b"\x80\x01" + b"\0\0\x14\x00\x02\x00\x0f\x00\x00"
+            cap.add(t_stp, wire.ether(bytes.fromhex("0180c2000000"), switch_mac, len(bpdu), bpdu, cap.pad_short),
+                    NORMAL)
+            t_stp += 2.0
+
+
+def normal_mqtt_churn(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Clients that come and go: short-lived publishers, reconnects after Wi-Fi drops, MQTT 5 clients."""
+    rng = cap.rng
+    clients = rng.sample(site.sensors, max(1, len(site.sensors) // 2))
+    t = t0 + rng.uniform(0, 60)
+    while t < t1:
+        s = rng.choice(clients)
+        c = Tcp(cap, NORMAL, s, site.broker, 1883, t, site.rtt_lan, site.loss)
+        c.open()
+        if rng.random() < 0.4:  # MQTT 5: protocol level 5 and an (empty or session-expiry) property block
+            props = b"\x05\x11\x00\x00\x0e\x10" if rng.random() < 0.5 else b"\x00"
+            body = _mstr("MQTT") + b"\x05\x02" + struct.pack("!H", rng.choice([30, 60])) + props \
+                + _mstr(f"job-{rng.randrange(16**6):06x}")
+            c.exchange(mqtt(0x10, body), mqtt(0x20, b"\x00\x00\x00"), 0.002)
+        else:
+            c.exchange(mqtt_connect(f"{s.name}-{rng.randrange(16**4):04x}", 60), mqtt(0x20, b"\x00\x00"), 0.002)
+        for pid in range(1, rng.randint(1, 5) + 1):
+            topic = f"{site.topic_root}/{s.name}/event"
+            c.exchange(mqtt(0x32, _mstr(topic) + struct.pack("!H", pid) + b'{"event": "%d"}' % rng.randint(0, 99)),
+                       mqtt(0x40, struct.pack("!H", pid)), 0.001)
+        if rng.random() < 0.7:
+            c.send(True, mqtt(0xE0, b""), ack=False)
+            c.close(True)
+        else:  # dropped off Wi-Fi: the broker later gives up with a RST
+            c.t += rng.uniform(30, 90)
+            c.seg(False, RST | ACK)
+        t = c.t + rng.expovariate(1 / rng.uniform(20, 120))
+
+
+def add_everyday(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Switch each kind of everyday traffic on with its own probability for this capture session."""
+    rng = cap.rng
+    for func, p in ((normal_tls, 0.8), (normal_rest, 0.6), (normal_discovery, 0.75), (normal_non_ip, 0.8),
+                    (normal_mqtt_churn, 0.6)):
+        if rng.random() < p:
+            func(cap, site, t0, t1)
