@@ -15,7 +15,9 @@ counted in :meth:`Windower.stats`.
 
 Every window carries what an alert needs but the model does not see: its stream key, the time of
 its first and last record, how many records it spans, and the context tuple of its last record (the
-5-tuple of a packet or the CAN channel and id).
+5-tuple of a packet or the CAN channel and id). For CAN windows the ``arbitration_id`` is the id
+most frequent in the window instead of the last one: a flood or an injection outnumbers every real
+sender in the windows it triggers, so the alert names the id under attack rather than a bystander.
 
 The hot path is vectorised: a batch of rows is grouped by stream with numpy, each stream's rows are
 appended to its tail of ``W - 1`` rows and the windows are cut with ``sliding_window_view`` (views,
@@ -71,11 +73,12 @@ class WindowBatch:
 class _Stream:
     """The last ``W - 1`` rows of one stream and how many records it has seen."""
 
-    __slots__ = ("last_seen", "rows", "seen", "ts")
+    __slots__ = ("ids", "last_seen", "rows", "seen", "ts")
 
     def __init__(self, width: int):
         self.rows = np.zeros((0, width), dtype=np.float32)
         self.ts = np.zeros(0, dtype=np.float64)
+        self.ids = np.zeros(0, dtype=np.int64)  # CAN arbitration ids of the tail (CAN context only)
         self.seen = 0
         self.last_seen = 0.0
 
@@ -121,6 +124,9 @@ class Windower:
             self._ts_index = self.context_fields.index("ts")
         except ValueError:
             raise ValueError(f"context fields {self.context_fields} lack 'ts'") from None
+        self._id_index: int | None = (
+            self.context_fields.index("arbitration_id") if "arbitration_id" in self.context_fields else None
+        )
         self._key_index: int | None = None
         if key != "global":
             name = "flow_id" if key == "flow" else "channel"
@@ -259,6 +265,10 @@ class Windower:
         st.last_seen = max(st.last_seen, float(ts[-1]))
         all_rows = np.concatenate([st.rows, rows]) if tail else rows
         all_ts = np.concatenate([st.ts, ts]) if tail else ts
+        all_ids = st.ids
+        if self._id_index is not None:
+            ids = np.fromiter((c[self._id_index] for c in contexts), dtype=np.int64, count=m)
+            all_ids = np.concatenate([st.ids, ids]) if tail else ids
         # Record numbers (1-based) of the new rows are seen0+1 .. seen0+m; a window ends at record n
         # when n >= W and (n - W) % S == 0.
         first_end = max(w, seen0 + 1)
@@ -275,6 +285,8 @@ class Windower:
             inputs = views[starts]
             last_pos = ends - base
             ctx = [contexts[int(p) - tail] for p in last_pos]
+            if self._id_index is not None:
+                ctx = self._with_top_ids(ctx, all_ids, starts, w)
             out = WindowBatch(
                 np.ascontiguousarray(inputs, dtype=np.float32),
                 [key] * len(ends),
@@ -287,9 +299,28 @@ class Windower:
         if keep:
             st.rows = all_rows[-keep:].copy()
             st.ts = all_ts[-keep:].copy()
+            st.ids = all_ids[-keep:].copy()
         else:
             st.rows = all_rows[:0]
             st.ts = all_ts[:0]
+            st.ids = all_ids[:0]
+        return out
+
+    def _with_top_ids(
+        self, ctx: list[tuple[Any, ...]], ids: np.ndarray, starts: np.ndarray, w: int
+    ) -> list[tuple[Any, ...]]:
+        """Contexts with ``arbitration_id`` set to the id most frequent in each window.
+
+        Ties go to the smallest id; a window whose ids are all different keeps its last record's id.
+        """
+        assert self._id_index is not None
+        i = self._id_index
+        win = sliding_window_view(ids, w)[starts]
+        out = []
+        for c, row in zip(ctx, win, strict=True):
+            vals, counts = np.unique(row, return_counts=True)
+            top = int(vals[np.argmax(counts)]) if counts.max() > 1 else int(row[-1])
+            out.append((*c[:i], top, *c[i + 1:]) if top != c[i] else c)
         return out
 
     def _evict(self, now: float) -> None:

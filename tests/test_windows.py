@@ -60,6 +60,21 @@ def test_global_window_across_batches_matches_reference() -> None:
         assert c == ctx[idx[-1]]
 
 
+def test_can_window_names_its_most_frequent_id_across_batches() -> None:
+    w, s = 8, 4
+    win = Windower("window", 1, size=w, stride=s, key="channel", context_fields=CAN_CONTEXT)
+    # a 0x201 injection interleaved with two real senders: every window that holds it names 0x201
+    ids = [0x130, 0x201, 0x201, 0x4F0, 0x201, 0x201, 0x130, 0x201, 0x201, 0x4F0, 0x201, 0x130]
+    ids += [0x130, 0x4F0, 0x2A0, 0x310, 0x130, 0x4F0, 0x2A0, 0x310]  # then benign again
+    rows = np.zeros((len(ids), 1), dtype=np.float32)
+    ctx = [(float(i), "can0", cid) for i, cid in enumerate(ids)]
+    got = []
+    for lo, hi in ((0, 3), (3, 10), (10, len(ids))):
+        got.extend(win.push(rows[lo:hi], ctx[lo:hi]).contexts)
+    assert [c[2] for c in got] == [0x201, 0x201, 0x130, 0x130]  # windows end at records 8, 12, 16, 20
+    assert [c[0] for c in got] == [7.0, 11.0, 15.0, 19.0]  # the rest of the context is the last record's
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     w=st.integers(1, 6),

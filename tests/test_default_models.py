@@ -1,0 +1,136 @@
+"""The committed default models (``models/edge-iiotset-lab``, ``models/ciciov2024-lab``) as the agent uses them.
+
+Why these checks: the bundles are what a user runs first (``make demo``, the shipped configs), so they
+must load through the agent's own loader (manifest schema, model sha256, feature kind), stay small
+enough for a gateway, raise alerts of the right family on their demo captures, and stay quiet on real
+benign traffic nobody here made (``../shared/captures``, when present beside the checkout).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.bundle import load_bundle
+from agent.commands.demo import find_capture
+from agent.commands.replay import replay
+from agent.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS = REPO / "models"
+MAX_BYTES = 2 * 1024 * 1024
+
+ETH_FAMILY = {
+    "DDoS_HTTP": "dos", "DDoS_ICMP": "dos", "DDoS_TCP": "dos", "DDoS_UDP": "dos",
+    "Port_Scanning": "recon", "Fingerprinting": "recon", "Vulnerability_scanner": "recon", "MITM": "mitm",
+    "XSS": "injection", "SQL_injection": "injection", "Uploading": "injection",
+    "Backdoor": "malware", "Password": "malware", "Ransomware": "malware",
+}
+CAN_FAMILY = {"DoS": "dos", "SPOOFING": "spoofing", "GAS": "spoofing", "RPM": "spoofing", "SPEED": "spoofing",
+              "STEERING_WHEEL": "spoofing"}
+
+BUNDLES = {
+    "edge-iiotset-lab": {"feature_kind": "edge-iiotset", "dataset": "edge-iiotset", "family": ETH_FAMILY,
+                         # the families the demo capture must raise (it holds all five)
+                         "expect": {"dos", "recon", "mitm", "injection", "malware"}},
+    "ciciov2024-lab": {"feature_kind": "can-temporal", "dataset": "ciciov2024", "family": CAN_FAMILY,
+                       "expect": {"dos", "spoofing"}},
+}
+
+pytestmark = pytest.mark.skipif(
+    not all((MODELS / name / "manifest.json").is_file() for name in BUNDLES),
+    reason="default models not built (make models)",
+)
+
+
+def _replay(name: str, capture: Path, tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    kind = BUNDLES[name]["feature_kind"]
+    jsonl = tmp / f"{capture.name}.alerts.jsonl"
+    cfg = load_config(None, [f"state_dir={tmp / 'state'}", f"features.kind={kind}", f"model.bundle={MODELS / name}",
+                             "mqtt.enabled=false", "logging.level=WARNING"])
+    (tmp / "state").mkdir(exist_ok=True)
+    rc, stats = replay(cfg, str(capture), jsonl=str(jsonl))
+    assert rc == 0
+    alerts = [json.loads(ln) for ln in jsonl.read_text().splitlines() if ln.strip()] if jsonl.exists() else []
+    return alerts, stats
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLES))
+def test_bundle_loads_with_its_hash_and_fits_the_budget(name: str) -> None:
+    spec = BUNDLES[name]
+    bundle = load_bundle(MODELS / name, feature_kind=spec["feature_kind"])  # checks schema and sha256
+    m = bundle.manifest
+    assert m.dataset == spec["dataset"]
+    assert m.model_sha256 == hashlib.sha256((MODELS / name / "model.tflite").read_bytes()).hexdigest()
+    assert m.quantization.mode == "int8" and m.quantization.input_dtype == "int8"
+    assert m.input_layout == "window" and m.window.stride > 1
+    assert all(0.5 <= t < 1.0 for t in m.thresholds.values())
+    # what only identifies the lab never reaches the model
+    for banned in ("ip.src_host", "ip.dst_host", "tcp.srcport", "tcp.dstport", "udp.port", "frame.time",
+                   "tcp.checksum", "tcp.seq", "udp.stream", "mqtt.topic", "ID", "DATA_0"):
+        assert banned not in m.features
+    size = sum(p.stat().st_size for p in (MODELS / name).rglob("*") if p.is_file())
+    assert size < MAX_BYTES, f"{name}: {size} bytes"
+    report = json.loads((MODELS / name / "report.json").read_text())
+    assert report["model_sha256"] == m.model_sha256
+    assert (MODELS / name / "report.md").is_file()
+    for key in ("f1_macro", "per_class", "confusion_matrix"):
+        assert key in report["test_windows_argmax"]
+    for t in report["test_replay"].values():
+        assert "false_alerts_per_10k_benign_frames" in t
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BUNDLES))
+def test_demo_capture_raises_the_expected_families(name: str, tmp_path: Path) -> None:
+    spec = BUNDLES[name]
+    capture = find_capture(MODELS / name)
+    assert capture is not None and capture.name.startswith("capture")
+    alerts, stats = _replay(name, capture, tmp_path)
+    families = {spec["family"][a["edge_ids"]["class"]] for a in alerts}
+    assert spec["expect"] <= families, f"{name}: alert families {families}"
+    # the demo capture's labels (runs of frames) line up with its frames
+    from trainer.lab.default_models import read_rle_labels
+
+    labels = read_rle_labels(MODELS / name / "demo" / "labels.csv")
+    assert len(labels) == stats["records_in"]
+    assert {spec["family"][c] for c in set(labels.tolist()) if c in spec["family"]} == spec["expect"]
+
+
+#: real benign captures (``../shared/captures``) and the bundle that watches each
+REAL_CAPTURES = [
+    ("edge-iiotset-lab", "pcaps/modbus_pcapshare.pcapng"),
+    ("edge-iiotset-lab", "pcaps/http_zeek_methods.pcap"),
+    ("edge-iiotset-lab", "pcaps/mixed_ndpi_android.pcap"),
+    ("edge-iiotset-lab", "pcaps/mqtt_smalltests_merged.pcap"),
+    ("ciciov2024-lab", "can/eldominio_camaro_engineon.log"),
+    ("ciciov2024-lab", "can/eldominio_civic8th_40mph.trc"),
+    ("ciciov2024-lab", "can/python-can_issue_1256.asc"),
+]
+#: Known misses of the current Ethernet model: short protocol-test traces (a phone's DHCP/TLS start-up,
+#: HTTP with unusual methods, back-to-back MQTT CONNECTs of conformance tests) score as attacks with
+#: high confidence: without addresses and ports, an ordinary TLS session and a reverse shell, or a
+#: burst of CONNECTs and a brute force, are close in Edge-IIoTset's per-packet fields. Recorded as
+#: expected failures so the gap stays visible; a threshold cannot fix it (scores ~0.99). The long
+#: Modbus plant capture (12,790 frames) raises none.
+KNOWN_NOISY = {"http_zeek_methods.pcap", "mixed_ndpi_android.pcap", "mqtt_smalltests_merged.pcap"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "rel"), REAL_CAPTURES, ids=[r for _, r in REAL_CAPTURES])
+def test_real_benign_capture_raises_fewer_than_one_alert_per_10k_frames(name: str, rel: str, shared_captures: Path,
+                                                                       tmp_path: Path) -> None:
+    capture = shared_captures / rel
+    if not capture.is_file():
+        pytest.skip(f"{rel} is not in ../shared/captures")
+    alerts, stats = _replay(name, capture, tmp_path)
+    n = stats["records_in"]
+    assert n > 0
+    ok = len(alerts) < max(1.0, n / 1e4)
+    if not ok and capture.name in KNOWN_NOISY:
+        pytest.xfail(f"{capture.name}: {len(alerts)} alerts in {n} frames (known gap, see KNOWN_NOISY)")
+    assert ok, f"{capture.name}: {len(alerts)} alerts in {n} frames"
