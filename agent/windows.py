@@ -312,16 +312,17 @@ class Windower:
         """Contexts with ``arbitration_id`` set to the id most frequent in each window.
 
         Ties go to the smallest id; a window whose ids are all different keeps its last record's id.
+        Vectorised (sorted ids, pairwise equality counts): this runs for every CAN window.
         """
         assert self._id_index is not None
         i = self._id_index
         win = sliding_window_view(ids, w)[starts]
-        out = []
-        for c, row in zip(ctx, win, strict=True):
-            vals, counts = np.unique(row, return_counts=True)
-            top = int(vals[np.argmax(counts)]) if counts.max() > 1 else int(row[-1])
-            out.append((*c[:i], top, *c[i + 1:]) if top != c[i] else c)
-        return out
+        ordered = np.sort(win, axis=1)
+        counts = (ordered[:, :, None] == ordered[:, None, :]).sum(axis=2)
+        best = counts.argmax(axis=1)  # first of the most frequent in sorted order: the smallest id
+        rows = np.arange(len(win))
+        top = np.where(counts[rows, best] > 1, ordered[rows, best], win[:, -1]).tolist()
+        return [c if t == c[i] else (*c[:i], t, *c[i + 1:]) for c, t in zip(ctx, top, strict=True)]
 
     def _evict(self, now: float) -> None:
         """Drop streams beyond ``max_keys`` (least recently seen first) and idle ones."""

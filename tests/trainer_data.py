@@ -46,6 +46,11 @@ def write_edge_csv(path: Path, n: int = 400, seed: int = 0, messy: bool = True) 
         r["Attack_label"] = "0" if cls == "Normal" else "1"
         r["Attack_type"] = cls
         rows.append(r)
+    return _write_edge_rows(path, cols, rows)
+
+
+def _write_edge_rows(path: Path, cols: list[str], rows: list[dict[str, str]]) -> Path:
+    """Rows in the Edge-IIoTset CSV layout: the feature columns, then Attack_label and Attack_type."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=[*cols, "Attack_label", "Attack_type"])
@@ -113,9 +118,4 @@ def write_edge_shortcut_csv(path: Path, n: int = 600, seed: int = 0, shortcut: s
         r["Attack_label"] = "0" if k == 0 else "1"
         r["Attack_type"] = EDGE_TEST_CLASSES[k]
         rows.append(r)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=[*cols, "Attack_label", "Attack_type"])
-        w.writeheader()
-        w.writerows(rows)
-    return path
+    return _write_edge_rows(path, cols, rows)

@@ -53,7 +53,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import FeatureError
-from agent.features import CAN_CONTEXT
+from agent.features.can_frames import CanFrameExtractor
 from agent.features.ciciov2024 import BASE_COLUMNS
 from agent.records import CanFrame
 
@@ -94,11 +94,11 @@ def changed_bytes(xor: int) -> int:
     return (y & _BYTE_LSBS).bit_count()
 
 
-class CanTemporalExtractor:
+class CanTemporalExtractor(CanFrameExtractor):
     """Per-frame temporal features; holds bounded per-id and sliding-window state across calls."""
 
     columns: tuple[str, ...] = BASE_COLUMNS + TEMPORAL_COLUMNS
-    context_fields: tuple[str, ...] = CAN_CONTEXT
+    kind_name = "can-temporal"
 
     def __init__(self, max_ids: int = 4096, window_s: float = 1.0, warmup_s: float = 10.0) -> None:
         if max_ids < 1:
@@ -134,23 +134,6 @@ class CanTemporalExtractor:
     def from_config(cls, config: FeaturesConfig) -> CanTemporalExtractor:
         """Build from the ``features`` section (``can_max_ids``, ``can_window_s``, ``can_warmup_s``)."""
         return cls(max_ids=config.can_max_ids, window_s=config.can_window_s, warmup_s=config.can_warmup_s)
-
-    def row(self, record: CanFrame) -> list[Any]:
-        """The row of one data frame (state advances); remote/error frames have none (:class:`FeatureError`)."""
-        out = list(self._iter((record,), False))
-        if not out:
-            kind = "error" if record.is_error else "remote"
-            raise FeatureError(f"a CAN {kind} frame has no can-temporal row (rows are per data frame)")
-        row: list[Any] = out[0]
-        return row
-
-    def rows(self, records: Iterable[CanFrame]) -> Iterator[list[Any]]:
-        """Rows of the data frames among ``records``, in order (the hot path)."""
-        return self._iter(records, False)
-
-    def rows_with_context(self, records: Iterable[CanFrame]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
-        """Rows with ``(ts, channel, arbitration_id)`` for alerts."""
-        return self._iter(records, True)
 
     def stats(self) -> dict[str, int]:
         """rows, remote/error frames (no row), pooled_frames, window_overflow, new_id_frames, tracked_ids."""

@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import FeatureError
-from agent.features import CAN_CONTEXT
+from agent.features.can_frames import CanFrameExtractor
 from agent.records import CanFrame
 
 if TYPE_CHECKING:
@@ -35,11 +34,11 @@ EXTRA_COLUMNS: tuple[str, ...] = ("timestamp", "dlc", "is_extended", "is_fd", "i
 _ZERO8 = bytes(8)
 
 
-class CicIoV2024Extractor:
+class CicIoV2024Extractor(CanFrameExtractor):
     """One CICIoV2024 row per CAN data frame (stateless apart from counters)."""
 
     columns: tuple[str, ...] = BASE_COLUMNS + EXTRA_COLUMNS
-    context_fields: tuple[str, ...] = CAN_CONTEXT
+    kind_name = "CICIoV2024"
 
     def __init__(self) -> None:
         self._rows = 0
@@ -52,23 +51,6 @@ class CicIoV2024Extractor:
     def from_config(cls, config: FeaturesConfig | None = None) -> CicIoV2024Extractor:
         """Build from the ``features`` section (this kind has no settings)."""
         return cls()
-
-    def row(self, record: CanFrame) -> list[Any]:
-        """The row of one data frame; a remote or error frame has none (:class:`FeatureError`)."""
-        out = list(self._iter((record,), False))
-        if not out:
-            kind = "error" if record.is_error else "remote"
-            raise FeatureError(f"a CAN {kind} frame has no CICIoV2024 row (rows are per data frame)")
-        row: list[Any] = out[0]
-        return row
-
-    def rows(self, records: Iterable[CanFrame]) -> Iterator[list[Any]]:
-        """Rows of the data frames among ``records``, in order (the hot path)."""
-        return self._iter(records, False)
-
-    def rows_with_context(self, records: Iterable[CanFrame]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
-        """Rows with ``(ts, channel, arbitration_id)`` for alerts."""
-        return self._iter(records, True)
 
     def stats(self) -> dict[str, int]:
         """rows, remote_frames / error_frames (no row), fd_frames, fd_truncated (payload > 8 bytes)."""

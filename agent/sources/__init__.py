@@ -23,6 +23,17 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+def live_ethernet_options(cfg: Any) -> dict[str, Any]:
+    """The keyword arguments both live Ethernet backends take, from a :class:`agent.config.SourceConfig`."""
+    return {
+        "interface": cfg.interface or "",
+        "bpf_filter": cfg.bpf_filter,
+        "promiscuous": cfg.promiscuous,
+        "buffer_size_mb": cfg.buffer_size_mb,
+        "snaplen": cfg.snaplen,
+    }
+
+
 SOURCES: Registry[Any] = Registry(
     "capture source",
     {

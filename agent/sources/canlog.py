@@ -306,30 +306,15 @@ class CanLogSource:
                     try:
                         ts_s, channel, frame = line.split()
                         id_s, _, data = frame.partition("#")
-                        if len(id_s) == 3 and ts_s[0] == "(" and ts_s[-1] == ")" and len(data) <= 16:
-                            payload = fromhex(data)  # ValueError for FD '##', remote 'R', odd hex
-                            yield new(
-                                cls,
-                                (float(ts_s[1:-1]), int(id_s, 16), payload, len(payload),
-                                 False, False, False, False, channel),
-                            )
-                            plain += 1
-                            if not plain & 4095:
-                                st["frames"] += plain
-                                st["data_frames"] += plain
-                                st["lines"] = lineno
-                                plain = 0
-                                if self._closed:
-                                    return
-                            continue
-                        elif len(id_s) == 8 and ts_s[0] == "(" and ts_s[-1] == ")" and len(data) <= 16:
+                        ext = len(id_s) == 8
+                        if (ext or len(id_s) == 3) and ts_s[0] == "(" and ts_s[-1] == ")" and len(data) <= 16:
                             can_id = int(id_s, 16)
-                            payload = fromhex(data)
-                            if can_id <= CAN_EFF_MASK:  # else an error frame: reference parser
+                            if not ext or can_id <= CAN_EFF_MASK:  # else an error frame: reference parser
+                                payload = fromhex(data)  # ValueError for FD '##', remote 'R', odd hex
                                 yield new(
                                     cls,
                                     (float(ts_s[1:-1]), can_id, payload, len(payload),
-                                     True, False, False, False, channel),
+                                     ext, False, False, False, channel),
                                 )
                                 plain += 1
                                 if not plain & 4095:

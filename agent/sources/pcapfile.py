@@ -176,6 +176,7 @@ class PcapFileSource:
         u32 = struct.Struct("<I")
         hdr = struct.Struct("<II")
         epb = struct.Struct("<IIIII")
+        opb = struct.Struct("<HHIIII")
         # per interface: (linktype, units per second, offset seconds)
         ifaces: list[tuple[int, float, int]] = []
         read = self._read
@@ -201,6 +202,7 @@ class PcapFileSource:
                 u32 = struct.Struct(order + "I")
                 hdr = struct.Struct(order + "II")
                 epb = struct.Struct(order + "IIIII")
+                opb = struct.Struct(order + "HHIIII")
                 btype, blen = hdr.unpack_from(buf, pos)
                 ifaces = []
             if blen < 12 or blen % 4 or blen > MAX_BLOCK:
@@ -213,10 +215,14 @@ class PcapFileSource:
                     raise self._corrupt(f"a pcapng block is truncated ({end} of {blen} bytes)")
             body = pos + 8
             stop = pos + blen
-            if btype == 6:  # enhanced packet block
+            if btype == 6 or btype == 2:  # enhanced packet block, obsolete packet block
                 if blen < 32:
-                    raise self._corrupt(f"enhanced packet block too short ({blen} bytes)")
-                ifid, hi, lo, caplen, wirelen = epb.unpack_from(buf, body)
+                    kind = "enhanced packet" if btype == 6 else "packet"
+                    raise self._corrupt(f"{kind} block too short ({blen} bytes)")
+                if btype == 6:
+                    ifid, hi, lo, caplen, wirelen = epb.unpack_from(buf, body)
+                else:  # interface id, drops count, then the enhanced block's fields
+                    ifid, _drops, hi, lo, caplen, wirelen = opb.unpack_from(buf, body)
                 if ifid >= len(ifaces):
                     raise self._corrupt(f"packet on undeclared interface {ifid}")
                 if body + 20 + caplen > stop - 4:
@@ -237,21 +243,6 @@ class PcapFileSource:
                 self._frames = frames
                 self._bytes += caplen
                 yield Frame(0.0, data, ifaces[0][0], wirelen)
-            elif btype == 2:  # obsolete packet block
-                if blen < 32:
-                    raise self._corrupt(f"packet block too short ({blen} bytes)")
-                ifid = struct.unpack_from(order + "H", buf, body)[0]
-                hi, lo, caplen, wirelen = struct.unpack_from(order + "IIII", buf, body + 4)
-                if ifid >= len(ifaces):
-                    raise self._corrupt(f"packet on undeclared interface {ifid}")
-                if body + 20 + caplen > stop - 4:
-                    raise self._corrupt(f"captured length {caplen} overruns its block")
-                linktype, units, offset = ifaces[ifid]
-                data = buf[body + 20:body + 20 + caplen]
-                frames += 1
-                self._frames = frames
-                self._bytes += caplen
-                yield Frame(((hi << 32) | lo) / units + offset, data, linktype, wirelen)
             elif btype == 1:  # interface description block
                 linktype = struct.unpack_from(order + "H", buf, body)[0]
                 units, offset = self._idb_options(buf, body + 8, stop - 4, order)

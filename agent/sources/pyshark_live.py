@@ -26,6 +26,7 @@ from pyshark.tshark.output_parser.tshark_json import TsharkJsonParser
 
 from agent.errors import BackendError, CaptureError
 from agent.records import Frame
+from agent.sources import live_ethernet_options
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +119,7 @@ class PysharkLiveSource:
     @classmethod
     def from_config(cls, cfg: Any) -> PysharkLiveSource:
         """Build from a :class:`agent.config.SourceConfig`."""
-        return cls(
-            interface=cfg.interface or "",
-            bpf_filter=cfg.bpf_filter,
-            promiscuous=cfg.promiscuous,
-            buffer_size_mb=cfg.buffer_size_mb,
-            snaplen=cfg.snaplen,
-        )
+        return cls(**live_ethernet_options(cfg))
 
     def _open(self) -> _DumpcapLiveCapture:
         try:

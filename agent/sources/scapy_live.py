@@ -26,6 +26,7 @@ from typing import Any
 
 from agent.errors import BackendError, CaptureError
 from agent.records import Frame
+from agent.sources import live_ethernet_options
 
 SOL_PACKET = 263
 PACKET_AUXDATA = 8
@@ -130,13 +131,7 @@ class ScapyLiveSource:
     @classmethod
     def from_config(cls, cfg: Any) -> ScapyLiveSource:
         """Build from a :class:`agent.config.SourceConfig`."""
-        return cls(
-            interface=cfg.interface or "",
-            bpf_filter=cfg.bpf_filter,
-            promiscuous=cfg.promiscuous,
-            buffer_size_mb=cfg.buffer_size_mb,
-            snaplen=cfg.snaplen,
-        )
+        return cls(**live_ethernet_options(cfg))
 
     def _set_buffer(self, size: int) -> int:
         """Ask for ``size`` bytes of receive buffer; beyond net.core.rmem_max only with CAP_NET_ADMIN.

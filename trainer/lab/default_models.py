@@ -197,8 +197,11 @@ def _capture_ts(path: Path, backend: str) -> np.ndarray:
         src.close()
 
 
-def _can_rows(path: Path) -> pd.DataFrame:
-    """``can-temporal`` rows of a CAN log, computed by the agent's extractor."""
+def _can_rows(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """``can-temporal`` rows of a CAN log, computed by the agent's extractor, and their timestamps.
+
+    One pass: the timestamps come from the rows' alert contexts, not from reading the log again.
+    """
     from agent.config import load_config
     from agent.features import FEATURE_KINDS
     from agent.sources import SOURCES
@@ -207,11 +210,16 @@ def _can_rows(path: Path) -> pd.DataFrame:
                              "mqtt.enabled=false"])
     ext = FEATURE_KINDS.load("can-temporal").from_config(cfg.features)
     src = SOURCES.load("canlog").from_config(cfg.source)
+    ts_at = list(ext.context_fields).index("ts")
+    rows, ts = [], []
     try:
-        rows = np.asarray(list(ext.rows(src)), dtype=np.float64)
+        for row, ctx in ext.rows_with_context(src):
+            rows.append(row)
+            ts.append(float(ctx[ts_at]))
     finally:
         src.close()
-    return pd.DataFrame(rows, columns=list(ext.columns))
+    frame = pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=list(ext.columns))
+    return frame, np.asarray(ts, dtype=np.float64)
 
 
 def load_sessions(plan: Plan, root: Path) -> list[Session]:
@@ -231,9 +239,9 @@ def load_sessions(plan: Plan, root: Path) -> list[Session]:
             frame, labels = ds.frame, ds.labels
         else:
             capture = root / f"{name}.log"
-            frame = _can_rows(capture).drop(columns=CAN_EXCLUDE)
+            frame, ts = _can_rows(capture)
+            frame = frame.drop(columns=CAN_EXCLUDE)
             labels = pd.read_csv(root / f"{name}.labels.csv")["category"].astype(str).to_numpy()
-            ts = _capture_ts(capture, "canlog")
         if not (len(frame) == len(labels) == len(ts)):
             raise RuntimeError(f"{name}: {len(frame)} feature rows, {len(labels)} labels, {len(ts)} timestamps")
         out.append(Session(name, frame.reset_index(drop=True), np.asarray(labels, dtype=str), ts, capture,
@@ -457,13 +465,16 @@ def choose_confirm_windows(runs: list[tuple[list[dict[str, Any]], np.ndarray, np
     ``max_k`` that detects as many validation attack classes with the right family as k = 1; each
     step up removes the short incidents that unfamiliar benign traffic produces most.
     """
+    # each alert record with the window count of its incident, once per run
+    sized = []
+    for alerts, ts, labels in runs:
+        windows = {iid: inc["windows"] for iid, inc in _incidents(alerts).items()}
+        sized.append(([(a, windows[a["edge_ids"].get("incident_id") or a["alert_id"]]) for a in alerts], ts, labels))
     table = []
     for k in range(1, max_k + 1):
         false_inc = right = 0
-        for alerts, ts, labels in runs:
-            windows = {iid: inc["windows"] for iid, inc in _incidents(alerts).items()}
-            kept = [a for a in alerts
-                    if windows[a["edge_ids"].get("incident_id") or a["alert_id"]] >= k]
+        for records, ts, labels in sized:
+            kept = [a for a, n in records if n >= k]
             r = score_replay(kept, ts, labels, benign, family)
             false_inc += r["false_incidents"]
             right += r["classes_detected_right_family"]

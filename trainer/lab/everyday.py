@@ -141,10 +141,10 @@ def host_joins(cap: Capture, site: Site, t: float) -> float:
     bcast = _group(site, b"\xff\xff\xff\xff", BROADCAST_MAC)
     xid = rng.getrandbits(32)
     ghost = Host("joining", zero, mac, site.gw.os, 64)
-    for mtype, src_ip in ((1, zero), (3, zero)):  # DISCOVER, REQUEST from 0.0.0.0
+    for mtype in (1, 3):  # DISCOVER, REQUEST from 0.0.0.0
         dhcp = (struct.pack("!BBBBIHH", 1, 1, 6, 0, xid, 0, 0x8000) + zero * 4 + mac + b"\0" * 10 + b"\0" * 192
                 + b"\x63\x82\x53\x63" + bytes((53, 1, mtype)) + bytes((55, 4, 1, 3, 6, 15)) + b"\xff")
-        cap.udp(t, NORMAL, ghost, bcast, 68, 67, dhcp, src_ip=src_ip, ident=0, ttl=64)
+        cap.udp(t, NORMAL, ghost, bcast, 68, 67, dhcp, src_ip=zero, ident=0, ttl=64)
         t += rng.uniform(0.002, 0.05)
         reply = (struct.pack("!BBBBIHH", 2, 1, 6, 0, xid, 0, 0) + zero + ip + site.gw.ip + zero + mac + b"\0" * 10
                  + b"\0" * 192 + b"\x63\x82\x53\x63" + bytes((53, 1, 2 if mtype == 1 else 5))

@@ -1137,17 +1137,7 @@ class EdgeIIoTsetExtractor:
                 if not r[C_MQTT_CONACK] and st.mqtt_ver != 3:  # MQTT 3.1 has no acknowledge flags
                     r[C_MQTT_CONACK] = d[s]
             elif typ == 3:  # PUBLISH
-                if s + 2 > e:
-                    raise IndexError
-                tl = u16(d, s)[0]
-                first = not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0
-                if first:
-                    r[C_MQTT_TOPICLEN] = tl
-                if s + 2 + tl > e:
-                    raise IndexError
-                if first:
-                    r[C_MQTT_TOPIC] = tshark_text(d[s + 2:s + 2 + tl])
-                p = s + 2 + tl
+                p = _mqtt_topic(r, d, s, e)
                 if hdr & 0x06:
                     p += 2
                 if st.mqtt_ver == 5:
@@ -1162,16 +1152,7 @@ class EdgeIIoTsetExtractor:
                 if st.mqtt_ver == 5:
                     plen, p = _varint(d, p, e)
                     p += plen
-                if p + 2 > e:
-                    raise IndexError
-                tl = u16(d, p)[0]
-                first = not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0
-                if first:
-                    r[C_MQTT_TOPICLEN] = tl
-                if p + 2 + tl > e:
-                    raise IndexError
-                if first:
-                    r[C_MQTT_TOPIC] = tshark_text(d[p + 2:p + 2 + tl])
+                _mqtt_topic(r, d, p, e)
         except (IndexError, struct.error):
             self.counters["malformed"] += 1
 
@@ -1333,6 +1314,25 @@ def _decompress(body: bytes, enc: bytes) -> bytes:
         return zlib.decompressobj(47).decompress(body, MAX_REASSEMBLY * 4)
     except zlib.error:
         return body
+
+
+def _mqtt_topic(r: list[Any], d: bytes, p: int, e: int) -> int:
+    """The length-prefixed topic at ``d[p:]`` (PUBLISH topic, first SUBSCRIBE filter) into the row.
+
+    Only the frame's first topic is kept; ``mqtt.topic_len`` is set even when the topic itself is
+    cut short (as tshark does). Returns the offset after the topic; :class:`IndexError` past ``e``.
+    """
+    if p + 2 > e:
+        raise IndexError
+    tl = u16(d, p)[0]
+    first = not r[C_MQTT_TOPICLEN] and r[C_MQTT_TOPIC] == 0
+    if first:
+        r[C_MQTT_TOPICLEN] = tl
+    if p + 2 + tl > e:
+        raise IndexError
+    if first:
+        r[C_MQTT_TOPIC] = tshark_text(d[p + 2:p + 2 + tl])
+    return p + 2 + tl
 
 
 def _varint(d: bytes, p: int, e: int) -> tuple[int, int]:
