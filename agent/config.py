@@ -71,13 +71,22 @@ class SourceConfig:
 class FeaturesConfig:
     """How records become feature rows, and how much state that may hold."""
 
-    kind: Literal["edge-iiotset", "ciciov2024", "can-temporal"] = doc(
-        "feature kind; must match the model bundle's dataset kind", "edge-iiotset"
+    kind: Literal["edge-iiotset", "edge-iiotset-context", "ciciov2024", "can-temporal"] = doc(
+        "feature kind; must match the model bundle's feature kind (its manifest's feature_kind)",
+        "edge-iiotset-context",
     )
     max_tcp_streams: int = doc("TCP streams tracked at once; oldest evicted beyond", 65536)
     max_udp_streams: int = doc("UDP streams tracked at once; oldest evicted beyond", 65536)
     max_dns_transactions: int = doc("DNS queries remembered for retransmission tracking", 65536)
     stream_idle_timeout_s: float = doc("a stream idle this long is evicted", 300.0)
+    max_hosts: int = doc(
+        "addresses edge-iiotset-context keeps peer counts and rates for, per table; least recently seen evicted",
+        16384,
+    )
+    context_horizon_s: float = doc(
+        "edge-iiotset-context counts the distinct endpoints a host tried and the sources that tried it "
+        "over this many seconds", 10.0,
+    )
     can_max_ids: int = doc("CAN ids tracked by can-temporal; new ids beyond are pooled", 4096)
     can_window_s: float = doc("sliding window for CAN rates and id entropy, seconds", 1.0)
     can_warmup_s: float = doc("ids first seen after this long are flagged as new", 10.0)

@@ -32,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.commands.features import write_rows
+from agent.features import FEATURE_KINDS
 from agent.features.edge_iiotset import COLUMNS, EdgeIIoTsetExtractor
 from agent.sources.pcapfile import PcapFileSource
 
@@ -129,9 +130,9 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t0, children_cpu() - c0
 
 
-def run_ours(path: Path) -> tuple[float, int, dict[str, int]]:
+def run_ours(path: Path, kind: str = "edge-iiotset") -> tuple[float, int, dict[str, int]]:
     """Read + extract only (rows discarded)."""
-    ex = EdgeIIoTsetExtractor()
+    ex = FEATURE_KINDS.load(kind)()
     t0 = time.perf_counter()
     n = 0
     for _row in ex.rows(PcapFileSource(path)):
@@ -139,9 +140,9 @@ def run_ours(path: Path) -> tuple[float, int, dict[str, int]]:
     return time.perf_counter() - t0, n, ex.stats()
 
 
-def run_command(path: Path) -> tuple[float, float]:
+def run_command(path: Path, kind: str = "edge-iiotset") -> tuple[float, float]:
     """``edge-ids-agent features`` end to end, in a fresh interpreter, CSV to /dev/null."""
-    return timed([sys.executable, "-m", "agent", "features", "--kind", "edge-iiotset", "--input", str(path),
+    return timed([sys.executable, "-m", "agent", "features", "--kind", kind, "--input", str(path),
                   "--out", os.devnull])
 
 
@@ -184,6 +185,10 @@ def main() -> int:
         dt, n, st = run_ours(path)
         results.append(("edge-ids read+extract", dt, time.process_time() - c0))
         results.append(("edge-ids-agent features (CSV)", *run_command(path)))
+        c0 = time.process_time()
+        dt_ctx, _, _ = run_ours(path, "edge-iiotset-context")
+        results.append(("read+extract edge-iiotset-context", dt_ctx, time.process_time() - c0))
+        results.append(("features --kind edge-iiotset-context", *run_command(path, "edge-iiotset-context")))
         rss0 = rss_now_mib()
         marks = rss_checkpoints(path, frames)
         ref = results[0][1:] if results[0][0].startswith("tshark") else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_shipped_config_loads(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.model.bundle in ("models/edge-iiotset-lab", "models/ciciov2024-lab")
     # the feature kind the default bundle was trained on (its manifest says so; the agent checks it)
-    expected_kind = "can-temporal" if "ciciov2024" in cfg.model.bundle else "edge-iiotset"
+    expected_kind = json.loads((REPO / cfg.model.bundle / "manifest.json").read_text())["feature_kind"]
     assert cfg.features.kind == expected_kind
     if cfg.profile:
         load_profile(cfg.profile)  # names a shipped profile

@@ -34,7 +34,7 @@ CAN_FAMILY = {"DoS": "dos", "SPOOFING": "spoofing", "GAS": "spoofing", "RPM": "s
               "STEERING_WHEEL": "spoofing"}
 
 BUNDLES = {
-    "edge-iiotset-lab": {"feature_kind": "edge-iiotset", "dataset": "edge-iiotset", "family": ETH_FAMILY,
+    "edge-iiotset-lab": {"feature_kind": "edge-iiotset-context", "dataset": "edge-iiotset", "family": ETH_FAMILY,
                          # the families the demo capture must raise (it holds all five)
                          "expect": {"dos", "recon", "mitm", "injection", "malware"}},
     "ciciov2024-lab": {"feature_kind": "can-temporal", "dataset": "ciciov2024", "family": CAN_FAMILY,

@@ -22,7 +22,7 @@ from trainer.lab.ethernet import NORMAL, Capture, make_site, normal_mqtt
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    rng = random.Random(11)
+    rng = random.Random(12)
     cap = Capture(rng, pad_short=True)
     site = make_site(rng)
     t0 = 1_700_000_000.0

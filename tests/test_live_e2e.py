@@ -110,7 +110,7 @@ def _eth_agent(tmp_path: Path, veth: VethPair, bundle: Path, port: int, **sectio
     cfg = base_config(
         tmp_path, bundle, port, gateway=f"gw-{veth.host}",
         source={"backend": "scapy", "interface": veth.host, "promiscuous": True, "buffer_size_mb": 8},
-        features={"kind": "edge-iiotset"},
+        features={"kind": json.loads((bundle / "manifest.json").read_text())["feature_kind"]},
         **sections,
     )
     return Agent(cfg, tmp_path)
@@ -129,12 +129,9 @@ def _delivered(sub: Subscriber, agent: Agent, timeout: float) -> tuple[set[str],
 
 @pytest.mark.parametrize(
     ("attack", "family"),
-    [("syn_flood", DOS_FAMILY),
-     # Known gap of the default model, kept visible (strict: this test fails once the gap closes): a SYN
-     # port scan and a SYN flood to a closed port are the same rows in Edge-IIoTset's per-packet fields
-     # once addresses and ports are left out (SYN, then RST/ACK); the model calls a fast scan DDoS_TCP.
-     pytest.param("port_scan", SCAN_FAMILY, marks=pytest.mark.xfail(
-         strict=True, reason="default model: a fast SYN scan is classed DDoS_TCP (see README, known limits)"))],
+    # a SYN scan and a SYN flood to a closed port are the same Edge-IIoTset rows; the default model
+    # tells them apart by its per-host context (endpoints one source tried vs sources one host saw)
+    [("syn_flood", DOS_FAMILY), ("port_scan", SCAN_FAMILY)],
 )
 def test_ethernet_attack_on_veth_raises_matching_alert_over_mqtt(
     attack: str, family: set[str], veth: VethPair, eth_bundle: Path, broker: Any, tmp_path: Path

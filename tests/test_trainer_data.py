@@ -66,6 +66,24 @@ def test_feature_csv_with_labels_file(tmp_path: Path) -> None:
     assert ds.labels.tolist() == ["BENIGN", "DoS"]
 
 
+@pytest.mark.parametrize("kind", ["edge-iiotset", "edge-iiotset-context"])
+def test_feature_csv_of_the_features_command_names_its_kind(kind: str, tmp_path: Path) -> None:
+    from agent.cli import main
+    from agent.features import FEATURE_KINDS
+
+    pcap = sorted((Path(__file__).resolve().parent.parent / "models" / "edge-iiotset-lab" / "demo").glob("*.pcap"))
+    if not pcap:
+        pytest.skip("no demo capture (make models)")
+    out = tmp_path / "rows.csv"
+    assert main(["features", "--kind", kind, "--input", str(pcap[0]), "--out", str(out)]) == 0
+    n = len(pd.read_csv(out, dtype=str, keep_default_na=False))  # quoted cells may hold newlines
+    (tmp_path / "labels.txt").write_text("Normal\n" * n)
+    cfg = load_trainer_config(None, [f"data.labels_file={tmp_path / 'labels.txt'}"])
+    ds = load_dataset("edge-iiotset", out, cfg.data)
+    assert ds.feature_kind == kind
+    assert ds.row_columns == list(FEATURE_KINDS.load(kind).columns)
+
+
 def test_leakage_order(tmp_path: Path) -> None:
     """Scaler = train-only statistics; SMOTE adds rows to train only; val/test are the split's rows."""
     cfg = TrainerConfig()

@@ -327,19 +327,41 @@ def load_feature_csv(path: str | Path, cfg: DataConfig, dataset: str, feature_ki
     else:
         raise DataError(f"{path}: feature CSVs need data.label_column or data.labels_file")
     groups = raw.pop(cfg.group_column).astype(str).to_numpy() if cfg.group_column else None
-    kind = feature_kind or dataset
     row_columns = list(raw.columns)
-    cols = [c for c in row_columns if c not in cfg.exclude and not (cfg.recipe == "authors" and c in EDGE_AUTHORS_DROP)]
-    if cfg.exclude_shortcuts:
-        cols = [c for c in cols if c not in EDGE_SHORTCUTS]
-    text = [c for c in cols if c in EDGE_TEXT or not _mostly_numeric(raw[c])]
-    frame = pd.DataFrame({c: normalise_text(raw[c]) if c in text else normalise_numeric(raw[c], c, report)
-                          for c in cols})
+    kind = feature_kind or kind_of_columns(row_columns) or dataset
+    frame, text = feature_frame(raw, cfg, report)
     bad = np.array([v == "" for v in y])
     report.drop("empty label", int(bad.sum()))
     ds = Dataset(frame[~bad].reset_index(drop=True), np.asarray(y)[~bad].astype(str), dataset, kind, row_columns,
                  text, None if groups is None else groups[~bad], report)
     return _finish(ds, cfg)
+
+
+def kind_of_columns(columns: list[str]) -> str | None:
+    """The registered feature kind whose extractor writes exactly these columns (a features CSV's
+    header names its kind, so the bundle trained on it records the kind the agent must run)."""
+    from agent.features import FEATURE_KINDS
+
+    for name in FEATURE_KINDS.names():
+        if set(FEATURE_KINDS.load(name).columns) == set(columns):
+            return name
+    return None
+
+
+def feature_frame(raw: pd.DataFrame, cfg: DataConfig, report: LoadReport) -> tuple[pd.DataFrame, list[str]]:
+    """Extractor rows (as text or values) -> the model's raw columns in the project encoding.
+
+    Drops what ``cfg`` excludes (the authors' identifier columns with ``recipe: authors``, the shortcut
+    fields, ``data.exclude``); text columns become categoricals, the rest float64. Shared by feature
+    CSVs and the lab, so both see the same columns the same way.
+    """
+    cols = [c for c in raw.columns if c not in cfg.exclude and not (cfg.recipe == "authors" and c in EDGE_AUTHORS_DROP)]
+    if cfg.exclude_shortcuts:
+        cols = [c for c in cols if c not in EDGE_SHORTCUTS]
+    text = [c for c in cols if c in EDGE_TEXT or not _mostly_numeric(raw[c])]
+    frame = pd.DataFrame({c: normalise_text(raw[c]) if c in text else normalise_numeric(raw[c], c, report)
+                          for c in cols})
+    return frame, text
 
 
 def _mostly_numeric(col: pd.Series) -> bool:

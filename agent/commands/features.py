@@ -28,7 +28,8 @@ from agent.sources import SOURCES
 HELP = "compute feature rows from a capture or CAN log file and write them as CSV"
 
 #: feature kind -> the source backend that reads its input files
-SOURCE_FOR_KIND = {"edge-iiotset": "pcap", "ciciov2024": "canlog", "can-temporal": "canlog"}
+SOURCE_FOR_KIND = {"edge-iiotset": "pcap", "edge-iiotset-context": "pcap", "ciciov2024": "canlog",
+                   "can-temporal": "canlog"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

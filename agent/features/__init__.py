@@ -41,6 +41,7 @@ FEATURE_KINDS: Registry[Any] = Registry(
     "feature kind",
     {
         "edge-iiotset": ("agent.features.edge_iiotset", "EdgeIIoTsetExtractor"),
+        "edge-iiotset-context": ("agent.features.host_context", "HostContextExtractor"),
         "ciciov2024": ("agent.features.ciciov2024", "CicIoV2024Extractor"),
         "can-temporal": ("agent.features.can_temporal", "CanTemporalExtractor"),
     },

@@ -339,12 +339,13 @@ def http_request(rng: random.Random, method: str, host: str, path: str, ua: str,
     return head.encode() + body
 
 
-def http_response(rng: random.Random, status: int, body: bytes, ctype: str, server: str) -> bytes:
+def http_response(rng: random.Random, status: int, body: bytes, ctype: str, server: str,
+                  version: str = "1.1") -> bytes:
     reason = HTTPStatus(status).phrase
     h = [("Server", server), ("Content-Type", ctype), ("Content-Length", str(len(body)))]
     if rng.random() < 0.5:
         h.insert(0, ("Date", "Mon, 01 Jan 2024 00:00:00 GMT"))
-    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h) + "\r\n"
+    head = f"HTTP/{version} {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h) + "\r\n"
     return head.encode() + body
 
 
@@ -468,7 +469,12 @@ def normal_mqtt(cap: Capture, site: Site, t0: float, t1: float, label: str = NOR
     """Sensors publish telemetry to the broker; a dashboard client subscribes and receives it."""
     rng = cap.rng
     v311 = rng.random() < 0.8
-    sub = Tcp(cap, label, site.hmi, site.broker, 1883, t0 + rng.random(), site.rtt_lan, site.loss)
+    # clients connect at the start of the traffic or later (restarts, new devices); the capture may
+    # begin before or after their handshakes
+    def later() -> float:
+        return t0 + (rng.uniform(0, 3) if rng.random() < 0.6 else rng.uniform(0, (t1 - t0) * 0.4))
+
+    sub = Tcp(cap, label, site.hmi, site.broker, 1883, later(), site.rtt_lan, site.loss)
     sub.open()
     sub_keep = rng.choice([30, 60, 120])
     sub.exchange(mqtt_connect(f"dashboard-{rng.randrange(16**6):06x}", sub_keep, v311), mqtt(0x20, b"\x00\x00"),
@@ -486,7 +492,7 @@ def normal_mqtt(cap: Capture, site: Site, t0: float, t1: float, label: str = NOR
                   else rng.choice([1, 2, 5, 10, 15, 30]) * rng.uniform(0.8, 1.2))
         fmt = rng.choice(["json", "plain", "csv"])
         base = rng.uniform(0, 100)
-        c = Tcp(cap, label, s, site.broker, 1883, t0 + rng.uniform(0, 3), site.rtt_lan, site.loss)
+        c = Tcp(cap, label, s, site.broker, 1883, later(), site.rtt_lan, site.loss)
         c.open()
         creds = (f"{s.name}", f"pw{rng.randrange(10**6)}") if rng.random() < 0.3 else (None, None)
         c.exchange(mqtt_connect(f"{kind}-{rng.randrange(16**4):04x}", keep, v311, rng.random() < 0.8, *creds),
@@ -527,6 +533,8 @@ def normal_mqtt(cap: Capture, site: Site, t0: float, t1: float, label: str = NOR
     pid_sub, last_sent = 0, sub.t
     forwards.sort()
     for ft, topic, body, q in forwards:
+        if ft < last_sent:  # published before the dashboard subscribed
+            continue
         while ft - last_sent > sub_keep:
             sub.t = last_sent + sub_keep * rng.uniform(0.9, 1.0)
             sub.exchange(mqtt(0xC0, b""), mqtt(0xD0, b""), 0.0005)
@@ -1212,8 +1220,10 @@ def atk_mitm(cap: Capture, site: Site, t: float, n: int, label: str = "MITM") ->
             seg = wire.tcp(victim.ip, peer.ip, sport, dport, rng.getrandbits(32), rng.getrandbits(32), ACK | PSH,
                            victim.os.window, b"", payload)
             ident = victim.ident(rng)
-            cap.ip(tt, label, victim, peer, wire.PROTO_TCP, seg, eth_dst=a.mac, ident=ident)
-            cap.ip(tt + 0.0003, label, victim, peer, wire.PROTO_TCP, seg, eth_src=a.mac, eth_dst=peer.mac,
+            # labelled NORMAL: on the wire it is the victim's own traffic (only the MACs, which no column
+            # holds, show the detour); labelled MITM it would teach "data without a handshake = MITM"
+            cap.ip(tt, NORMAL, victim, peer, wire.PROTO_TCP, seg, eth_dst=a.mac, ident=ident)
+            cap.ip(tt + 0.0003, NORMAL, victim, peer, wire.PROTO_TCP, seg, eth_src=a.mac, eth_dst=peer.mac,
                    ttl=victim.ttl - (1 if rng.random() < 0.5 else 0), ident=ident)
         if dns_spoof and rng.random() < 0.5:
             tt = t + rng.uniform(0, interval)
@@ -1267,13 +1277,16 @@ def generate_session(seed: int, index: int, scale: float = 1.0) -> SessionResult
     start = rng.uniform(1.55e9, 1.75e9)  # 2019 .. 2025
     duration = max(120.0, 1800.0 * scale) * rng.uniform(0.8, 1.2)  # attacks are episodes in mostly benign time
     t0, t1 = start, start + duration
-    normal_infra(cap, site, t0, t1)
-    normal_mqtt(cap, site, t0, t1)
-    normal_modbus(cap, site, t0, t1)
-    normal_http(cap, site, t0, t1)
+    # the benign traffic began before the capture did: long-lived connections are caught mid-stream,
+    # without their handshakes, as on any real capture
+    lead = rng.uniform(20.0, 120.0)
+    normal_infra(cap, site, t0 - lead, t1)
+    normal_mqtt(cap, site, t0 - lead, t1)
+    normal_modbus(cap, site, t0 - lead, t1)
+    normal_http(cap, site, t0 - lead, t1)
     from trainer.lab.everyday import add_everyday  # imports this module: not at the top
 
-    add_everyday(cap, site, t0, t1)
+    add_everyday(cap, site, t0 - lead, t1)
     order = list(ATTACKS)
     rng.shuffle(order)
     slot = duration / (len(order) + 1)
@@ -1284,10 +1297,36 @@ def generate_session(seed: int, index: int, scale: float = 1.0) -> SessionResult
         at = t0 + slot * (i + 0.5) + rng.uniform(0, slot * 0.5)
         before = len(cap.frames)
         func(cap, site, at, n)
-        episodes.append({"class": cls, "start": at - start, "frames": len(cap.frames) - before})
+        added = cap.frames[before:]
+        episodes.append({"class": cls, "start": at - start, "frames": sum(1 for f in added if f[3] == cls),
+                         "_span": (min(f[0] for f in added), max(f[0] for f in added))})
+    gaps = _capture_gaps(rng, episodes, t0, t1)
+    cap.frames = [f for f in cap.frames if f[0] >= t0 and not _in_gaps(f[0], gaps)]
+    for e in episodes:
+        del e["_span"]
     cap.frames.sort(key=lambda f: (f[0], f[1]))
     frames = [(ts, data) for ts, _, data, _ in cap.frames]
     return SessionResult(f"capture{index:02d}", frames, [f[3] for f in cap.frames], site.describe(), start, episodes)
+
+
+def _capture_gaps(rng: random.Random, episodes: list[dict[str, Any]], t0: float, t1: float
+                  ) -> list[tuple[float, float]]:
+    """Up to three stretches of benign-only time the capture missed (ring buffers that rotated, a
+    capture restarted, sampled traces): after a gap, conversations resume mid-stream at low rate."""
+    if rng.random() < 0.5:
+        return []
+    busy = sorted(e["_span"] for e in episodes)
+    gaps: list[tuple[float, float]] = []
+    for _ in range(rng.randint(1, 3)):
+        g0 = rng.uniform(t0, t1)
+        g1 = g0 + rng.uniform(5.0, 150.0)
+        if all(g1 < b0 - 1.0 or g0 > b1 + 1.0 for b0, b1 in busy):
+            gaps.append((g0, g1))
+    return gaps
+
+
+def _in_gaps(ts: float, gaps: list[tuple[float, float]]) -> bool:
+    return any(g0 <= ts < g1 for g0, g1 in gaps)
 
 
 # --- writing ---------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from trainer.lab.ethernet import (
     Host,
     Site,
     Tcp,
+    _entropy_text,
     _mstr,
     dns_answer,
     dns_name,
@@ -130,6 +131,44 @@ def normal_rest(cap: Capture, site: Site, t0: float, t1: float) -> None:
             c.t += rng.uniform(0.02, 1.5)
         c.close(rng.random() < 0.6)
         t = c.t + rng.expovariate(1 / rng.uniform(3, 40))
+
+
+def normal_pollers(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Monitoring scripts and health checks: one short request per connection, on a fixed period.
+
+    Why: curl in a cron loop, Python's urllib, a Prometheus or Zabbix check, a PLC gateway pushing a
+    reading by HTTP POST, all open a new connection for each request, every 0.2-10 s, for months. A
+    brute-force tool does the same at a similar pace; the difference is in what is sent, so a model
+    that has not seen pollers calls them a password attack.
+    """
+    rng = cap.rng
+    host = f"{site.web.addr}:{site.http_port}" if site.http_port != 80 else site.web.addr
+    for _ in range(rng.randint(2, 4)):
+        cl = rng.choice([site.hmi, site.gw, *site.clients])
+        ua = rng.choice(["Python-urllib/3.11", "curl/7.88.1", "Prometheus/2.45.0", "Zabbix 6.0",
+                         "python-requests/2.31.0", "Wget/1.21.3", "check_http/v2.3.3 (monitoring-plugins 2.3.3)"])
+        period = rng.choice([0.2, 0.5, 1.0, 2.0, 5.0, 10.0]) * rng.uniform(0.9, 1.1)
+        method = rng.choice(["GET", "GET", "HEAD", "POST", "POST"])
+        path = rng.choice(["/", "/health", "/healthz", "/metrics", "/api/status", "/api/v1/readings",
+                           "/cgi-bin/status", "/status.json", "/index.html"])
+        auth = [("Authorization", "Basic " + rng.choice(["YWRtaW46cGxjMjAyNA==", "bW9uaXRvcjptb25pdG9y"]))] \
+            if rng.random() < 0.3 else None
+        server, version = rng.choice([("SimpleHTTP/0.6 Python/3.11.2", "1.0"), ("nginx", "1.1"),
+                                      ("lighttpd/1.4.69", "1.1"), ("Werkzeug/2.2.2 Python/3.11.2", "1.1")])
+        t = t0 + rng.uniform(0, period)
+        while t < t1:
+            c = Tcp(cap, NORMAL, cl, site.web, site.http_port, t, site.rtt_lan, site.loss)
+            c.open()
+            body = f'{{"id": {rng.randint(1, 40)}, "v": {rng.uniform(0, 100):.2f}}}'.encode() if method == "POST" \
+                else b""
+            resp = b"" if method == "HEAD" else (b'{"status": "ok", "uptime": %d}' % rng.randint(10, 10**7)
+                                                 if path != "/" else _entropy_text(rng, rng.randint(300, 3000)))
+            c.exchange(http_request(rng, method, host, path, ua, body=body, extra=auth, version=rng.choice(
+                ["1.1", "1.1", "1.0"]), ctype="application/json" if body else None),
+                http_response(rng, rng.choices([200, 204, 304, 503], [90, 4, 4, 2])[0] if method != "POST" else 201,
+                              resp, "application/json", server, version), rng.uniform(0.0005, 0.02))
+            c.close(rng.random() < 0.3)  # most servers close after the response
+            t += period * rng.uniform(0.97, 1.03)
 
 
 def host_joins(cap: Capture, site: Site, t: float) -> float:
@@ -314,6 +353,6 @@ def add_everyday(cap: Capture, site: Site, t0: float, t1: float) -> None:
     """Switch each kind of everyday traffic on with its own probability for this capture session."""
     rng = cap.rng
     for func, p in ((normal_tls, 0.8), (normal_rest, 0.6), (normal_discovery, 0.75), (normal_non_ip, 0.8),
-                    (normal_mqtt_churn, 0.6)):
+                    (normal_mqtt_churn, 0.6), (normal_pollers, 1.0)):
         if rng.random() < p:
             func(cap, site, t0, t1)

@@ -1,0 +1,261 @@
+"""Edge-IIoTset fields plus what one packet cannot show: how many peers and how fast, per host.
+
+Why: once addresses and ports are left out (they identify a network, not an attack), a SYN of a
+port scan and a SYN of a flood are the same Edge-IIoTset row, and so are an ARP reply that answers a
+request and one that poisons a cache. What separates them is context over the last seconds: a
+scanner tries many endpoints from one address; a spoofed flood reaches one host from many
+addresses; a flood is fast; a poisoning reply answers no request. Intrusion detectors have counted
+these per host for decades (Snort's sfPortscan, Zeek's scan policy, arpwatch); this kind adds them
+as columns after the 61 Edge-IIoTset ones, computed from the same frames by the same code in
+training (``edge-ids-agent features --kind edge-iiotset-context``, the lab) and on the gateway.
+
+Columns after the 61 Edge-IIoTset ones:
+
+``ctx.src_endpoints``
+    distinct endpoints (destination address, port, protocol) this frame's source *tried to open*
+    during the last :attr:`~HostContextExtractor.horizon_s` seconds, at most :data:`MAX_PEERS`. An
+    attempt is a TCP segment with SYN and without ACK, the first datagram of a UDP conversation, or
+    an ICMP message (to a destination address). Replies and traffic inside open connections do not
+    count, so a busy broker or web server answering many clients stays low while a scanner climbs.
+``ctx.dst_sources``
+    distinct source addresses that made attempts to this frame's destination address during the
+    same horizon, at most :data:`MAX_PEERS`: a flood with spoofed sources climbs, a scan stays at 1.
+``ctx.src_rate``, ``ctx.dst_rate``
+    ``log2(1 + r)`` of the frame rate (frames/s) from this source / to this destination address:
+    an exponentially decayed count with time constant :data:`RATE_TAU_S`, updated in O(1). The log
+    keeps the range of 1 frame/s to 100k frames/s within a few units.
+``ctx.arp_unsolicited``
+    1 on an ARP reply that answers no request seen from its target for its sender's address during
+    the last :data:`ARP_REQUEST_WINDOW_S` seconds (gratuitous announcements, where sender and
+    target address are equal, excepted); 0 otherwise. arpspoof and ettercap poison caches this way.
+``ctx.http_target_len``, ``ctx.http_specials``, ``ctx.http_keywords``
+    on HTTP requests (0 elsewhere): the length of the request target (path and query), and, in the
+    URL-decoded target plus the first :data:`HTTP_BODY_SCAN` bytes of the body, the number of
+    characters that injected code needs (:data:`HTTP_SPECIALS`: quotes, angle brackets, parentheses,
+    ``;``) and of words of SQL, script and path-traversal payloads (:data:`HTTP_KEYWORDS`). The
+    dataset authors drop the URI and body columns, which identify a site; without any trace of them a
+    polling script and an injection are the same rows. These counts keep the shape and drop the site.
+
+Frames without an IP layer get 0 in the first four columns. State is bounded: at most
+``features.max_hosts`` addresses per table (least recently seen evicted, counted in ``stats()``),
+each with at most :data:`MAX_PEERS` peers, so a flood of spoofed addresses cannot grow memory
+(Kitsune's unbounded per-host state is why it slows to tens of frames per second in such a flood).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+
+from agent.errors import FeatureError
+from agent.features import ETHERNET_CONTEXT
+from agent.features.edge_iiotset.columns import COLUMNS, INDEX
+from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor
+
+if TYPE_CHECKING:
+    from agent.config import FeaturesConfig
+    from agent.records import Frame
+
+#: most peers remembered (and counted) per address
+MAX_PEERS = 64
+#: time constant of the decayed frame rates, seconds
+RATE_TAU_S = 1.0
+#: how long an ARP request makes a reply to it solicited, seconds
+ARP_REQUEST_WINDOW_S = 5.0
+
+#: body bytes scanned for specials and keywords
+HTTP_BODY_SCAN = 4096
+#: characters injected SQL, script and shell commands need and ordinary requests rarely carry
+HTTP_SPECIALS = frozenset("'\"<>;()`{}$|\\")
+#: words of SQL injection, cross-site scripting, path traversal and command injection payloads
+HTTP_KEYWORDS = re.compile(
+    r"\b(?:select|union|insert|update|delete|drop|from|where|sleep|benchmark|waitfor|concat|extractvalue|"
+    r"script|alert|prompt|confirm|onerror|onload|javascript|iframe|svg|eval|exec|system|passwd|wget|curl)\b"
+    r"|\.\./|--|/\*",
+    re.IGNORECASE,
+)
+
+CONTEXT_COLUMNS: tuple[str, ...] = (
+    "ctx.src_endpoints",
+    "ctx.dst_sources",
+    "ctx.src_rate",
+    "ctx.dst_rate",
+    "ctx.arp_unsolicited",
+    "ctx.http_target_len",
+    "ctx.http_specials",
+    "ctx.http_keywords",
+)
+
+_TCP_FLAGS = INDEX["tcp.flags"]
+_UDP_STREAM = INDEX["udp.stream"]
+_ARP_OP = INDEX["arp.opcode"]
+_ARP_SRC = INDEX["arp.src.proto_ipv4"]
+_ARP_DST = INDEX["arp.dst.proto_ipv4"]
+_HTTP_METHOD = INDEX["http.request.method"]
+_HTTP_URI = INDEX["http.request.full_uri"]
+_HTTP_BODY = INDEX["http.file_data"]
+_SYN, _ACK = 0x02, 0x10
+_ICMP = ("ICMP", "IPv6-ICMP")
+
+
+class _HostTable:
+    """address -> [decayed frame count, last ts, peers]; LRU over addresses.
+
+    ``peers`` maps a peer to the last time it was seen, in last-seen order, so expiring the ones
+    beyond the horizon is O(1) amortised. One table per role (as source, as destination), so a frame
+    costs one lookup per address.
+    """
+
+    __slots__ = ("evicted", "horizon", "max_keys", "table")
+
+    def __init__(self, max_keys: int, horizon: float) -> None:
+        self.max_keys = max_keys
+        self.horizon = horizon
+        self.table: dict[Any, list[Any]] = {}
+        self.evicted = 0
+
+    def hit(self, key: Any, ts: float, peer: Any) -> tuple[int, float]:
+        """Count one frame of ``key`` at ``ts`` (and ``peer``, unless None); ``(distinct peers within
+        the horizon, log2(1 + frame rate in frames/s))``."""
+        table = self.table
+        st = table.pop(key, None)
+        if st is None:
+            if len(table) >= self.max_keys:
+                del table[next(iter(table))]
+                self.evicted += 1
+            st = [0.0, ts, {}]
+        dt = ts - st[1]
+        if dt > 0:
+            st[0] = st[0] * math.exp(-dt / RATE_TAU_S) + 1.0
+            st[1] = ts
+        else:
+            st[0] += 1.0
+        table[key] = st
+        peers = st[2]
+        if peer is not None:
+            peers.pop(peer, None)
+            peers[peer] = ts
+        if peers:
+            oldest = ts - self.horizon
+            while peers:
+                first = next(iter(peers))
+                if peers[first] >= oldest:
+                    break
+                del peers[first]
+            if len(peers) > MAX_PEERS:
+                del peers[next(iter(peers))]
+        return len(peers), math.log2(1.0 + st[0] / RATE_TAU_S)
+
+
+class HostContextExtractor:
+    """Frames -> the 61 Edge-IIoTset values plus :data:`CONTEXT_COLUMNS` (see the module docstring)."""
+
+    columns: tuple[str, ...] = COLUMNS + CONTEXT_COLUMNS
+    context_fields = ETHERNET_CONTEXT
+    csv_quoted_columns = EdgeIIoTsetExtractor.csv_quoted_columns
+
+    def __init__(self, base: EdgeIIoTsetExtractor | None = None, max_hosts: int = 16384,
+                 horizon_s: float = 10.0) -> None:
+        if max_hosts < 1:
+            raise FeatureError(f"features.max_hosts must be at least 1, got {max_hosts}")
+        if horizon_s <= 0:
+            raise FeatureError(f"features.context_horizon_s must be positive, got {horizon_s}")
+        self.base = base or EdgeIIoTsetExtractor()
+        self.horizon_s = float(horizon_s)
+        self._src = _HostTable(max_hosts, self.horizon_s)
+        self._dst = _HostTable(max_hosts, self.horizon_s)
+        #: (asker, asked) -> ts of the last ARP request
+        self._arp_asked: dict[tuple[str, str], float] = {}
+        self._max_hosts = max_hosts
+        self._udp_seen = -1  # highest udp.stream index seen: a higher one starts a conversation
+        self._counters = {"unsolicited_arp_replies": 0, "arp_evicted": 0}
+
+    @classmethod
+    def from_config(cls, config: FeaturesConfig) -> HostContextExtractor:
+        """Build from the ``features`` section (the Edge-IIoTset limits plus ``max_hosts``, ``context_horizon_s``)."""
+        return cls(EdgeIIoTsetExtractor.from_config(config), max_hosts=config.max_hosts,
+                   horizon_s=config.context_horizon_s)
+
+    def stats(self) -> dict[str, int]:
+        """The Edge-IIoTset counters plus host-table sizes and evictions."""
+        out = self.base.stats()
+        out.update(self._counters)
+        out["hosts_tracked"] = len(self._src.table) + len(self._dst.table)
+        out["hosts_evicted"] = self._src.evicted + self._dst.evicted
+        return out
+
+    def row(self, record: Frame) -> list[Any]:
+        """The row of one frame (frames must be given in capture order)."""
+        return next(self._iter((record,), False))
+
+    def rows(self, records: Iterable[Frame]) -> Iterator[list[Any]]:
+        """Rows of ``records``, in order."""
+        return self._iter(records, False)
+
+    def rows_with_context(self, records: Iterable[Frame]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
+        """Rows with the Edge-IIoTset alert context (the 5-tuple, protocol, flow id)."""
+        return self._iter(records, True)
+
+    def _iter(self, records: Iterable[Frame], context: bool) -> Iterator[Any]:
+        src_hit, dst_hit = self._src.hit, self._dst.hit
+        for row, ctx in self.base.rows_with_context(records):
+            ts, src, dst, dport, proto = ctx[0], ctx[1], ctx[3], ctx[4], ctx[5]
+            if src is None:
+                row += (0, 0, 0.0, 0.0, self._arp(row, ts) if row[_ARP_OP] else 0, 0, 0, 0)
+            else:
+                attempt = False
+                if proto == "TCP":
+                    attempt = row[_TCP_FLAGS] & (_SYN | _ACK) == _SYN
+                elif proto == "UDP":
+                    stream = row[_UDP_STREAM]
+                    if stream > self._udp_seen:
+                        self._udp_seen = stream
+                        attempt = True
+                elif proto in _ICMP:
+                    attempt = True
+                    dport = 0
+                if attempt:
+                    n_src, r_src = src_hit(src, ts, (dst, dport, proto))
+                    n_dst, r_dst = dst_hit(dst, ts, src)
+                else:
+                    n_src, r_src = src_hit(src, ts, None)
+                    n_dst, r_dst = dst_hit(dst, ts, None)
+                row += (n_src, n_dst, r_src, r_dst, 0)
+                row += http_shape(row[_HTTP_URI], row[_HTTP_BODY]) if row[_HTTP_METHOD] else (0, 0, 0)
+            yield (row, ctx) if context else row
+
+    def _arp(self, row: list[Any], ts: float) -> int:
+        """1 for a non-gratuitous ARP reply that answers no recent request (see the module docstring)."""
+        op, sender, target = row[_ARP_OP], row[_ARP_SRC], row[_ARP_DST]
+        asked = self._arp_asked
+        if op == 1:
+            key = (sender, target)
+            asked.pop(key, None)
+            asked[key] = ts
+            if len(asked) > self._max_hosts:
+                del asked[next(iter(asked))]
+                self._counters["arp_evicted"] += 1
+            return 0
+        if op != 2 or sender == target:
+            return 0
+        when = asked.get((target, sender))
+        if when is not None and ts - when <= ARP_REQUEST_WINDOW_S:
+            return 0
+        self._counters["unsolicited_arp_replies"] += 1
+        return 1
+
+
+def http_shape(full_uri: Any, body: Any) -> tuple[int, int, int]:
+    """``(target length, specials, keywords)`` of one HTTP request (see the module docstring)."""
+    uri = full_uri if isinstance(full_uri, str) else ""
+    at = uri.find("://")
+    slash = uri.find("/", at + 3) if at >= 0 else uri.find("/")
+    target = uri[slash:] if slash >= 0 else ""
+    text = unquote_plus(target)
+    if isinstance(body, str) and body:
+        text += " " + unquote_plus(body[:HTTP_BODY_SCAN])
+    specials = sum(1 for ch in text if ch in HTTP_SPECIALS)
+    return len(target), specials, len(HTTP_KEYWORDS.findall(text))

@@ -1,0 +1,243 @@
+"""edge-iiotset-context: the Edge-IIoTset row unchanged, plus per-host peer counts, rates and ARP replies
+that answer no request; checked against a brute-force reference and on the shapes that need them
+(a port scan, a spoofed flood, ARP poisoning), with bounded state under a flood of spoofed sources.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+
+pytest.importorskip("scapy.all")
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw
+
+from agent.config import FeaturesConfig, load_config
+from agent.errors import FeatureError
+from agent.features import FEATURE_KINDS
+from agent.features.edge_iiotset import COLUMNS, EdgeIIoTsetExtractor
+from agent.features.host_context import (
+    ARP_REQUEST_WINDOW_S,
+    CONTEXT_COLUMNS,
+    MAX_PEERS,
+    RATE_TAU_S,
+    HostContextExtractor,
+    http_shape,
+)
+from agent.records import Frame
+
+E = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
+SCANNER, VICTIM = "10.0.0.66", "10.0.0.2"
+SYN, ACK = "S", "A"
+
+
+def frame(ts: float, pkt: Any) -> Frame:
+    data = bytes(pkt)
+    return Frame(ts, data, 1, len(data))
+
+
+def ctx_rows(frames: list[Frame], **kw: Any) -> list[dict[str, Any]]:
+    ext = HostContextExtractor(**kw)
+    return [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(frames)]
+
+
+def syn(ts: float, src: str, dst: str, sport: int, dport: int, flags: str = SYN) -> Frame:
+    return frame(ts, E / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags))
+
+
+def test_registered_and_configured() -> None:
+    assert FEATURE_KINDS.load("edge-iiotset-context") is HostContextExtractor
+    cfg = load_config(None, ["features.kind=edge-iiotset-context", "features.max_hosts=7",
+                             "features.context_horizon_s=3", "mqtt.enabled=false"])
+    ext = HostContextExtractor.from_config(cfg.features)
+    assert ext.horizon_s == 3.0 and ext._src.max_keys == 7
+    assert ext.columns == COLUMNS + CONTEXT_COLUMNS
+    with pytest.raises(FeatureError, match=r"features\.max_hosts"):
+        HostContextExtractor.from_config(FeaturesConfig(max_hosts=0))
+    with pytest.raises(FeatureError, match=r"features\.context_horizon_s"):
+        HostContextExtractor(horizon_s=0)
+
+
+def test_edge_iiotset_columns_unchanged() -> None:
+    rng = random.Random(1)
+    frames = [syn(i * 0.01, f"10.0.{rng.randint(0, 3)}.{rng.randint(1, 9)}", VICTIM, rng.randint(1024, 65535),
+                  rng.choice([80, 502, 1883])) for i in range(200)]
+    frames += [frame(3.0, E / IP(src=VICTIM, dst=SCANNER) / UDP(sport=53, dport=4000) / Raw(b"x" * 20))]
+    base = list(EdgeIIoTsetExtractor().rows(frames))
+    ours = list(HostContextExtractor().rows(frames))
+    assert [r[: len(COLUMNS)] for r in ours] == base
+    with_ctx = list(HostContextExtractor().rows_with_context(frames))
+    assert [c for _, c in with_ctx] == [c for _, c in EdgeIIoTsetExtractor().rows_with_context(frames)]
+
+
+def test_port_scan_climbs_on_the_source_and_a_spoofed_flood_on_the_destination() -> None:
+    scan = [syn(i * 0.001, SCANNER, VICTIM, 40000, p) for i, p in enumerate(range(1, 101))]
+    rows = ctx_rows(scan)
+    assert [r["ctx.src_endpoints"] for r in rows[:MAX_PEERS]] == list(range(1, MAX_PEERS + 1))
+    assert rows[-1]["ctx.src_endpoints"] == MAX_PEERS  # capped
+    assert {r["ctx.dst_sources"] for r in rows} == {1}
+
+    rng = random.Random(2)
+    flood = [syn(i * 0.0005, f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.7", VICTIM,
+                 rng.randint(1024, 65535), 80) for i in range(100)]
+    rows = ctx_rows(flood)
+    assert {r["ctx.src_endpoints"] for r in rows} == {1}
+    assert rows[MAX_PEERS - 1]["ctx.dst_sources"] == MAX_PEERS and rows[-1]["ctx.dst_sources"] == MAX_PEERS
+
+
+def test_replies_and_open_connections_are_not_attempts() -> None:
+    # a server answering 50 clients: SYN/ACKs and ACKs from it count no endpoint for it
+    frames = []
+    for i in range(50):
+        cli = f"10.0.1.{i + 1}"
+        frames += [syn(i * 0.01, cli, VICTIM, 5000 + i, 80),
+                   syn(i * 0.01 + 0.001, VICTIM, cli, 80, 5000 + i, "SA"),
+                   syn(i * 0.01 + 0.002, cli, VICTIM, 5000 + i, 80, ACK)]
+    rows = ctx_rows(frames)
+    from_server = [r for r, f in zip(rows, frames, strict=True) if IP(f.data[14:]).src == VICTIM]
+    assert {r["ctx.src_endpoints"] for r in from_server} == {0}
+    assert rows[-1]["ctx.dst_sources"] == 50  # 50 clients opened connections to it
+
+
+def test_udp_counts_the_first_datagram_of_a_conversation_only() -> None:
+    q = [frame(i * 0.01, E / IP(src=SCANNER, dst=VICTIM) / UDP(sport=40000, dport=p)) for i, p in
+         enumerate(range(1000, 1010))]
+    answers = [frame(1 + i * 0.01, E / IP(src="10.0.0.53", dst=f"10.0.2.{i}") / UDP(sport=53, dport=3000 + i) /
+                     Raw(b"a" * 30)) for i in range(1, 6)]
+    again = [frame(1 + i * 0.01 + 0.001, E / IP(src="10.0.0.53", dst=f"10.0.2.{i}") / UDP(sport=53, dport=3000 + i) /
+                   Raw(b"b" * 30)) for i in range(1, 6)]
+    frames = q + [f for pair in zip(answers, again, strict=True) for f in pair]
+    rows = ctx_rows(frames)
+    assert [r["ctx.src_endpoints"] for r in rows[:10]] == list(range(1, 11))
+    # the DNS server's datagrams that repeat a conversation add nothing
+    assert [r["ctx.src_endpoints"] for r in rows[10:]] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_peer_counts_forget_beyond_the_horizon() -> None:
+    frames = [syn(i * 0.1, SCANNER, VICTIM, 40000, 1000 + i) for i in range(10)]
+    frames.append(syn(10.45, SCANNER, VICTIM, 40000, 2000))  # 10.45 - 3.0: ports tried before 7.45 are gone
+    rows = ctx_rows(frames, horizon_s=3.0)
+    assert rows[9]["ctx.src_endpoints"] == 10
+    assert rows[-1]["ctx.src_endpoints"] == 1
+
+
+def reference(frames: list[Frame], horizon: float) -> list[tuple[int, int, float, float]]:
+    """Brute force over all earlier frames: distinct endpoints / sources within the horizon, and
+    the decayed frame rates summed frame by frame."""
+    out: list[tuple[int, int, float, float]] = []
+    seen: list[tuple[float, str, str, int, bool]] = []
+    for f in frames:
+        ip = IP(f.data[14:])
+        tcp = ip[TCP]
+        attempt = tcp.flags & 0x12 == 0x02
+        seen.append((f.ts, ip.src, ip.dst, tcp.dport, attempt))
+        live = [s for s in seen if s[0] >= f.ts - horizon and s[4]]
+        n_src = len({(s[2], s[3]) for s in live if s[1] == ip.src})
+        n_dst = len({s[1] for s in live if s[2] == ip.dst})
+        r_src = sum(math.exp(-(f.ts - s[0]) / RATE_TAU_S) for s in seen if s[1] == ip.src) / RATE_TAU_S
+        r_dst = sum(math.exp(-(f.ts - s[0]) / RATE_TAU_S) for s in seen if s[2] == ip.dst) / RATE_TAU_S
+        out.append((n_src, n_dst, math.log2(1 + r_src), math.log2(1 + r_dst)))
+    return out
+
+
+def test_equals_brute_force_reference() -> None:
+    rng = random.Random(5)
+    hosts = [f"10.0.0.{i}" for i in range(1, 9)]
+    t, frames = 0.0, []
+    for _ in range(400):
+        t += rng.expovariate(40)
+        a, b = rng.sample(hosts, 2)
+        frames.append(syn(t, a, b, rng.randint(1024, 1030), rng.choice([80, 81, 82, 502, 1883]),
+                          rng.choice([SYN, SYN, ACK, "SA", "PA"])))
+    got = [(r["ctx.src_endpoints"], r["ctx.dst_sources"], r["ctx.src_rate"], r["ctx.dst_rate"])
+           for r in ctx_rows(frames, horizon_s=2.0)]
+    want = reference(frames, 2.0)
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert all(g[2] == pytest.approx(w[2], rel=1e-9) and g[3] == pytest.approx(w[3], rel=1e-9)
+               for g, w in zip(got, want, strict=True))
+
+
+def arp(ts: float, op: int, psrc: str, pdst: str) -> Frame:
+    return frame(ts, Ether(src="02:00:00:00:00:0a", dst="ff:ff:ff:ff:ff:ff") / ARP(op=op, psrc=psrc, pdst=pdst))
+
+
+def test_arp_reply_without_request_is_flagged() -> None:
+    gw, host, attacker_claims = "10.0.0.254", "10.0.0.5", "10.0.0.254"
+    frames = [
+        arp(0.0, 1, host, gw),                       # host asks for the gateway
+        arp(0.001, 2, gw, host),                     # answered: solicited
+        arp(0.5, 2, gw, "10.0.0.6"),                 # nobody asked
+        arp(1.0, 2, "10.0.0.9", "10.0.0.9"),         # gratuitous announcement
+        arp(1.0 + ARP_REQUEST_WINDOW_S + 0.1, 2, gw, host),  # the request is too old
+        arp(20.0, 2, attacker_claims, host),         # arpspoof's periodic poisoning
+        frame(21.0, E / IP(src=host, dst=gw) / ICMP()),
+    ]
+    rows = ctx_rows(frames)
+    assert [r["ctx.arp_unsolicited"] for r in rows] == [0, 0, 1, 0, 1, 1, 0]
+    assert [r["ctx.src_endpoints"] for r in rows[:6]] == [0] * 6  # no IP layer
+    ext = HostContextExtractor()
+    list(ext.rows(frames))
+    assert ext.stats()["unsolicited_arp_replies"] == 3
+
+
+def test_state_stays_bounded_in_a_spoofed_flood() -> None:
+    rng = random.Random(9)
+    frames = [syn(i * 1e-5, f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                  VICTIM, rng.randint(1024, 65535), 80) for i in range(3000)]
+    ext = HostContextExtractor(max_hosts=256)
+    rows = list(ext.rows(frames))
+    assert len(rows) == 3000
+    for table in (ext._src, ext._dst):
+        assert len(table.table) <= 256
+    assert all(len(st[2]) <= MAX_PEERS for st in ext._dst.table.values())
+    st = ext.stats()
+    assert st["hosts_evicted"] >= 3000 - 256  # the source table evicts; the victim stays
+    decayed = sum(math.exp(-(frames[-1].ts - f.ts) / RATE_TAU_S) for f in frames) / RATE_TAU_S
+    assert rows[-1][len(COLUMNS) + CONTEXT_COLUMNS.index("ctx.dst_rate")] == pytest.approx(math.log2(1 + decayed),
+                                                                                             rel=1e-6)
+
+
+@pytest.mark.parametrize(("uri", "body", "want"), [
+    ("http://10.0.0.2/api/status", 0, (11, 0, 0)),                           # a poller
+    ("http://10.0.0.2/login", "username=admin&password=123456&Login=Login", (6, 0, 0)),
+    ("http://10.0.0.2:8080/search?q=%27%20UNION%20SELECT%20a%2Cb%20FROM%20users--%20", 0, (58, 1, 4)),
+    ("http://10.0.0.2/c", "comment=%3Cscript%3Ealert(1)%3C%2Fscript%3E", (2, 6, 3)),
+    ("http://h/../../etc/passwd", 0, (17, 0, 3)),
+])
+def test_http_request_shape(uri: str, body: Any, want: tuple[int, int, int]) -> None:
+    assert http_shape(uri, body) == want
+
+
+def test_http_shape_fills_request_rows_only() -> None:
+    req = b"GET /q?id=1%27%20or%20%271%27=%271 HTTP/1.1\r\nHost: 10.0.0.2\r\n\r\n"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    frames = [syn(0.0, SCANNER, VICTIM, 40000, 80), syn(0.001, VICTIM, SCANNER, 80, 40000, "SA"),
+              syn(0.002, SCANNER, VICTIM, 40000, 80, ACK),
+              frame(0.003, E / IP(src=SCANNER, dst=VICTIM) / TCP(sport=40000, dport=80, flags="PA", seq=1, ack=1) /
+                    Raw(req)),
+              frame(0.004, E / IP(src=VICTIM, dst=SCANNER) / TCP(sport=80, dport=40000, flags="PA", seq=1,
+                                                                 ack=1 + len(req)) / Raw(resp))]
+    rows = ctx_rows(frames)
+    shape = [(r["ctx.http_target_len"], r["ctx.http_specials"], r["ctx.http_keywords"]) for r in rows]
+    assert shape == [(0, 0, 0)] * 3 + [(len("/q?id=1%27%20or%20%271%27=%271"), 4, 0), (0, 0, 0)]
+
+
+def test_features_command_writes_the_kind(tmp_path: Any) -> None:
+    from scapy.all import wrpcap
+
+    from agent.cli import main
+
+    pkts = [E / IP(src=SCANNER, dst=VICTIM) / TCP(sport=40000, dport=p, flags="S") for p in range(1, 6)]
+    for i, p in enumerate(pkts):
+        p.time = 1_700_000_000 + i * 0.01
+    wrpcap(str(tmp_path / "scan.pcap"), pkts)
+    out = tmp_path / "rows.csv"
+    assert main(["features", "--kind", "edge-iiotset-context", "--input", str(tmp_path / "scan.pcap"),
+                 "--out", str(out)]) == 0
+    import csv
+
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["ctx.src_endpoints"]) for r in rows] == [1, 2, 3, 4, 5]
