@@ -10,7 +10,6 @@ bundle built in a child process (TensorFlow never enters this process, so its RS
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -18,10 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tiny_bundle import ensure_bundle
+from tiny_bundle import default_or_tiny_bundle
 
 from agent.commands.replay import replay
-from agent.config import load_config
 from agent.runtime import rss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,14 +64,7 @@ def main() -> int:
         t = Path(tmp)
         log = t / "bus.log"
         what = make_log(log, args.frames)
-        lab = REPO / "models" / "ciciov2024-lab"
-        if (lab / "manifest.json").is_file():
-            bundle = lab
-        else:
-            bundle = ensure_bundle(t / "bundle", "can-temporal", 8, 8, "channel")
-        kind = json.loads((bundle / "manifest.json").read_text())["feature_kind"]
-        cfg = load_config(None, [f"state_dir={tmp}", f"features.kind={kind}", f"model.bundle={bundle}",
-                                 "mqtt.enabled=false", "model.batch_size=256", "logging.level=WARNING"])
+        bundle, cfg = default_or_tiny_bundle("ciciov2024-lab", t, "can-temporal", 8, 8, "channel")
         ref = pycan_rate(log)
         rc, s = replay(cfg, str(log), jsonl=str(t / "alerts.jsonl"))
         rate = s["records_in"] / s["elapsed_s"]

@@ -12,7 +12,6 @@ built in a child process. The capture is the shared Modbus/TCP capture repeated 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -22,10 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tiny_bundle import ensure_bundle
+from tiny_bundle import default_or_tiny_bundle
 
 from agent.commands.replay import replay
-from agent.config import load_config
 from agent.features.edge_iiotset import COLUMNS
 from agent.runtime import rss_bytes
 
@@ -61,14 +59,7 @@ def main() -> int:
                 return 2
             pcap = t / "bench.pcapng"
             subprocess.run(["mergecap", "-a", "-w", str(pcap), *[str(SHARED_PCAP)] * args.copies], check=True)
-        lab = REPO / "models" / "edge-iiotset-lab"
-        if (lab / "manifest.json").is_file():
-            bundle = lab
-        else:
-            bundle = ensure_bundle(t / "bundle", "edge-iiotset", 16, 16, "global")
-        kind = json.loads((bundle / "manifest.json").read_text())["feature_kind"]
-        cfg = load_config(None, [f"state_dir={tmp}", f"features.kind={kind}", f"model.bundle={bundle}",
-                                 "mqtt.enabled=false", "model.batch_size=256", "logging.level=WARNING"])
+        bundle, cfg = default_or_tiny_bundle("edge-iiotset-lab", t, "edge-iiotset", 16, 16, "global")
         ref, n_ref = tshark_rate(pcap)
         rc, s = replay(cfg, str(pcap), jsonl=str(t / "alerts.jsonl"))
         rate = s["records_in"] / s["elapsed_s"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,6 +86,23 @@ def columns_of(feature_kind: str) -> list[str]:
     from agent.features import FEATURE_KINDS
 
     return list(FEATURE_KINDS.load(feature_kind).columns)
+
+
+def default_or_tiny_bundle(name: str, tmp: Path, feature_kind: str, window: int, stride: int, key: str
+                           ) -> tuple[Path, Any]:
+    """The shipped ``models/<name>`` when built, else a tiny bundle in ``tmp``; with the agent config
+    the replay benchmarks score it under (the bundle's own feature kind, no MQTT, batches of 256)."""
+    import json
+
+    from agent.config import load_config
+
+    lab = Path(__file__).resolve().parent.parent / "models" / name
+    bundle = lab if (lab / "manifest.json").is_file() else ensure_bundle(tmp / "bundle", feature_kind, window,
+                                                                         stride, key)
+    kind = json.loads((bundle / "manifest.json").read_text())["feature_kind"]
+    cfg = load_config(None, [f"state_dir={tmp}", f"features.kind={kind}", f"model.bundle={bundle}",
+                             "mqtt.enabled=false", "model.batch_size=256", "logging.level=WARNING"])
+    return bundle, cfg
 
 
 def ensure_bundle(out_dir: Path, feature_kind: str, window: int = 8, stride: int = 8, key: str = "global") -> Path:

@@ -124,6 +124,10 @@ class VethPair:
             raise RuntimeError(f"sender failed: {proc.stderr[-2000:]}")
         return int(proc.stdout.split()[-1])
 
+    def flags(self) -> int:
+        """The near end's interface flags (``IFF_PROMISC`` and friends)."""
+        return int(Path(f"/sys/class/net/{self.host}/flags").read_text(), 16)
+
     def send_loop(self, frames: list[bytes], rate: float, duration: float) -> subprocess.Popen[str]:
         """Send ``frames`` over and over at ``rate`` for ``duration`` seconds, in the background."""
         return subprocess.Popen(self._cmd(frames, rate, duration), stdout=subprocess.PIPE,

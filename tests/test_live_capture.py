@@ -8,17 +8,16 @@ and off, kernel drop counters, and a prompt stop. Needs root (CI runs as root).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from live_agent import VethPair, veth_pair
 
 from agent.config import SourceConfig
 from agent.records import Frame
@@ -31,66 +30,15 @@ DST_MAC = "02:00:00:00:00:02"
 SRC_MAC = "02:00:00:00:00:01"
 IFF_PROMISC = 0x100
 
-SENDER = r"""
-import socket, sys
-iface, path = sys.argv[1], sys.argv[2]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-with open(path) as f:
-    for line in f:
-        s.send(bytes.fromhex(line.strip()))
-"""
-
-
-@dataclass
-class Veth:
-    """A veth pair: ``host`` in our namespace (captured on), ``peer`` inside ``netns`` (sent from)."""
-
-    host: str
-    peer: str
-    netns: str
-    workdir: Path
-
-    def send(self, frames: list[bytes]) -> None:
-        """Send raw frames into the pair from inside the namespace, in order."""
-        path = self.workdir / f"frames-{uuid.uuid4().hex[:6]}.hex"
-        path.write_text("".join(f.hex() + "\n" for f in frames))
-        subprocess.run(
-            ["ip", "netns", "exec", self.netns, sys.executable, "-c", SENDER, self.peer, str(path)],
-            check=True,
-            timeout=60,
-        )
-
-    def flags(self) -> int:
-        return int(Path(f"/sys/class/net/{self.host}/flags").read_text(), 16)
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
-
 
 @pytest.fixture
-def veth(root: None, tmp_path: Path) -> Iterator[Veth]:
-    tag = uuid.uuid4().hex[:8]
-    pair = Veth(host=f"eidh{tag}", peer=f"eidp{tag}", netns=f"eids-{tag}", workdir=tmp_path)
-    try:
-        _ip("netns", "add", pair.netns)
-        _ip("link", "add", pair.host, "type", "veth", "peer", "name", pair.peer)
-        _ip("link", "set", pair.peer, "netns", pair.netns)
-        # no IPv6 on either end: router solicitations and MLD reports would add unasked-for frames
-        for cmd in (
-            ["sysctl", "-qw", f"net.ipv6.conf.{pair.host}.disable_ipv6=1"],
-            ["ip", "netns", "exec", pair.netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"],
-        ):
-            subprocess.run(cmd, check=False, capture_output=True, timeout=20)
-        _ip("link", "set", pair.host, "up")
-        _ip("-n", pair.netns, "link", "set", pair.peer, "up")
+def veth(root: None, tmp_path: Path) -> Iterator[VethPair]:
+    with ExitStack() as stack:
+        try:
+            pair = stack.enter_context(veth_pair(tmp_path))
+        except RuntimeError as exc:
+            pytest.skip(f"cannot create veth/netns ({exc})")
         yield pair
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot create veth/netns ({exc.stderr.decode(errors='replace').strip()})")
-    finally:
-        subprocess.run(["ip", "link", "del", pair.host], capture_output=True, timeout=20, check=False)
-        subprocess.run(["ip", "netns", "del", pair.netns], capture_output=True, timeout=20, check=False)
 
 
 def udp_frames(count: int, dport: int = 5000, size: int = 64, tag: bytes = b"EDGEIDS") -> list[bytes]:
@@ -153,12 +101,12 @@ class Collector:
         return elapsed
 
 
-def open_source(backend: str, veth: Veth, **overrides: Any) -> Any:
+def open_source(backend: str, veth: VethPair, **overrides: Any) -> Any:
     cfg = SourceConfig(backend=backend, interface=veth.host, **overrides)
     return SOURCES.load(backend).from_config(cfg)
 
 
-def warm_up(veth: Veth, collector: Collector, timeout: float = 30.0) -> None:
+def warm_up(veth: VethPair, collector: Collector, timeout: float = 30.0) -> None:
     """Send probe frames until the capture sees one (dumpcap/tshark take a while to start)."""
     deadline = time.monotonic() + timeout
     probe = udp_frames(1, tag=b"PROBE")
@@ -184,7 +132,7 @@ def assert_same_frames(sent: list[bytes], got: list[Frame], t0: float, t1: float
 # --------------------------------------------------------------------------------------------------
 
 
-def test_scapy_frames_arrive_byte_identical(veth: Veth) -> None:
+def test_scapy_frames_arrive_byte_identical(veth: VethPair) -> None:
     sent = udp_frames(50, size=200) + udp_frames(5, size=1400)
     source = open_source("scapy", veth)
     try:
@@ -203,7 +151,7 @@ def test_scapy_frames_arrive_byte_identical(veth: Veth) -> None:
         source.close()
 
 
-def test_scapy_bpf_filter(veth: Veth) -> None:
+def test_scapy_bpf_filter(veth: VethPair) -> None:
     wanted = udp_frames(20, dport=5000)
     unwanted = udp_frames(20, dport=6000)
     source = open_source("scapy", veth, bpf_filter="udp dst port 5000")
@@ -221,7 +169,7 @@ def test_scapy_bpf_filter(veth: Veth) -> None:
         source.close()
 
 
-def test_scapy_snaplen_truncates_but_keeps_wire_length(veth: Veth) -> None:
+def test_scapy_snaplen_truncates_but_keeps_wire_length(veth: VethPair) -> None:
     sent = udp_frames(10, size=500)
     source = open_source("scapy", veth, snaplen=96, bpf_filter="udp")
     try:
@@ -237,7 +185,7 @@ def test_scapy_snaplen_truncates_but_keeps_wire_length(veth: Veth) -> None:
 
 
 @pytest.mark.parametrize("promiscuous", [True, False])
-def test_scapy_promiscuous_switch(veth: Veth, promiscuous: bool) -> None:
+def test_scapy_promiscuous_switch(veth: VethPair, promiscuous: bool) -> None:
     assert not veth.flags() & IFF_PROMISC
     source = open_source("scapy", veth, promiscuous=promiscuous)
     try:
@@ -247,7 +195,7 @@ def test_scapy_promiscuous_switch(veth: Veth, promiscuous: bool) -> None:
     assert not veth.flags() & IFF_PROMISC, "promiscuous mode left on after close()"
 
 
-def test_scapy_kernel_drops_are_counted(veth: Veth) -> None:
+def test_scapy_kernel_drops_are_counted(veth: VethPair) -> None:
     # 1 MiB of socket buffer against ~6 MB sent while nobody reads: the kernel must drop some
     sent = udp_frames(4000, size=1400)
     source = open_source("scapy", veth, buffer_size_mb=1, bpf_filter="udp dst port 5000")
@@ -270,7 +218,7 @@ def test_scapy_kernel_drops_are_counted(veth: Veth) -> None:
         source.close()
 
 
-def test_scapy_stop_is_prompt_without_traffic(veth: Veth) -> None:
+def test_scapy_stop_is_prompt_without_traffic(veth: VethPair) -> None:
     source = open_source("scapy", veth)
     try:
         collector = Collector(source)
@@ -298,7 +246,7 @@ def pyshark_ok(tshark: str) -> None:
 
 
 @pytest.mark.tshark
-def test_pyshark_frames_arrive_byte_identical(veth: Veth, pyshark_ok: None) -> None:
+def test_pyshark_frames_arrive_byte_identical(veth: VethPair, pyshark_ok: None) -> None:
     sent = udp_frames(20, size=300)
     source = open_source("pyshark", veth, bpf_filter="udp")
     try:
@@ -316,7 +264,7 @@ def test_pyshark_frames_arrive_byte_identical(veth: Veth, pyshark_ok: None) -> N
 
 
 @pytest.mark.tshark
-def test_pyshark_bpf_filter_and_promiscuous_off(veth: Veth, pyshark_ok: None) -> None:
+def test_pyshark_bpf_filter_and_promiscuous_off(veth: VethPair, pyshark_ok: None) -> None:
     wanted = udp_frames(10, dport=5000)
     unwanted = udp_frames(10, dport=6000)
     source = open_source("pyshark", veth, bpf_filter="udp dst port 5000", promiscuous=False)
@@ -339,7 +287,7 @@ def test_pyshark_bpf_filter_and_promiscuous_off(veth: Veth, pyshark_ok: None) ->
 
 
 @pytest.mark.tshark
-def test_pyshark_promiscuous_on(veth: Veth, pyshark_ok: None) -> None:
+def test_pyshark_promiscuous_on(veth: VethPair, pyshark_ok: None) -> None:
     source = open_source("pyshark", veth, promiscuous=True)
     try:
         collector = Collector(source)

@@ -127,6 +127,16 @@ class Plan:
     #: per-class minimum number of records instead of ``min_attack_frac`` (see cut_windows)
     min_attack_frames: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def backend(self) -> str:
+        """The agent source that reads this plan's captures."""
+        return "pcap" if self.kind == "ethernet" else "canlog"
+
+    @property
+    def label_column(self) -> str:
+        """The column of the lab's ``<capture>.labels.csv`` the model is trained on."""
+        return "Attack_type" if self.kind == "ethernet" else "category"
+
 
 SMALL_MODEL = {"res_blocks": 1, "filters": 32, "kernel_size": 3, "gru_units": 24, "heads": 2, "key_dim": 16,
                "dropout": 0.2, "dense_units": [48], "use_attention": False}
@@ -184,7 +194,9 @@ def generate(plan: Plan, out: Path, seed: int | None = None, scale: float | None
     """Run the lab generator (deterministic per seed)."""
     if plan.kind == "ethernet":
         from trainer.lab.ethernet import write_sessions
-        return write_sessions(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions)
+        # no published-schema CSVs: the model's rows come from the captures (extract_rows)
+        return write_sessions(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions,
+                              published_csv=False)
     from trainer.lab.can import write_sessions as write_can
     return write_can(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions)
 
@@ -216,7 +228,7 @@ def extract_rows(path: Path, plan: Plan) -> tuple[pd.DataFrame, np.ndarray]:
     from trainer.config import DataConfig
     from trainer.data import LoadReport, feature_frame
 
-    backend = "pcap" if plan.kind == "ethernet" else "canlog"
+    backend = plan.backend
     cfg = load_config(None, [f"features.kind={plan.feature_kind}", f"source.backend={backend}",
                              f"source.path={path}", "mqtt.enabled=false"])
     ext = FEATURE_KINDS.load(plan.feature_kind).from_config(cfg.features)
@@ -246,8 +258,7 @@ def load_sessions(plan: Plan, root: Path) -> list[Session]:
         name = s["name"]
         capture = root / (f"{name}.pcap" if plan.kind == "ethernet" else f"{name}.log")
         frame, ts = extract_rows(capture, plan)
-        labels = pd.read_csv(root / f"{name}.labels.csv")[
-            "Attack_type" if plan.kind == "ethernet" else "category"].astype(str).to_numpy()
+        labels = pd.read_csv(root / f"{name}.labels.csv")[plan.label_column].astype(str).to_numpy()
         if not (len(frame) == len(labels) == len(ts)):
             raise RuntimeError(f"{name}: {len(frame)} feature rows, {len(labels)} labels, {len(ts)} timestamps")
         out.append(Session(name, frame.reset_index(drop=True), np.asarray(labels, dtype=str), ts, capture,
@@ -678,8 +689,7 @@ def add_demo(plan: Plan, bundle_dir: Path, work: Path) -> dict[str, Any]:
     if demo.exists():
         shutil.rmtree(demo)
     demo.mkdir()
-    col = "Attack_type" if plan.kind == "ethernet" else "category"
-    labels = pd.read_csv(root / f"{name}.labels.csv")[col].astype(str).to_numpy()
+    labels = pd.read_csv(root / f"{name}.labels.csv")[plan.label_column].astype(str).to_numpy()
     # demo.py takes the first capture file in sorted order: "capture.*" sorts before "labels.csv".
     if plan.kind == "ethernet":
         target = demo / "capture.pcap"
@@ -719,7 +729,7 @@ def demo_replay(plan: Plan, bundle_dir: Path) -> dict[str, Any]:
     demo = bundle_dir / "demo"
     capture = next(p for p in sorted(demo.iterdir()) if p.name.startswith("capture"))
     labels = read_rle_labels(demo / "labels.csv")
-    ts = _capture_ts(capture, "pcap" if plan.kind == "ethernet" else "canlog")
+    ts = _capture_ts(capture, plan.backend)
     alerts, _ = replay_alerts(plan, bundle_dir, capture)
     benign = "Normal" if plan.kind == "ethernet" else "BENIGN"
     return score_replay(alerts, ts, labels, benign, ETH_FAMILY if plan.kind == "ethernet" else CAN_FAMILY)

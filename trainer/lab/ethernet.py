@@ -1291,6 +1291,7 @@ def generate_session(seed: int, index: int, scale: float = 1.0) -> SessionResult
     rng.shuffle(order)
     slot = duration / (len(order) + 1)
     episodes = []
+    spans: list[tuple[float, float]] = []  # each episode's first and last frame time
     for i, cls in enumerate(order):
         func, base = ATTACK_FUNCS[cls]
         n = max(20, int(base * scale * rng.uniform(0.6, 1.4)))
@@ -1298,24 +1299,22 @@ def generate_session(seed: int, index: int, scale: float = 1.0) -> SessionResult
         before = len(cap.frames)
         func(cap, site, at, n)
         added = cap.frames[before:]
-        episodes.append({"class": cls, "start": at - start, "frames": sum(1 for f in added if f[3] == cls),
-                         "_span": (min(f[0] for f in added), max(f[0] for f in added))})
-    gaps = _capture_gaps(rng, episodes, t0, t1)
+        episodes.append({"class": cls, "start": at - start, "frames": sum(1 for f in added if f[3] == cls)})
+        spans.append((min(f[0] for f in added), max(f[0] for f in added)))
+    gaps = _capture_gaps(rng, spans, t0, t1)
     cap.frames = [f for f in cap.frames if f[0] >= t0 and not _in_gaps(f[0], gaps)]
-    for e in episodes:
-        del e["_span"]
     cap.frames.sort(key=lambda f: (f[0], f[1]))
     frames = [(ts, data) for ts, _, data, _ in cap.frames]
     return SessionResult(f"capture{index:02d}", frames, [f[3] for f in cap.frames], site.describe(), start, episodes)
 
 
-def _capture_gaps(rng: random.Random, episodes: list[dict[str, Any]], t0: float, t1: float
+def _capture_gaps(rng: random.Random, spans: list[tuple[float, float]], t0: float, t1: float
                   ) -> list[tuple[float, float]]:
     """Up to three stretches of benign-only time the capture missed (ring buffers that rotated, a
     capture restarted, sampled traces): after a gap, conversations resume mid-stream at low rate."""
     if rng.random() < 0.5:
         return []
-    busy = sorted(e["_span"] for e in episodes)
+    busy = sorted(spans)
     gaps: list[tuple[float, float]] = []
     for _ in range(rng.randint(1, 3)):
         g0 = rng.uniform(t0, t1)
