@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,18 @@ def test_write_and_load_round_trip(tmp_path: Path) -> None:
     again = load_bundle(tmp_path / "b", feature_kind="edge-iiotset")
     assert again.manifest == b.manifest and again.model_bytes == b"model-bytes"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left behind
+
+
+def test_written_bundle_is_readable_by_other_users(tmp_path: Path) -> None:
+    """The systemd unit runs the agent as its own user: a bundle must not keep mkdtemp's 0700."""
+    mask = os.umask(0o022)
+    try:
+        write_bundle(tmp_path / "b", _manifest(), b"model-bytes")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "b").stat().st_mode & 0o777 == 0o755
+    for name in ("model.tflite", "manifest.json"):
+        assert (tmp_path / "b" / name).stat().st_mode & 0o777 == 0o644
 
 
 def test_tampered_model_refused(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from agent.features.host_context import (
     MAX_PEERS,
     RATE_TAU_S,
     HostContextExtractor,
+    auth_failure,
     http_shape,
 )
 from agent.records import Frame
@@ -123,10 +124,10 @@ def test_peer_counts_forget_beyond_the_horizon() -> None:
     assert rows[-1]["ctx.src_endpoints"] == 1
 
 
-def reference(frames: list[Frame], horizon: float) -> list[tuple[int, int, float, float]]:
+def reference(frames: list[Frame], horizon: float) -> list[tuple[int, int, float, float, float]]:
     """Brute force over all earlier frames: distinct endpoints / sources within the horizon, and
-    the decayed frame rates summed frame by frame."""
-    out: list[tuple[int, int, float, float]] = []
+    the decayed frame and attempt rates summed frame by frame."""
+    out: list[tuple[int, int, float, float, float]] = []
     seen: list[tuple[float, str, str, int, bool]] = []
     for f in frames:
         ip = IP(f.data[14:])
@@ -138,7 +139,8 @@ def reference(frames: list[Frame], horizon: float) -> list[tuple[int, int, float
         n_dst = len({s[1] for s in live if s[2] == ip.dst})
         r_src = sum(math.exp(-(f.ts - s[0]) / RATE_TAU_S) for s in seen if s[1] == ip.src) / RATE_TAU_S
         r_dst = sum(math.exp(-(f.ts - s[0]) / RATE_TAU_S) for s in seen if s[2] == ip.dst) / RATE_TAU_S
-        out.append((n_src, n_dst, math.log2(1 + r_src), math.log2(1 + r_dst)))
+        a_src = sum(math.exp(-(f.ts - s[0]) / RATE_TAU_S) for s in seen if s[1] == ip.src and s[4]) / RATE_TAU_S
+        out.append((n_src, n_dst, math.log2(1 + r_src), math.log2(1 + r_dst), math.log2(1 + a_src)))
     return out
 
 
@@ -151,12 +153,13 @@ def test_equals_brute_force_reference() -> None:
         a, b = rng.sample(hosts, 2)
         frames.append(syn(t, a, b, rng.randint(1024, 1030), rng.choice([80, 81, 82, 502, 1883]),
                           rng.choice([SYN, SYN, ACK, "SA", "PA"])))
-    got = [(r["ctx.src_endpoints"], r["ctx.dst_sources"], r["ctx.src_rate"], r["ctx.dst_rate"])
-           for r in ctx_rows(frames, horizon_s=2.0)]
+    got = [(r["ctx.src_endpoints"], r["ctx.dst_sources"], r["ctx.src_rate"], r["ctx.dst_rate"],
+            r["ctx.src_attempt_rate"]) for r in ctx_rows(frames, horizon_s=2.0)]
     want = reference(frames, 2.0)
     assert [g[:2] for g in got] == [w[:2] for w in want]
-    assert all(g[2] == pytest.approx(w[2], rel=1e-9) and g[3] == pytest.approx(w[3], rel=1e-9)
-               for g, w in zip(got, want, strict=True))
+    assert all(g[k] == pytest.approx(w[k], rel=1e-9, abs=1e-12) for g, w in zip(got, want, strict=True)
+               for k in (2, 3, 4))
+    assert any(g[4] < g[2] for g in got)  # replies and data are frames, not attempts
 
 
 def arp(ts: float, op: int, psrc: str, pdst: str) -> Frame:
@@ -222,6 +225,66 @@ def test_http_shape_fills_request_rows_only() -> None:
     rows = ctx_rows(frames)
     shape = [(r["ctx.http_target_len"], r["ctx.http_specials"], r["ctx.http_keywords"]) for r in rows]
     assert shape == [(0, 0, 0)] * 3 + [(len("/q?id=1%27%20or%20%271%27=%271"), 4, 0), (0, 0, 0)]
+
+
+def mqtt_connack(code: int, v5: bool = False) -> bytes:
+    return bytes((0x20, 3 if v5 else 2, 0, code)) + (b"\x00" if v5 else b"")
+
+
+@pytest.mark.parametrize(("payload", "failed"), [
+    (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=x\r\n\r\n", True),
+    (b"HTTP/1.0 403 Forbidden\r\n\r\n", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>Login failed. Try again.</p>", True),
+    (b"HTTP/1.1 200 OK\r\n\r\n<div>Invalid username or password</div>", True),
+    (mqtt_connack(5), True),                      # 3.1.1: not authorised
+    (mqtt_connack(4), True),                      # 3.1.1: bad user name or password
+    (mqtt_connack(0x87, v5=True), True),          # 5.0: not authorised
+    (b"530 Login incorrect.\r\n", True),          # FTP
+    (b"535 5.7.8 Authentication credentials invalid\r\n", True),  # SMTP
+    (b"-ERR [AUTH] Authentication failed.\r\n", True),  # POP3
+    (b"a001 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n", True),  # IMAP
+    (b"\r\nLogin incorrect\r\n", True),           # Telnet
+    (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"status\": \"ok\"}", False),
+    (b"HTTP/1.1 404 Not Found\r\n\r\n", False),
+    (b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n", False),
+    (mqtt_connack(0), False),                     # accepted
+    (mqtt_connack(2), False),                     # identifier rejected: not a credential failure
+    (b"\x30\x0c\x00\x05plant/t21.5", False),        # an MQTT PUBLISH
+    (b"220 ProFTPD Server ready.\r\n", False),
+    (bytes(range(256)) * 3, False),
+])
+def test_auth_failure_recognises_refused_logins(payload: bytes, failed: bool) -> None:
+    assert auth_failure(payload.hex()) is failed
+
+
+def exchange(ts: float, client: str, server: str, cport: int, req: bytes, resp: bytes) -> list[Frame]:
+    """A request and its response inside an open connection (no handshake: attempts are tested elsewhere)."""
+    return [frame(ts, E / IP(src=client, dst=server) / TCP(sport=cport, dport=80, flags="PA") / Raw(req)),
+            frame(ts + 0.001, E / IP(src=server, dst=client) / TCP(sport=80, dport=cport, flags="PA") / Raw(resp))]
+
+
+def test_auth_failures_climb_on_a_brute_force_and_fade_after_it() -> None:
+    req = b"POST /login HTTP/1.1\r\nHost: 10.0.0.2\r\nContent-Length: 29\r\n\r\nusername=admin&password=12345"
+    refused = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    frames: list[Frame] = []
+    for i in range(20):  # 20 refused logins in 2 s
+        frames += exchange(i * 0.1, SCANNER, VICTIM, 40000 + i, req, refused)
+    frames += exchange(2.5, "10.0.0.7", VICTIM, 41000, req, ok)          # another client, unaffected
+    frames += exchange(2.6, SCANNER, VICTIM, 41001, req, ok)             # the attacker's next frames carry it
+    frames += exchange(60.0, SCANNER, VICTIM, 41002, req, ok)            # long after: faded
+    rows = ctx_rows(frames, horizon_s=10.0)
+    fails = [r["ctx.auth_failures"] for r in rows]
+    assert fails[0] == 0.0 and fails[1] == pytest.approx(1.0)           # log2(1 + 1) on the refusing reply
+    refusals = [i * 0.1 + 0.001 for i in range(20)]
+
+    def decayed(ts: float) -> float:  # failures decay with time constant horizon_s
+        return math.log2(1 + sum(math.exp(-(ts - t) / 10.0) for t in refusals if t <= ts))
+
+    assert fails[39] == pytest.approx(decayed(1.901)) and fails[39] > math.log2(1 + 15)
+    assert fails[40] == 0.0 and fails[41] == 0.0                         # 10.0.0.7 got no refusal
+    assert fails[42] == pytest.approx(decayed(2.6)) and fails[43] == pytest.approx(decayed(2.601))
+    assert fails[44] == pytest.approx(decayed(60.0)) and fails[44] < 0.1  # faded 58 s later
 
 
 def test_features_command_writes_the_kind(tmp_path: Any) -> None:

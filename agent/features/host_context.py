@@ -36,6 +36,19 @@ Columns after the 61 Edge-IIoTset ones:
     dataset authors drop the URI and body columns, which identify a site; without any trace of them a
     polling script and an injection are the same rows. These counts keep the shape and drop the site.
 
+``ctx.src_attempt_rate``
+    ``log2(1 + r)`` of the rate of *attempts* (as counted for ``ctx.src_endpoints``) from this source,
+    decayed like ``ctx.src_rate``: a brute force or a scan opens connections several times a second,
+    an ordinary client keeps one open or opens one now and then.
+``ctx.auth_failures``
+    ``log2(1 + n)``, ``n`` the failed logins a client received during the last seconds (decayed with
+    time constant ``horizon_s``), on every frame to or from it. A failed login is a reply that says
+    so: HTTP 401/403 or a login-failure message in the first :data:`AUTH_SCAN` bytes of a response,
+    an MQTT CONNACK refusing bad credentials (3.1.1 codes 4, 5; 5.0 codes 0x86, 0x87, 0x8C), an FTP
+    530, SMTP 535, POP3 ``-ERR`` or IMAP ``NO``, or Telnet's "Login incorrect". fail2ban and
+    Suricata's brute-force rules count the same replies: one failure is a typo, tens are an attack,
+    and a client that polls a server many times a second without failing is not guessing passwords.
+
 Frames without an IP layer get 0 in the first four columns. State is bounded: at most
 ``features.max_hosts`` addresses per table (least recently seen evicted, counted in ``stats()``),
 each with at most :data:`MAX_PEERS` peers, so a flood of spoofed addresses cannot grow memory
@@ -66,6 +79,19 @@ RATE_TAU_S = 1.0
 #: how long an ARP request makes a reply to it solicited, seconds
 ARP_REQUEST_WINDOW_S = 5.0
 
+#: response bytes searched for a failed-login message
+AUTH_SCAN = 512
+#: replies that refuse a login: status lines and greetings at the start, messages anywhere in the first bytes
+AUTH_FAILURE = re.compile(
+    rb"^(?:HTTP/1\.[01] 40[13]\b|530[ -]|535[ -]|-ERR\b|\S+ NO\b)"
+    rb"|login incorrect|login failed|authentication failed|access denied|"
+    rb"invalid (?:user ?name|user|password|credentials|login)|incorrect (?:user ?name|password)",
+    re.IGNORECASE,
+)
+#: MQTT CONNACK codes that refuse credentials (3.1.1: 4 bad user name or password, 5 not authorised;
+#: 5.0: 0x86 bad user name or password, 0x87 not authorised, 0x8C bad authentication method)
+MQTT_AUTH_REFUSED = frozenset((4, 5, 0x86, 0x87, 0x8C))
+
 #: body bytes scanned for specials and keywords
 HTTP_BODY_SCAN = 4096
 #: characters injected SQL, script and shell commands need and ordinary requests rarely carry
@@ -87,6 +113,8 @@ CONTEXT_COLUMNS: tuple[str, ...] = (
     "ctx.http_target_len",
     "ctx.http_specials",
     "ctx.http_keywords",
+    "ctx.src_attempt_rate",
+    "ctx.auth_failures",
 )
 
 _TCP_FLAGS = INDEX["tcp.flags"]
@@ -97,6 +125,7 @@ _ARP_DST = INDEX["arp.dst.proto_ipv4"]
 _HTTP_METHOD = INDEX["http.request.method"]
 _HTTP_URI = INDEX["http.request.full_uri"]
 _HTTP_BODY = INDEX["http.file_data"]
+_TCP_PAYLOAD = INDEX["tcp.payload"]
 _SYN, _ACK = 0x02, 0x10
 _ICMP = ("ICMP", "IPv6-ICMP")
 
@@ -150,6 +179,39 @@ class _HostTable:
         return len(peers), math.log2(1.0 + st[0] / RATE_TAU_S)
 
 
+class _Decaying:
+    """address -> exponentially decayed event count; LRU over addresses (``max_keys`` at most)."""
+
+    __slots__ = ("evicted", "max_keys", "table", "tau")
+
+    def __init__(self, max_keys: int, tau: float) -> None:
+        self.max_keys = max_keys
+        self.tau = tau
+        self.table: dict[Any, list[float]] = {}
+        self.evicted = 0
+
+    def add(self, key: Any, ts: float) -> None:
+        """One event of ``key`` at ``ts``."""
+        st = self.table.pop(key, None)
+        if st is None:
+            if len(self.table) >= self.max_keys:
+                del self.table[next(iter(self.table))]
+                self.evicted += 1
+            st = [0.0, ts]
+        dt = ts - st[1]
+        st[0] = (st[0] * math.exp(-dt / self.tau) if dt > 0 else st[0]) + 1.0
+        st[1] = max(ts, st[1])
+        self.table[key] = st
+
+    def count(self, key: Any, ts: float) -> float:
+        """The decayed count of ``key`` at ``ts`` (0 for an unknown key)."""
+        st = self.table.get(key)
+        if st is None:
+            return 0.0
+        dt = ts - st[1]
+        return st[0] * math.exp(-dt / self.tau) if dt > 0 else st[0]
+
+
 class HostContextExtractor:
     """Frames -> the 61 Edge-IIoTset values plus :data:`CONTEXT_COLUMNS` (see the module docstring)."""
 
@@ -167,6 +229,8 @@ class HostContextExtractor:
         self.horizon_s = float(horizon_s)
         self._src = _HostTable(max_hosts, self.horizon_s)
         self._dst = _HostTable(max_hosts, self.horizon_s)
+        self._attempts = _Decaying(max_hosts, RATE_TAU_S)
+        self._failures = _Decaying(max_hosts, self.horizon_s)
         #: (asker, asked) -> ts of the last ARP request
         self._arp_asked: dict[tuple[str, str], float] = {}
         self._max_hosts = max_hosts
@@ -184,7 +248,7 @@ class HostContextExtractor:
         out = self.base.stats()
         out.update(self._counters)
         out["hosts_tracked"] = len(self._src.table) + len(self._dst.table)
-        out["hosts_evicted"] = self._src.evicted + self._dst.evicted
+        out["hosts_evicted"] = self._src.evicted + self._dst.evicted + self._attempts.evicted + self._failures.evicted
         return out
 
     def row(self, record: Frame) -> list[Any]:
@@ -201,10 +265,12 @@ class HostContextExtractor:
 
     def _iter(self, records: Iterable[Frame], context: bool) -> Iterator[Any]:
         src_hit, dst_hit = self._src.hit, self._dst.hit
+        attempts, failures = self._attempts, self._failures
+        log2 = math.log2
         for row, ctx in self.base.rows_with_context(records):
             ts, src, dst, dport, proto = ctx[0], ctx[1], ctx[3], ctx[4], ctx[5]
             if src is None:
-                row += (0, 0, 0.0, 0.0, self._arp(row, ts) if row[_ARP_OP] else 0, 0, 0, 0)
+                row += (0, 0, 0.0, 0.0, self._arp(row, ts) if row[_ARP_OP] else 0, 0, 0, 0, 0.0, 0.0)
             else:
                 attempt = False
                 if proto == "TCP":
@@ -220,11 +286,17 @@ class HostContextExtractor:
                 if attempt:
                     n_src, r_src = src_hit(src, ts, (dst, dport, proto))
                     n_dst, r_dst = dst_hit(dst, ts, src)
+                    attempts.add(src, ts)
                 else:
                     n_src, r_src = src_hit(src, ts, None)
                     n_dst, r_dst = dst_hit(dst, ts, None)
                 row += (n_src, n_dst, r_src, r_dst, 0)
                 row += http_shape(row[_HTTP_URI], row[_HTTP_BODY]) if row[_HTTP_METHOD] else (0, 0, 0)
+                payload = row[_TCP_PAYLOAD]
+                if payload and auth_failure(payload):
+                    failures.add(dst, ts)
+                fails = max(failures.count(src, ts), failures.count(dst, ts)) if failures.table else 0.0
+                row += (log2(1.0 + attempts.count(src, ts) / RATE_TAU_S), log2(1.0 + fails))
             yield (row, ctx) if context else row
 
     def _arp(self, row: list[Any], ts: float) -> int:
@@ -246,6 +318,14 @@ class HostContextExtractor:
             return 0
         self._counters["unsolicited_arp_replies"] += 1
         return 1
+
+
+def auth_failure(payload_hex: str) -> bool:
+    """Whether a TCP payload (tshark's hex, as in ``tcp.payload``) refuses a login (see the module docstring)."""
+    head = bytes.fromhex(payload_hex[: 2 * AUTH_SCAN])
+    if len(head) >= 4 and head[0] == 0x20 and 2 <= head[1] < 128 and head[3] in MQTT_AUTH_REFUSED:
+        return True  # an MQTT CONNACK (type 2, remaining length, flags, then the return/reason code)
+    return AUTH_FAILURE.search(head) is not None
 
 
 def http_shape(full_uri: Any, body: Any) -> tuple[int, int, int]:

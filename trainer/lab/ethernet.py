@@ -826,15 +826,164 @@ def atk_ddos_http(cap: Capture, site: Site, t: float, n: int, label: str = "DDoS
             start += rng.uniform(0.005, 0.05)
 
 
+def _snmp(community: bytes, rid: int, value: bytes | None = None) -> bytes:
+    """SNMPv1 GetRequest for sysDescr.0 (BER), as scanners send to UDP 161; with ``value``, the agent's
+    GetResponse carrying it."""
+    def tlv(tag: int, body: bytes) -> bytes:
+        return bytes((tag, len(body))) + body
+    oid = tlv(0x06, bytes((0x2B, 6, 1, 2, 1, 1, 1, 0)))
+    varbind = tlv(0x30, tlv(0x30, oid + (b"\x05\x00" if value is None else tlv(0x04, value))))
+    pdu = tlv(0xA0 if value is None else 0xA2,
+              tlv(0x02, struct.pack("!I", rid)) + tlv(0x02, b"\0") + tlv(0x02, b"\0") + varbind)
+    return tlv(0x30, tlv(0x02, b"\0") + tlv(0x04, community) + pdu)
+
+
+def udp_probe(port: int, rng: random.Random) -> bytes:
+    """The payload a UDP scanner sends to ``port``: a protocol request where one is known, else none.
+
+    Why: a datagram without payload gets no answer from most UDP services, so nmap -sU and masscan
+    send each well-known port a valid request of its protocol (DNS, NTP, SNMP, NetBIOS, SSDP, ...)
+    and an empty datagram elsewhere; a scan is therefore a burst of datagrams of many sizes.
+    """
+    if port in (53, 5353):
+        return dns_query(rng.randrange(65536), rng.choice(["version.bind", "", "_services._dns-sd._udp.local"]),
+                         rng.choice([16, 255, 12]))
+    if port == 123:  # NTPv3/v4 client request: LI/VN/mode, then the transmit timestamp
+        return bytes((rng.choice([0xE3, 0x1B, 0x23]),)) + bytes(39) + rng.randbytes(8)
+    if port == 161:
+        return _snmp(rng.choice([b"public", b"private"]), rng.getrandbits(31))
+    if port == 137:  # NetBIOS NBSTAT query for "*"
+        return (struct.pack("!HHHHHH", rng.randrange(65536), 0, 1, 0, 0, 0)
+                + b"\x20CKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00\x00\x21\x00\x01")
+    if port == 1900:
+        return (b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n"
+                b"MX: 2\r\nST: ssdp:all\r\n\r\n")
+    if port == 111:  # ONC RPC portmapper NULL call
+        return struct.pack("!IIIIIIIIII", rng.getrandbits(32), 0, 2, 100000, 2, 0, 0, 0, 0, 0)
+    if port in (500, 4500):  # IKE main mode header with a random initiator cookie
+        return (b"\0\0\0\0" if port == 4500 else b"") + rng.randbytes(8) + bytes(8) + b"\x01\x10\x02\x00" \
+            + bytes(4) + struct.pack("!I", 28)
+    if port == 5683:  # CoAP GET /.well-known/core
+        return bytes((0x40, 0x01)) + struct.pack("!H", rng.randrange(65536)) + b"\xbb.well-known\x04core"
+    if port == 69:
+        return b"\x00\x01" + rng.choice([b"r7tftp.txt", b"config.txt", b"a"]) + b"\x00octet\x00"
+    if port == 5060:
+        return (b"OPTIONS sip:nm SIP/2.0\r\nVia: SIP/2.0/UDP nm;branch=foo\r\nFrom: <sip:nm@nm>;tag=root\r\n"
+                b"To: <sip:nm2@nm2>\r\nCall-ID: 50000\r\nCSeq: 42 OPTIONS\r\nMax-Forwards: 70\r\n"
+                b"Content-Length: 0\r\nContact: <sip:nm@nm>\r\nAccept: application/sdp\r\n\r\n")
+    if port == 47808:  # BACnet/IP Who-Is
+        return b"\x81\x0b\x00\x0c\x01\x20\xff\xff\x00\xff\x10\x08"
+    if port == 11211:
+        return struct.pack("!HHHH", rng.randrange(65536), 0, 1, 0) + b"stats\r\n"
+    if port == 2049 or rng.random() < 0.03:  # RPC NULL call on other RPC ports
+        return struct.pack("!IIIIIIIIII", rng.getrandbits(32), 0, 2, 100003 if port == 2049 else 100000,
+                           rng.choice([2, 3]), 0, 0, 0, 0, 0)
+    return b""
+
+
+#: the UDP ports a "--top-ports" scan starts with: the services most often found open
+TOP_UDP_PORTS = (631, 161, 137, 123, 138, 1434, 445, 135, 67, 53, 139, 500, 68, 520, 1900, 4500, 514, 49152, 162,
+                 69, 5353, 111, 49154, 1701, 998, 996, 997, 999, 3283, 49153, 1812, 136, 2222, 2049, 3278, 5060,
+                 1025, 1433, 3456, 80, 20031, 1026, 7, 1646, 1645, 593, 518, 2048, 626, 1027, 177, 1719, 427, 497,
+                 4444, 1023, 65024, 19, 9, 49193, 1029, 49, 88, 1028, 17185, 1718, 49186, 2000, 31337, 5683,
+                 47808, 11211, 502, 1883, 4840, 20000, 44818, 102)
+#: UDP services a target may run, and what it answers to the scanner's probe
+UDP_SERVICES = (53, 123, 161, 1900, 5353, 5683, 47808)
+
+
+def _udp_answer(port: int, probe: bytes, rng: random.Random) -> bytes:
+    """A running service's reply to a scanner's probe."""
+    if port in (53, 5353) and len(probe) >= 12:
+        qid = struct.unpack("!H", probe[:2])[0]
+        return dns_answer(qid, "version.bind", 16, [], 0, rcode=rng.choice([0, 5, 4]))
+    if port == 123:
+        return bytes((0x24, rng.randint(1, 4), 6, 0xE9)) + rng.randbytes(44)
+    if port == 161:
+        return _snmp(b"public", rng.getrandbits(31), rng.choice([b"Linux plc 5.10.0", b"Siemens, SIMATIC",
+                                                                b"WAGO 750-8212", b"RouterOS RB4011"]))
+    if port == 1900:
+        return (b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: upnp:rootdevice\r\n"
+                b"USN: uuid:" + rng.randbytes(8).hex().encode() + b"::upnp:rootdevice\r\n\r\n")
+    return rng.randbytes(rng.randint(8, 120))
+
+
+def _udp_scan(cap: Capture, site: Site, a: Host, targets: list[Host], t: float, n: int, label: str) -> None:
+    """nmap -sU or masscan -pU: what a UDP scan looks like on the wire.
+
+    nmap sends its probes in bursts of tens to hundreds (thousands of datagrams a second for a few
+    milliseconds), waits for answers, and retransmits to the ports that stayed silent; closed ports
+    answer with ICMP port unreachable, which Linux rate-limits per peer (a burst of 6, then about 1
+    a second), so most of a scan against Linux is silence and retransmissions. masscan sends each
+    probe once at a steady rate. Both keep one source port and send protocol payloads where known.
+    """
+    rng = cap.rng
+    masscan = rng.random() < 0.25
+    sport = rng.randint(32768, 61000) if not masscan else rng.choice([61000, rng.randint(40000, 65000)])
+    head = list(TOP_UDP_PORTS[:rng.randint(15, len(TOP_UDP_PORTS))])
+    extra = rng.sample(range(1, 65536), k=rng.randint(0, max(1, n // 3)))
+    ports = list(dict.fromkeys(head + extra))
+    rng.shuffle(ports)  # nmap randomises the order unless told not to
+    policy = {id(v): rng.choice(["linux", "linux", "linux", "every", "silent"]) for v in targets}
+    services = {id(v): set(rng.sample(UDP_SERVICES, k=rng.randint(0, 3))) for v in targets}
+    tokens = {id(v): [6.0, t] for v in targets}  # the per-peer ICMP token bucket: [tokens, last refill]
+    pending = [(v, p) for p in ports for v in targets]
+    burst_rate = rng.uniform(3000, 40000) if not masscan else rng.uniform(500, 10000)
+    count = len(cap.frames)
+    for _round in range(1 if masscan else rng.randint(2, 6)):
+        silent: list[tuple[Host, int]] = []
+        i = 0
+        while i < len(pending) and len(cap.frames) - count < n:
+            group = pending[i:i + (len(pending) if masscan else rng.randint(10, 150))]
+            i += len(group)
+            for v, p in group:
+                t += rng.expovariate(burst_rate)
+                probe = udp_probe(p, rng)
+                cap.udp(t, label, a, v, sport, p, probe, df=False, ident=rng.randrange(65536))
+                back = Host("x", a.ip, a.mac, v.os, v.ttl)
+                if p in services[id(v)]:
+                    cap.udp(t + site.rtt_lan, label, v, back, p, sport, _udp_answer(p, probe, rng))
+                    continue
+                bucket = tokens[id(v)]
+                bucket[0] = min(6.0, bucket[0] + (t - bucket[1]))
+                bucket[1] = t
+                if policy[id(v)] == "every" or (policy[id(v)] == "linux" and bucket[0] >= 1.0):
+                    bucket[0] -= 1.0
+                    dgram = wire.ipv4(a.ip, v.ip, wire.PROTO_UDP, wire.udp(a.ip, v.ip, sport, p, probe), 64, 0)
+                    cap.ip(t + site.rtt_lan, label, v, back, wire.PROTO_ICMP,
+                           wire.icmp(3, 3, b"\0\0\0\0", dgram[:548]), df=False)
+                else:
+                    silent.append((v, p))
+            t += 0.0 if masscan else rng.uniform(0.1, 1.5)  # waiting for the answers
+        pending = silent
+        if not pending or len(cap.frames) - count >= n:
+            break
+
+
 def atk_port_scan(cap: Capture, site: Site, t: float, n: int, label: str = "Port_Scanning") -> None:
-    """nmap -sS / -sT / -sU and masscan: one probe per port, in random order, with the targets' answers."""
+    """One to three scans in a row (an attacker often runs a TCP and then a UDP scan), each nmap -sS,
+    -sT, -sU or masscan, probing one port after another with the targets' answers."""
     rng = cap.rng
     a = _source(site, rng)
-    targets = rng.sample([h for h in site.hosts if not h.external and h is not a],
-                         k=rng.randint(1, 3))
-    mode = rng.choice(["syn", "syn", "connect", "udp", "masscan"])
+    modes = rng.sample(["syn", "connect", "udp", "masscan"], k=rng.choice([1, 1, 2, 3]))
+    count = len(cap.frames)
+    for k, mode in enumerate(modes):
+        targets = rng.sample([h for h in site.hosts if not h.external and h is not a], k=rng.randint(1, 3))
+        share = (n - (len(cap.frames) - count)) // (len(modes) - k)
+        if share < 10:
+            break
+        if mode == "udp":
+            _udp_scan(cap, site, a, targets, t, share, label)
+        else:
+            _tcp_scan(cap, site, a, targets, t, share, label, mode)
+        t = max(f[0] for f in cap.frames[count:]) + rng.uniform(1.0, 30.0)
+
+
+def _tcp_scan(cap: Capture, site: Site, a: Host, targets: list[Host], t: float, n: int, label: str,
+              mode: str) -> None:
+    """nmap -sS / -sT and masscan: one probe per port, in random order, with the targets' answers."""
+    rng = cap.rng
     open_ports = {80, 443, 22, 502, 1883, site.http_port, 8883, 53}
-    rate = {"syn": rng.uniform(300, 5000), "connect": rng.uniform(100, 1000), "udp": rng.uniform(20, 200),
+    rate = {"syn": rng.uniform(300, 5000), "connect": rng.uniform(100, 1000),
             "masscan": rng.uniform(1000, 10000)}[mode]
     ports = rng.sample(range(1, 65536), k=min(65535, n)) if rng.random() < 0.5 else \
         [p for p in rng.sample(range(1, 10000), k=min(9999, n))]
@@ -863,16 +1012,10 @@ def atk_port_scan(cap: Capture, site: Site, t: float, n: int, label: str = "Port
             elif rng.random() < 0.9:
                 cap.ip(t + site.rtt_lan, label, v, back, wire.PROTO_TCP,
                        wire.tcp(v.ip, a.ip, p, sport, 0, seq + 1, RST | ACK, 0))
-        elif mode == "connect":
-            c = Tcp(cap, label, a, v, p, t, site.rtt_lan)
-            if c.open(refused=not is_open) and True:
-                c.reset(True)
         else:
-            probe = dns_query(rng.randrange(65536), "version.bind", 16) if p == 53 else b""
-            cap.udp(t, label, a, v, sport, p, probe, df=False)
-            if not is_open:
-                orig = wire.ipv4(a.ip, v.ip, wire.PROTO_UDP, wire.udp(a.ip, v.ip, sport, p, probe), 64, 0)[:28]
-                cap.ip(t + site.rtt_lan, label, v, back, wire.PROTO_ICMP, wire.icmp(3, 3, b"\0\0\0\0", orig), df=False)
+            c = Tcp(cap, label, a, v, p, t, site.rtt_lan)
+            if c.open(refused=not is_open):
+                c.reset(True)
 
 
 def atk_fingerprint(cap: Capture, site: Site, t: float, n: int, label: str = "Fingerprinting") -> None:

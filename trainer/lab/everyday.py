@@ -349,10 +349,63 @@ def normal_mqtt_churn(cap: Capture, site: Site, t0: float, t1: float) -> None:
         t = c.t + rng.expovariate(1 / rng.uniform(20, 120))
 
 
+def normal_auth_failures(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Failed logins that are not attacks: a device left with a wrong password that retries every few
+    seconds to a minute, a monitoring script whose token expired, an operator's typo at the login page.
+
+    Why: a brute force is told by many failures in a short time, not by one; a model that never saw
+    a benign failure would call every refused login an attack.
+    """
+    rng = cap.rng
+    host = f"{site.web.addr}:{site.http_port}" if site.http_port != 80 else site.web.addr
+    kinds = rng.sample(["mqtt_device", "stale_token", "typo"], k=rng.randint(1, 3))
+    if "mqtt_device" in kinds:  # a sensor provisioned with the wrong password: refused, backs off, retries
+        s = rng.choice(site.sensors)
+        t, delay = t0 + rng.uniform(0, (t1 - t0) / 2), rng.uniform(2, 10)
+        code = rng.choice([4, 5])
+        while t < t1:
+            c = Tcp(cap, NORMAL, s, site.broker, 1883, t, site.rtt_lan, site.loss)
+            c.open()
+            c.exchange(mqtt_connect(f"{s.name}-{rng.randrange(16**4):04x}", 60, True, True, s.name, "changeme"),
+                       mqtt(0x20, bytes((0, code))), 0.002)
+            c.close(False)
+            delay = min(delay * rng.uniform(1.0, 2.0), 60.0)
+            t = c.t + delay
+    if "stale_token" in kinds:  # a monitoring script polls with an expired token and is refused each time
+        cl = rng.choice([site.hmi, *site.clients])
+        period = rng.choice([10.0, 15.0, 30.0, 60.0])
+        t = t0 + rng.uniform(0, period)
+        while t < t1:
+            c = Tcp(cap, NORMAL, cl, site.web, site.http_port, t, site.rtt_lan, site.loss)
+            c.open()
+            c.exchange(http_request(rng, "GET", host, "/api/status", "python-requests/2.31.0",
+                                    extra=[("Authorization", "Bearer " + rng.randbytes(24).hex())]),
+                       http_response(rng, rng.choice([401, 403]), b'{"error": "invalid token"}', "application/json",
+                                     "nginx"), rng.uniform(0.001, 0.02))
+            c.close(rng.random() < 0.5)
+            t += period * rng.uniform(0.98, 1.02)
+    if "typo" in kinds:  # operators log in; now and then a password is mistyped once or twice
+        for _ in range(rng.randint(1, 6)):
+            cl = rng.choice(site.clients)
+            c = Tcp(cap, NORMAL, cl, site.web, site.http_port, rng.uniform(t0, t1), site.rtt_lan, site.loss)
+            c.open()
+            ua = rng.choice(BROWSER_UAS)
+            for _ in range(rng.choice([1, 1, 2])):
+                c.exchange(http_request(rng, "POST", host, "/login", ua, body=b"username=operator&password=x",
+                                        ctype="application/x-www-form-urlencoded"),
+                           http_response(rng, rng.choice([401, 200]), b"<p>Invalid user name or password</p>",
+                                         "text/html", "nginx"), rng.uniform(0.01, 0.1))
+                c.t += rng.uniform(3, 15)  # retyping
+            c.exchange(http_request(rng, "POST", host, "/login", ua, body=b"username=operator&password=y",
+                                    ctype="application/x-www-form-urlencoded"),
+                       http_response(rng, 302, b"", "text/html", "nginx"), rng.uniform(0.01, 0.1))
+            c.close(True)
+
+
 def add_everyday(cap: Capture, site: Site, t0: float, t1: float) -> None:
     """Switch each kind of everyday traffic on with its own probability for this capture session."""
     rng = cap.rng
     for func, p in ((normal_tls, 0.8), (normal_rest, 0.6), (normal_discovery, 0.75), (normal_non_ip, 0.8),
-                    (normal_mqtt_churn, 0.6), (normal_pollers, 1.0)):
+                    (normal_mqtt_churn, 0.6), (normal_pollers, 1.0), (normal_auth_failures, 0.7)):
         if rng.random() < p:
             func(cap, site, t0, t1)
