@@ -130,39 +130,51 @@ _SYN, _ACK = 0x02, 0x10
 _ICMP = ("ICMP", "IPv6-ICMP")
 
 
-class _HostTable:
-    """address -> [decayed frame count, last ts, peers]; LRU over addresses.
+class _LruTable:
+    """address -> state, at most ``max_keys`` addresses, the least recently seen evicted first."""
+
+    __slots__ = ("evicted", "max_keys", "table")
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self.table: dict[Any, list[Any]] = {}
+        self.evicted = 0
+
+    def take(self, key: Any) -> list[Any] | None:
+        """``key``'s state, removed from the table (the caller puts it back, as most recent), or None
+        for a new key, after evicting the least recently seen one if the table is full."""
+        st = self.table.pop(key, None)
+        if st is None and len(self.table) >= self.max_keys:
+            del self.table[next(iter(self.table))]
+            self.evicted += 1
+        return st
+
+
+class _HostTable(_LruTable):
+    """address -> [decayed frame count, last ts, peers].
 
     ``peers`` maps a peer to the last time it was seen, in last-seen order, so expiring the ones
     beyond the horizon is O(1) amortised. One table per role (as source, as destination), so a frame
     costs one lookup per address.
     """
 
-    __slots__ = ("evicted", "horizon", "max_keys", "table")
+    __slots__ = ("horizon",)
 
     def __init__(self, max_keys: int, horizon: float) -> None:
-        self.max_keys = max_keys
+        super().__init__(max_keys)
         self.horizon = horizon
-        self.table: dict[Any, list[Any]] = {}
-        self.evicted = 0
 
     def hit(self, key: Any, ts: float, peer: Any) -> tuple[int, float]:
         """Count one frame of ``key`` at ``ts`` (and ``peer``, unless None); ``(distinct peers within
         the horizon, log2(1 + frame rate in frames/s))``."""
-        table = self.table
-        st = table.pop(key, None)
-        if st is None:
-            if len(table) >= self.max_keys:
-                del table[next(iter(table))]
-                self.evicted += 1
-            st = [0.0, ts, {}]
+        st = self.take(key) or [0.0, ts, {}]
         dt = ts - st[1]
         if dt > 0:
             st[0] = st[0] * math.exp(-dt / RATE_TAU_S) + 1.0
             st[1] = ts
         else:
             st[0] += 1.0
-        table[key] = st
+        self.table[key] = st
         peers = st[2]
         if peer is not None:
             peers.pop(peer, None)
@@ -179,25 +191,18 @@ class _HostTable:
         return len(peers), math.log2(1.0 + st[0] / RATE_TAU_S)
 
 
-class _Decaying:
-    """address -> exponentially decayed event count; LRU over addresses (``max_keys`` at most)."""
+class _Decaying(_LruTable):
+    """address -> [exponentially decayed event count, last ts]."""
 
-    __slots__ = ("evicted", "max_keys", "table", "tau")
+    __slots__ = ("tau",)
 
     def __init__(self, max_keys: int, tau: float) -> None:
-        self.max_keys = max_keys
+        super().__init__(max_keys)
         self.tau = tau
-        self.table: dict[Any, list[float]] = {}
-        self.evicted = 0
 
     def add(self, key: Any, ts: float) -> None:
         """One event of ``key`` at ``ts``."""
-        st = self.table.pop(key, None)
-        if st is None:
-            if len(self.table) >= self.max_keys:
-                del self.table[next(iter(self.table))]
-                self.evicted += 1
-            st = [0.0, ts]
+        st = self.take(key) or [0.0, ts]
         dt = ts - st[1]
         st[0] = (st[0] * math.exp(-dt / self.tau) if dt > 0 else st[0]) + 1.0
         st[1] = max(ts, st[1])
