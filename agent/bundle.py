@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -270,20 +270,6 @@ def load_bundle(
     return Bundle(root, manifest, model_bytes)
 
 
-def _umask() -> int:
-    """The process umask, read from /proc where possible (setting it to read it races with threads)."""
-    try:
-        lines = Path("/proc/self/status").read_text().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        if line.startswith("Umask:"):
-            return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_bundle(out_dir: str | os.PathLike[str], manifest: Manifest, model_bytes: bytes) -> Bundle:
     """Write a bundle atomically: build it in a temporary sibling directory, then rename into place.
 
@@ -298,11 +284,11 @@ def write_bundle(out_dir: str | os.PathLike[str], manifest: Manifest, model_byte
     # Validate through the same path the agent uses before anything touches the disk.
     parse_manifest(json.loads(manifest.to_json()), f"{out / MANIFEST_FILE}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    # a plain mkdir, not mkdtemp: mkdtemp's 0700 would survive the rename, and a bundle built as root
+    # would be unreadable by the service user (User=edge-ids); mkdir gives the umask's usual 0755
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex}.tmp"
+    tmp.mkdir()
     try:
-        # mkdtemp makes the directory 0700, and the rename keeps that: a bundle built as root would be
-        # unreadable by the service user (User=edge-ids). Give it the mode a plain mkdir would have.
-        os.chmod(tmp, 0o777 & ~_umask())
         for name, payload in ((MODEL_FILE, model_bytes), (MANIFEST_FILE, manifest.to_json().encode())):
             with open(tmp / name, "wb") as fh:
                 fh.write(payload)

@@ -164,8 +164,8 @@ class Deployment:
 
 def in_sandbox(path: str) -> str:
     """Where a host path of this checkout (or its venv) is seen inside the sandbox."""
-    rel = Path(path).resolve().relative_to(REPO) if Path(path).resolve().is_relative_to(REPO) else None
-    return str(Path(HOME) / rel) if rel is not None else path
+    real = Path(path).resolve()
+    return str(Path(HOME) / real.relative_to(REPO)) if real.is_relative_to(REPO) else path
 
 
 def site_dirs() -> list[str]:

@@ -80,7 +80,6 @@ class _Incident:
     last_sent_ts: float = 0.0
     count_at_last_send: int = 0
     suppressed: int = 0
-    confirmed: bool = True
 
 
 class AlertPolicy:
@@ -198,31 +197,26 @@ class AlertPolicy:
             self._close(ikey, inc, out)
             inc = None
         if inc is None:
-            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context),
-                            confirmed=self.confirm_windows <= 1)
+            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context))
             self._incidents[ikey] = inc
             if len(self._incidents) > self.max_incidents:
                 old_key, old = next(iter(self._incidents.items()))
                 self.incidents_evicted += 1
                 self._close(old_key, old, out)
-            if inc.confirmed:
-                self.incidents_opened += 1
-                self._send(inc, "start", last_ts, out)
-            return out
-        self._incidents.move_to_end(ikey)
-        inc.count += 1
-        inc.first_seen = min(inc.first_seen, first_ts)
-        inc.last_seen = max(inc.last_seen, last_ts)
-        inc.score = max(inc.score, score)
-        inc.context = dict(context)
-        if not inc.confirmed:
-            if inc.count >= self.confirm_windows:
-                inc.confirmed = True
-                self.incidents_opened += 1
-                self._send(inc, "start", last_ts, out)
-            return out
-        if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
-            self._send(inc, "update", last_ts, out)
+        else:
+            self._incidents.move_to_end(ikey)
+            inc.count += 1
+            inc.first_seen = min(inc.first_seen, first_ts)
+            inc.last_seen = max(inc.last_seen, last_ts)
+            inc.score = max(inc.score, score)
+            inc.context = dict(context)
+            if inc.count > self.confirm_windows:  # announced already
+                if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
+                    self._send(inc, "update", last_ts, out)
+                return out
+        if inc.count == self.confirm_windows:  # confirmed by this window: announce it
+            self.incidents_opened += 1
+            self._send(inc, "start", last_ts, out)
         return out
 
     def flush(self, now: float | None = None) -> list[dict[str, Any]]:
@@ -269,7 +263,7 @@ class AlertPolicy:
 
     def _close(self, ikey: tuple[Hashable, str], inc: _Incident, out: list[dict[str, Any]]) -> None:
         self._incidents.pop(ikey, None)
-        if not inc.confirmed:
+        if inc.count < self.confirm_windows:  # never announced
             self.incidents_unconfirmed += 1
             return
         self.incidents_closed += 1

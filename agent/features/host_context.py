@@ -151,23 +151,25 @@ class _LruTable:
 
 
 class _HostTable(_LruTable):
-    """address -> [decayed frame count, last ts, peers].
+    """address -> [decayed frame count, last ts, peers, decayed attempt count, last attempt ts].
 
     ``peers`` maps a peer to the last time it was seen, in last-seen order, so expiring the ones
     beyond the horizon is O(1) amortised. One table per role (as source, as destination), so a frame
-    costs one lookup per address.
+    costs one lookup per address; the source table also keeps the attempt rate (``attempts``).
     """
 
-    __slots__ = ("horizon",)
+    __slots__ = ("attempts", "horizon")
 
-    def __init__(self, max_keys: int, horizon: float) -> None:
+    def __init__(self, max_keys: int, horizon: float, attempts: bool = False) -> None:
         super().__init__(max_keys)
         self.horizon = horizon
+        self.attempts = attempts
 
-    def hit(self, key: Any, ts: float, peer: Any) -> tuple[int, float]:
-        """Count one frame of ``key`` at ``ts`` (and ``peer``, unless None); ``(distinct peers within
-        the horizon, log2(1 + frame rate in frames/s))``."""
-        st = self.take(key) or [0.0, ts, {}]
+    def hit(self, key: Any, ts: float, peer: Any) -> tuple[int, float, float]:
+        """Count one frame of ``key`` at ``ts``, an attempt on ``peer`` unless None; ``(distinct peers
+        within the horizon, log2(1 + frame rate), log2(1 + attempt rate))``, rates in 1/s (the
+        attempt rate 0.0 unless the table keeps ``attempts``)."""
+        st = self.take(key) or [0.0, ts, {}, 0.0, ts]
         dt = ts - st[1]
         if dt > 0:
             st[0] = st[0] * math.exp(-dt / RATE_TAU_S) + 1.0
@@ -188,7 +190,16 @@ class _HostTable(_LruTable):
                 del peers[first]
             if len(peers) > MAX_PEERS:
                 del peers[next(iter(peers))]
-        return len(peers), math.log2(1.0 + st[0] / RATE_TAU_S)
+        tried = 0.0
+        if self.attempts:
+            dt = ts - st[4]
+            tried = st[3] * math.exp(-dt / RATE_TAU_S) if dt > 0 else st[3]
+            if peer is not None:
+                tried += 1.0
+                st[3] = tried
+                st[4] = max(ts, st[4])
+            tried = math.log2(1.0 + tried / RATE_TAU_S)
+        return len(peers), math.log2(1.0 + st[0] / RATE_TAU_S), tried
 
 
 class _Decaying(_LruTable):
@@ -232,9 +243,8 @@ class HostContextExtractor:
             raise FeatureError(f"features.context_horizon_s must be positive, got {horizon_s}")
         self.base = base or EdgeIIoTsetExtractor()
         self.horizon_s = float(horizon_s)
-        self._src = _HostTable(max_hosts, self.horizon_s)
+        self._src = _HostTable(max_hosts, self.horizon_s, attempts=True)
         self._dst = _HostTable(max_hosts, self.horizon_s)
-        self._attempts = _Decaying(max_hosts, RATE_TAU_S)
         self._failures = _Decaying(max_hosts, self.horizon_s)
         #: (asker, asked) -> ts of the last ARP request
         self._arp_asked: dict[tuple[str, str], float] = {}
@@ -253,7 +263,7 @@ class HostContextExtractor:
         out = self.base.stats()
         out.update(self._counters)
         out["hosts_tracked"] = len(self._src.table) + len(self._dst.table)
-        out["hosts_evicted"] = self._src.evicted + self._dst.evicted + self._attempts.evicted + self._failures.evicted
+        out["hosts_evicted"] = self._src.evicted + self._dst.evicted + self._failures.evicted
         return out
 
     def row(self, record: Frame) -> list[Any]:
@@ -270,7 +280,7 @@ class HostContextExtractor:
 
     def _iter(self, records: Iterable[Frame], context: bool) -> Iterator[Any]:
         src_hit, dst_hit = self._src.hit, self._dst.hit
-        attempts, failures = self._attempts, self._failures
+        failures = self._failures
         log2 = math.log2
         for row, ctx in self.base.rows_with_context(records):
             ts, src, dst, dport, proto = ctx[0], ctx[1], ctx[3], ctx[4], ctx[5]
@@ -289,19 +299,18 @@ class HostContextExtractor:
                     attempt = True
                     dport = 0
                 if attempt:
-                    n_src, r_src = src_hit(src, ts, (dst, dport, proto))
-                    n_dst, r_dst = dst_hit(dst, ts, src)
-                    attempts.add(src, ts)
+                    n_src, r_src, tried = src_hit(src, ts, (dst, dport, proto))
+                    n_dst, r_dst, _ = dst_hit(dst, ts, src)
                 else:
-                    n_src, r_src = src_hit(src, ts, None)
-                    n_dst, r_dst = dst_hit(dst, ts, None)
+                    n_src, r_src, tried = src_hit(src, ts, None)
+                    n_dst, r_dst, _ = dst_hit(dst, ts, None)
                 row += (n_src, n_dst, r_src, r_dst, 0)
                 row += http_shape(row[_HTTP_URI], row[_HTTP_BODY]) if row[_HTTP_METHOD] else (0, 0, 0)
                 payload = row[_TCP_PAYLOAD]
                 if payload and auth_failure(payload):
                     failures.add(dst, ts)
                 fails = max(failures.count(src, ts), failures.count(dst, ts)) if failures.table else 0.0
-                row += (log2(1.0 + attempts.count(src, ts) / RATE_TAU_S), log2(1.0 + fails))
+                row += (tried, log2(1.0 + fails))
             yield (row, ctx) if context else row
 
     def _arp(self, row: list[Any], ts: float) -> int:

@@ -986,7 +986,7 @@ def _tcp_scan(cap: Capture, site: Site, a: Host, targets: list[Host], t: float, 
     rate = {"syn": rng.uniform(300, 5000), "connect": rng.uniform(100, 1000),
             "masscan": rng.uniform(1000, 10000)}[mode]
     ports = rng.sample(range(1, 65536), k=min(65535, n)) if rng.random() < 0.5 else \
-        [p for p in rng.sample(range(1, 10000), k=min(9999, n))]
+        rng.sample(range(1, 10000), k=min(9999, n))
     sport = rng.randint(32768, 61000)
     count = len(cap.frames)
     for p in ports:
