@@ -117,6 +117,8 @@ class Manifest:
     severity: dict[str, int] = field(default_factory=dict)
     #: windows of one class from one key before an alert is sent (chosen on validation by the trainer)
     confirm_windows: int = 1
+    #: ... within this many consecutive windows of their key (0: anywhere within the merge gap)
+    confirm_span: int = 0
     quantization: Quantization = field(default_factory=Quantization)
     metrics: dict[str, Any] = field(default_factory=dict)
     model_sha256: str = ""
@@ -215,6 +217,8 @@ def check_manifest(m: Manifest, where: str) -> None:
             raise bad(f"thresholds.{cls}", f"must be within [0, 1], got {t}")
     if m.confirm_windows < 1:
         raise bad("confirm_windows", f"must be >= 1, got {m.confirm_windows}")
+    if m.confirm_span < 0:
+        raise bad("confirm_span", f"must be >= 0, got {m.confirm_span}")
     if m.window.size < 1 or m.window.stride < 1:
         raise bad("window", "size and stride must be >= 1")
     f = m.n_features

@@ -122,6 +122,11 @@ class AlertsConfig:
         "windows of one class from one key (within merge_gap_s) before its alert is sent; none: the bundle's",
         None,
     )
+    confirm_span_windows: int | None = doc(
+        "the confirm_windows windows must lie within this many consecutive windows of their key "
+        "(scattered misreads never confirm); 0: anywhere within merge_gap_s; none: the bundle's",
+        None,
+    )
     rate_limit_per_min: int = doc("most alerts per class per minute; beyond are counted, not sent", 60)
     severity: dict[str, int] = doc("severity per class (1 = highest), overriding the defaults", factory=dict)
     unknown_enabled: bool = doc("raise 'Unknown' alerts for low-confidence, non-benign windows", False)

@@ -54,6 +54,9 @@ class WindowBatch:
     """Context tuple of the window's last record (see ``context_fields``)."""
     records: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """int64 ``(N,)``: records the window spans (``W``, or 1 for the record layout)."""
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """int64 ``(N,)``: the window's ordinal in its stream (0, 1, 2, ...; -1 in the record layout),
+    so the alert policy can tell consecutive windows of a key from scattered ones."""
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
@@ -66,6 +69,7 @@ class WindowBatch:
             np.zeros(0),
             np.zeros(0),
             [],
+            np.zeros(0, dtype=np.int64),
             np.zeros(0, dtype=np.int64),
         )
 
@@ -202,6 +206,7 @@ class Windower:
                 ts.copy(),
                 list(contexts),
                 np.ones(n, dtype=np.int64),
+                np.full(n, -1, dtype=np.int64),
             )
         features = np.asarray(features, dtype=np.float32)
         parts: list[WindowBatch | None]
@@ -244,6 +249,7 @@ class Windower:
                 np.concatenate([p.last_ts for p in done]),
                 [c for p in done for c in p.contexts],
                 np.concatenate([p.records for p in done]),
+                np.concatenate([p.index for p in done]),
             )
         self._stats["windows"] += len(out)
         return out
@@ -294,6 +300,7 @@ class Windower:
                 all_ts[last_pos],
                 ctx,
                 np.full(len(ends), w, dtype=np.int64),
+                (ends - w) // s,
             )
         keep = min(w - 1, len(all_rows))
         if keep:

@@ -193,3 +193,31 @@ def test_unconfirmed_incident_ends_silently_and_is_counted() -> None:
     assert p.flush() == []
     s = p.stats()
     assert s["incidents_unconfirmed"] == 2 and s["incidents_opened"] == 0 and s["alerts_emitted"] == 0
+
+
+def test_confirmation_within_a_span_needs_a_dense_run_of_windows() -> None:
+    """3 windows within 6 consecutive windows of the key: 3 scattered misreads never confirm, a
+    dense run does, and its start counts every window merged so far."""
+    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
+    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=3, confirm_span=6)
+    for i in (0, 10, 20, 30, 40):  # every 10th window of the stream, all within the merge gap
+        assert p.observe("can0", probs("DDoS_UDP"), i * 0.01, i * 0.01 + 0.01, FLOW, index=i) == []
+    assert p.observe("can0", probs("DDoS_UDP"), 0.42, 0.43, FLOW, index=42) == []
+    out = p.observe("can0", probs("DDoS_UDP"), 0.45, 0.46, FLOW, index=45)
+    assert [a["edge_ids"]["phase"] for a in out] == ["start"]  # windows 40, 42, 45: within 6
+    assert out[0]["edge_ids"]["count"] == 7
+    assert p.observe("can0", probs("DDoS_UDP"), 0.5, 0.51, FLOW, index=50) == []  # announced: merges
+    assert p.stats()["incidents_opened"] == 1
+
+
+def test_confirmation_span_ignores_windows_without_an_ordinal_and_restarts_with_the_stream() -> None:
+    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
+    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=2, confirm_span=2)
+    # the record layout gives no ordinal (-1): the count within the merge gap decides, as without a span
+    assert p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW) == []
+    assert len(p.observe("f", probs("DDoS_UDP"), 3.0, 4.0, FLOW)) == 1
+    # a stream that started again (ordinals back to 0) does not pair with its old windows
+    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=2, confirm_span=2)
+    assert p.observe("g", probs("DDoS_UDP"), 0.0, 1.0, FLOW, index=500) == []
+    assert p.observe("g", probs("DDoS_UDP"), 1.0, 2.0, FLOW, index=0) == []
+    assert len(p.observe("g", probs("DDoS_UDP"), 1.1, 2.1, FLOW, index=1)) == 1

@@ -134,3 +134,35 @@ def test_real_benign_capture_raises_fewer_than_one_alert_per_10k_frames(name: st
     if not ok and capture.name in KNOWN_NOISY:
         pytest.xfail(f"{capture.name}: {len(alerts)} alerts in {n} frames (known gap, see KNOWN_NOISY)")
     assert ok, f"{capture.name}: {len(alerts)} alerts in {n} frames"
+
+
+def test_confirmation_choice_takes_the_strictest_candidate_that_keeps_detection() -> None:
+    """``choose_confirmation`` replays each candidate; a fake replay here answers like a capture
+    with one long attack (alerting in every other window: any span of 2k or more holds it) and one
+    attack of 3 windows (lost beyond k = 3)."""
+    import numpy as np
+
+    from trainer.lab.default_models import choose_confirmation, confirm_candidates
+
+    ts = np.arange(100, dtype=np.float64)
+    labels = np.array(["Normal"] * 10 + ["DDoS_TCP"] * 40 + ["Normal"] * 20 + ["MITM"] * 10 + ["Normal"] * 20)
+
+    def alert(cls: str, first: float, last: float, n: int) -> dict[str, Any]:
+        return {"alert_id": f"{cls}{first}", "edge_ids": {"class": cls, "first_seen": first, "last_seen": last,
+                                                          "count": n, "phase": "start"}}
+
+    seen: list[tuple[int, int]] = []
+
+    def run(extra: list[str]) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        k, span = (int(e.split("=")[1]) for e in extra)
+        seen.append((k, span))
+        alerts = [alert("DDoS_TCP", 12.0, 48.0, 20)]
+        if k <= 3:
+            alerts.append(alert("MITM", 72.0, 78.0, 3))
+        return alerts, ts, labels
+
+    k, span, table = choose_confirmation([run], "Normal", ETH_FAMILY)
+    assert seen == confirm_candidates()
+    assert (k, span) == (3, 6)
+    assert table[0] == {"confirm_windows": 1, "confirm_span": 0, "false_incidents": 0,
+                        "classes_detected_right_family": 2}

@@ -96,7 +96,8 @@ class FakePolicy:
         self.observed = 0
         self.ticks = 0
 
-    def observe(self, key: Any, probs: np.ndarray, first_ts: float, last_ts: float, context: dict) -> list[dict]:
+    def observe(self, key: Any, probs: np.ndarray, first_ts: float, last_ts: float, context: dict,
+                index: int = -1) -> list[dict]:
         self.observed += 1
         self.pending.append({"alert_id": f"{self.tag}-{last_ts:.3f}", "key": key, "score": float(probs[1]),
                              "arbitration_id": context["arbitration_id"]})

@@ -48,12 +48,14 @@ def test_global_window_across_batches_matches_reference() -> None:
     win = Windower("window", 2, size=w, stride=s, context_fields=CAN_CONTEXT)
     rows = np.arange(40, dtype=np.float32).reshape(20, 2)
     ctx = [(float(i), "vcan0", 0x100 + i) for i in range(20)]
-    got = []
+    got, index = [], []
     for lo, hi in ((0, 3), (3, 4), (4, 11), (11, 20)):  # batch boundaries inside windows
         b = win.push(rows[lo:hi], ctx[lo:hi])
         got.extend(zip(b.inputs, b.first_ts, b.last_ts, b.contexts, strict=True))
+        index.extend(b.index.tolist())
     ref = _reference(rows, ["g"] * 20, w, s)
     assert len(got) == len(ref) == 8  # windows end at records 5, 7, ..., 19
+    assert index == list(range(8))  # each window's ordinal in its stream, across batches
     for (inp, first, last, c), (_, idx) in zip(got, ref, strict=True):
         assert np.array_equal(inp, rows[idx])
         assert first == float(idx[0]) and last == float(idx[-1])
@@ -88,19 +90,22 @@ def test_flow_windows_match_reference(w: int, s: int, keys: list, cuts: list[int
     ctx = [_eth_ctx(i, k) for i, k in enumerate(keys)]
     win = Windower("window", 3, size=w, stride=s, key="flow", context_fields=ETHERNET_CONTEXT)
     bounds = sorted({0, n, *[c for c in cuts if c <= n]})
-    got: list[tuple[object, np.ndarray, tuple]] = []
+    got: list[tuple[object, np.ndarray, tuple, int]] = []
     for lo, hi in itertools.pairwise(bounds):
         b = win.push(rows[lo:hi], ctx[lo:hi])
         assert b.inputs.shape[1:] == (w, 3)
-        got.extend(zip(b.keys, b.inputs, b.contexts, strict=True))
+        got.extend(zip(b.keys, b.inputs, b.contexts, b.index.tolist(), strict=True))
     ref = _reference(rows, ["global" if k is None else k for k in keys], w, s)
     # Across streams the order may differ within a batch; compare as multisets keyed by last record.
-    got_by_last = {c[2]: (k, inp) for k, inp, c in got}
+    got_by_last = {c[2]: (k, inp, i) for k, inp, c, i in got}
     assert len(got_by_last) == len(got) == len(ref)
+    ordinal: dict[object, int] = {}
     for k, idx in ref:
-        gk, inp = got_by_last[ctx[idx[-1]][2]]
+        gk, inp, i = got_by_last[ctx[idx[-1]][2]]
         assert gk == k
         assert np.array_equal(inp, rows[idx])
+        assert i == ordinal.get(k, 0)  # the window's ordinal in its own stream
+        ordinal[k] = i + 1
 
 
 def test_streams_are_bounded_and_idle_ones_evicted() -> None:

@@ -27,7 +27,9 @@ All records of one incident share ``edge_ids.incident_id`` (the ``alert_id`` of 
 SIEM can collapse them; each record still has its own ``alert_id``.
 
 Time is data time (window timestamps), not the wall clock, so replaying a capture gives the same
-alerts however fast it runs.
+alerts however fast it runs. When data time steps back by more than the merge gap (captures joined
+end to end, a clock set back), open incidents end there and the clock starts again, so windows
+years apart never merge into one incident.
 
 Confirmation: with ``confirm_windows`` N > 1 (the bundle's value, or ``alerts.confirm_windows``), an
 incident's ``start`` is sent only once N windows of its class from its key have been seen within
@@ -35,6 +37,10 @@ the merge gap; an incident that goes quiet before that ends silently and is coun
 (``incidents_unconfirmed``). Why: a flood, a scan or an ARP-spoofing run spans hundreds of windows,
 while one odd window of unfamiliar benign traffic (a protocol the model never saw) is the commonest
 false alert; N windows cost N x stride records of latency (a few milliseconds at line rate).
+With ``confirm_span`` M > 0 (bundle, or ``alerts.confirm_span_windows``) the N windows must also fall
+within M consecutive windows of their key: an attack alerts densely, while a model that misreads a
+few percent of a real bus's or network's windows scatters them, and N scattered windows within a
+merge gap still add up (a 13 s real vehicle log gave 41 such windows, never more than 2 in a row).
 
 Rate limits: at most ``alerts.rate_limit_per_min`` records per class in any 60 s of data time
 (0 = unlimited). A record over the limit is not sent but counted (``suppressed``); the incident goes
@@ -50,7 +56,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -80,6 +86,9 @@ class _Incident:
     last_sent_ts: float = 0.0
     count_at_last_send: int = 0
     suppressed: int = 0
+    announced: bool = False
+    #: stream ordinals of its latest windows, while it waits for confirmation within a span
+    recent: deque[int] = field(default_factory=deque)
 
 
 class AlertPolicy:
@@ -101,6 +110,7 @@ class AlertPolicy:
         host: str,
         max_incidents: int = 65536,
         confirm_windows: int = 1,
+        confirm_span: int = 0,
     ):
         """:param cfg: the ``alerts`` config section.
         :param classes: class names in the model's output order.
@@ -112,6 +122,8 @@ class AlertPolicy:
         :param host: the gateway id (EVE ``host``).
         :param max_incidents: open incidents kept at most; the least recently seen is ended beyond.
         :param confirm_windows: windows of one class from one key before its incident is announced.
+        :param confirm_span: when > 0, those windows must fall within this many consecutive windows
+            of their key (windows that carry their stream ordinal; others count as before).
         """
         if benign_class not in classes:
             raise ValueError(f"benign class {benign_class!r} is not one of {classes}")
@@ -133,6 +145,7 @@ class AlertPolicy:
         self.host = host
         self.max_incidents = max(1, int(max_incidents))
         self.confirm_windows = max(1, int(confirm_windows))
+        self.confirm_span = max(0, int(confirm_span))
         self._incidents: OrderedDict[tuple[Hashable, str], _Incident] = OrderedDict()
         self._sent: dict[str, deque[float]] = {}
         self._now = float("-inf")
@@ -146,6 +159,7 @@ class AlertPolicy:
         self.incidents_unconfirmed = 0
         self.alerts_emitted = 0
         self.alerts_suppressed = 0
+        self.clock_steps_back = 0
 
     # ---------------------------------------------------------------------------------------------
 
@@ -170,6 +184,7 @@ class AlertPolicy:
         first_ts: float,
         last_ts: float,
         context: Mapping[str, Any],
+        index: int = -1,
     ) -> list[dict[str, Any]]:
         """Take one scored window; return the alert records to emit now (often none).
 
@@ -178,11 +193,14 @@ class AlertPolicy:
         :param first_ts: time of the window's first record (epoch seconds).
         :param last_ts: time of the window's last record; the policy's clock.
         :param context: 5-tuple or CAN fields of the window (see :func:`build_alert`).
+        :param index: the window's ordinal in its stream (``WindowBatch.index``; -1: unknown).
         """
         self.windows_observed += 1
         out: list[dict[str, Any]] = []
         if last_ts > self._now:
             self._now = last_ts
+        elif last_ts < self._now - self.cfg.merge_gap_s:
+            self._step_back(last_ts, out)
         if self._now >= self._next_sweep:
             self._next_sweep = self._now + _SWEEP_EVERY_S
             self._sweep(self._now, out)
@@ -210,14 +228,31 @@ class AlertPolicy:
             inc.last_seen = max(inc.last_seen, last_ts)
             inc.score = max(inc.score, score)
             inc.context = dict(context)
-            if inc.count > self.confirm_windows:  # announced already
+            if inc.announced:
                 if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
                     self._send(inc, "update", last_ts, out)
                 return out
-        if inc.count == self.confirm_windows:  # confirmed by this window: announce it
+        if self._confirmed(inc, index):
+            inc.announced = True
+            inc.recent.clear()
             self.incidents_opened += 1
             self._send(inc, "start", last_ts, out)
         return out
+
+    def _confirmed(self, inc: _Incident, index: int) -> bool:
+        """Whether the window just merged into the unannounced ``inc`` confirms it."""
+        k = self.confirm_windows
+        if k == 1:
+            return True
+        if self.confirm_span <= 0 or index < 0:
+            return inc.count >= k
+        recent = inc.recent
+        if recent and index <= recent[-1]:  # the stream started again (evicted, model reloaded)
+            recent.clear()
+        recent.append(index)
+        if len(recent) > k:
+            recent.popleft()
+        return len(recent) == k and recent[-1] - recent[0] < self.confirm_span
 
     def flush(self, now: float | None = None) -> list[dict[str, Any]]:
         """Records due without a new window.
@@ -248,9 +283,20 @@ class AlertPolicy:
             "incidents_open": len(self._incidents),
             "alerts_emitted": self.alerts_emitted,
             "alerts_suppressed": self.alerts_suppressed,
+            "clock_steps_back": self.clock_steps_back,
         }
 
     # ---------------------------------------------------------------------------------------------
+
+    def _step_back(self, now: float, out: list[dict[str, Any]]) -> None:
+        """The data clock went back by more than the merge gap (captures joined end to end, a clock
+        set back): what is open belongs to another stretch of time and ends, as after a gap, and the
+        clock and rate limits start again from ``now``."""
+        self.clock_steps_back += 1
+        for ikey, inc in list(self._incidents.items()):
+            self._close(ikey, inc, out)
+        self._sent.clear()
+        self._now = self._next_sweep = now
 
     def _sweep(self, now: float, out: list[dict[str, Any]]) -> None:
         gap = self.cfg.merge_gap_s
@@ -263,7 +309,7 @@ class AlertPolicy:
 
     def _close(self, ikey: tuple[Hashable, str], inc: _Incident, out: list[dict[str, Any]]) -> None:
         self._incidents.pop(ikey, None)
-        if inc.count < self.confirm_windows:  # never announced
+        if not inc.announced:
             self.incidents_unconfirmed += 1
             return
         self.incidents_closed += 1

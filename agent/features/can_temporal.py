@@ -31,6 +31,10 @@ Columns (one row per CAN data frame, in this order):
     1 when the id was not seen during the warm-up (``can_warmup_s`` from the first frame), on every
     frame of such an id; 0 during the warm-up itself.
 
+Time: windows, periods and the warm-up run on :class:`~agent.features.clock.DataClock`'s timeline,
+so logs joined end to end, or a clock set back, do not leave state in the future (rows and alerts
+keep the frames' own timestamps).
+
 Remote frames produce no row but count on the bus (rates, entropy), since they occupy it; error
 frames produce no row and are only counted.
 
@@ -55,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import FeatureError
 from agent.features.can_frames import CanFrameExtractor
 from agent.features.ciciov2024 import BASE_COLUMNS
+from agent.features.clock import DataClock
 from agent.records import CanFrame
 
 if TYPE_CHECKING:
@@ -121,6 +126,7 @@ class CanTemporalExtractor(CanFrameExtractor):
         self._s = 0.0  # Σ c·log2 c over _win_count
         self._clogc: list[float] = [0.0, 0.0]  # c·log2 c by c
         self._since_resync = 0
+        self._clock = DataClock()
         self._counters = {
             "rows": 0,
             "remote_frames": 0,
@@ -140,6 +146,7 @@ class CanTemporalExtractor(CanFrameExtractor):
         out = dict(self._counters)
         out["tracked_ids"] = len(self._ids)
         out["window_frames"] = len(self._win_ts)
+        out["clock_steps_back"] = self._clock.steps
         return out
 
     def _grow_table(self, upto: int) -> list[float]:
@@ -173,11 +180,13 @@ class CanTemporalExtractor(CanFrameExtractor):
         fold_mask = _BYTE_LSBS
         max_window = MAX_WINDOW_FRAMES
         warm_end = self._warm_end
+        clock = self._clock
         s = self._s
         since_resync = self._since_resync
         try:
             for frame in records:
-                ts, arbitration_id, data, dlc, _ext, _fd, is_remote, is_error, _channel = frame
+                stamp, arbitration_id, data, dlc, _ext, _fd, is_remote, is_error, _channel = frame
+                ts = clock(stamp)  # state arithmetic on a timeline that never steps back
                 if is_error:
                     counters["error_frames"] += 1
                     continue
@@ -274,7 +283,7 @@ class CanTemporalExtractor(CanFrameExtractor):
                 ]
                 counters["rows"] += 1
                 if context:
-                    yield row, (ts, _channel, arbitration_id)
+                    yield row, (stamp, _channel, arbitration_id)
                 else:
                     yield row
         finally:

@@ -49,7 +49,9 @@ Columns after the 61 Edge-IIoTset ones:
     Suricata's brute-force rules count the same replies: one failure is a typo, tens are an attack,
     and a client that polls a server many times a second without failing is not guessing passwords.
 
-Frames without an IP layer get 0 in the first four columns. State is bounded: at most
+Time: rates, horizons and the ARP request window run on :class:`~agent.features.clock.DataClock`'s
+timeline, so a capture whose clock steps back (joined files, a clock set back) does not freeze state
+in the future. Frames without an IP layer get 0 in the first four columns. State is bounded: at most
 ``features.max_hosts`` addresses per table (least recently seen evicted, counted in ``stats()``),
 each with at most :data:`MAX_PEERS` peers, so a flood of spoofed addresses cannot grow memory
 (Kitsune's unbounded per-host state is why it slows to tens of frames per second in such a flood).
@@ -65,6 +67,7 @@ from urllib.parse import unquote_plus
 
 from agent.errors import FeatureError
 from agent.features import ETHERNET_CONTEXT
+from agent.features.clock import DataClock
 from agent.features.edge_iiotset.columns import COLUMNS, INDEX
 from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor
 
@@ -250,6 +253,7 @@ class HostContextExtractor:
         self._arp_asked: dict[tuple[str, str], float] = {}
         self._max_hosts = max_hosts
         self._udp_seen = -1  # highest udp.stream index seen: a higher one starts a conversation
+        self._clock = DataClock()
         self._counters = {"unsolicited_arp_replies": 0, "arp_evicted": 0}
 
     @classmethod
@@ -264,6 +268,7 @@ class HostContextExtractor:
         out.update(self._counters)
         out["hosts_tracked"] = len(self._src.table) + len(self._dst.table)
         out["hosts_evicted"] = self._src.evicted + self._dst.evicted + self._failures.evicted
+        out["clock_steps_back"] = self._clock.steps
         return out
 
     def row(self, record: Frame) -> list[Any]:
@@ -281,9 +286,11 @@ class HostContextExtractor:
     def _iter(self, records: Iterable[Frame], context: bool) -> Iterator[Any]:
         src_hit, dst_hit = self._src.hit, self._dst.hit
         failures = self._failures
+        clock = self._clock
         log2 = math.log2
         for row, ctx in self.base.rows_with_context(records):
-            ts, src, dst, dport, proto = ctx[0], ctx[1], ctx[3], ctx[4], ctx[5]
+            src, dst, dport, proto = ctx[1], ctx[3], ctx[4], ctx[5]
+            ts = clock(ctx[0])  # state arithmetic on a timeline that never steps back
             if src is None:
                 row += (0, 0, 0.0, 0.0, self._arp(row, ts) if row[_ARP_OP] else 0, 0, 0, 0, 0.0, 0.0)
             else:

@@ -127,6 +127,9 @@ def build_scoring(
         )
     if cfg.alerts.confirm_windows is not None and cfg.alerts.confirm_windows < 1:
         raise EdgeIdsError(f"alerts.confirm_windows: must be >= 1, got {cfg.alerts.confirm_windows}")
+    span = cfg.alerts.confirm_span_windows
+    if span is not None and span < 0:
+        raise EdgeIdsError(f"alerts.confirm_span_windows: must be >= 0, got {span}")
     if previous is not None and previous.cfg.features == cfg.features:
         extractor = previous.extractor
     else:
@@ -154,6 +157,7 @@ def build_scoring(
         m.model_sha256,
         cfg.gateway_id,
         confirm_windows=cfg.alerts.confirm_windows or m.confirm_windows,
+        confirm_span=m.confirm_span if span is None else span,
     )
     same_sinks = previous is not None and _sink_settings(previous.cfg) == _sink_settings(cfg)
     if same_sinks and previous is not None:
@@ -471,6 +475,7 @@ class Pipeline:
                     float(wb.first_ts[i]),
                     float(wb.last_ts[i]),
                     dict(zip(fields, wb.contexts[i], strict=False)),
+                    int(wb.index[i]),
                 )
             )
         if alerts:
