@@ -331,11 +331,11 @@ def capture(lab: Lab, sc: Scenario, pcap: Path, settle_s: float) -> Capture:
         time.sleep(0.1)
     rc: int | None = None
     stopped = False
-    tool_s = 0.0
-    t0 = time.monotonic()
     try:
         if sc.argv is None:
+            t0 = time.monotonic()
             time.sleep(sc.limit_s)
+            tool_s = time.monotonic() - t0
         else:
             time.sleep(settle_s)
             t0 = time.monotonic()
@@ -348,8 +348,6 @@ def capture(lab: Lab, sc: Scenario, pcap: Path, settle_s: float) -> Capture:
             tool_s = time.monotonic() - t0
             time.sleep(settle_s)
     finally:
-        if sc.argv is None:
-            tool_s = time.monotonic() - t0
         stop(dump, signal.SIGINT, wait_s=20)
     dropped = None
     for line in err.read_text(errors="replace").splitlines():

@@ -228,8 +228,7 @@ class Agent:
         return "".join(p.read_text(errors="replace") for p in self.logs if p.exists())[-last:]
 
     def jsonl_alerts(self) -> list[dict[str, Any]]:
-        p = self.jsonl_path
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+        return read_jsonl(self.jsonl_path)
 
 
 @contextmanager
@@ -302,6 +301,19 @@ def schema_validator() -> Any:
 
     schema = json.loads(SCHEMA.read_text())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def assert_valid_alerts(alerts: list[dict[str, Any]]) -> None:
+    """Every alert matches the published alert schema (the first violation named otherwise)."""
+    validator = schema_validator()
+    for a in alerts:
+        errors = sorted(validator.iter_errors(a), key=str)
+        assert not errors, f"alert {a.get('alert_id')} violates the schema: {errors[0].message}\n{a}"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The alerts a JSONL sink wrote so far (none while the file does not exist)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def summary(alerts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

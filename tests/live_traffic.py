@@ -17,6 +17,8 @@ VICTIM_MAC = "02:4c:00:00:00:02"
 SENSOR = ("10.77.0.10", "02:4c:00:00:00:10")
 BROKER = ("10.77.0.5", "02:4c:00:00:00:05")
 FLOOD_PORT = 502  # Modbus/TCP on a PLC, a typical target on a plant network
+#: the Ethernet classes a flood may be reported as
+DOS_FAMILY = {"DDoS_TCP", "DDoS_UDP", "DDoS_ICMP", "DDoS_HTTP"}
 
 
 def _ether(src_mac: str, dst_mac: str) -> object:

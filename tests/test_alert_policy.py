@@ -20,9 +20,10 @@ def probs(cls: str, p: float = 0.9) -> np.ndarray:
     return out
 
 
-def policy(**kw: object) -> AlertPolicy:
+def policy(confirm_windows: int = 1, confirm_span: int = 0, **kw: object) -> AlertPolicy:
     cfg = AlertsConfig(**{"realert_interval_s": 60.0, "merge_gap_s": 5.0, "rate_limit_per_min": 0, **kw})  # type: ignore[arg-type]
-    return AlertPolicy(cfg, CLASSES, "Normal", {"DDoS_UDP": 0.6}, {"SQL_injection": 3}, "lab", SHA, "gw1")
+    return AlertPolicy(cfg, CLASSES, "Normal", {"DDoS_UDP": 0.6}, {"SQL_injection": 3}, "lab", SHA, "gw1",
+                       confirm_windows=confirm_windows, confirm_span=confirm_span)
 
 
 def test_benign_never_alerts_even_when_certain() -> None:
@@ -169,8 +170,7 @@ def test_incident_table_is_bounded() -> None:
 
 
 def test_confirmation_holds_the_start_until_n_windows() -> None:
-    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
-    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=3)
+    p = policy(confirm_windows=3)
     assert p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW) == []
     assert p.observe("f", probs("DDoS_UDP"), 1.0, 2.0, FLOW) == []
     out = p.observe("f", probs("DDoS_UDP"), 2.0, 3.0, FLOW)
@@ -184,8 +184,7 @@ def test_confirmation_holds_the_start_until_n_windows() -> None:
 
 
 def test_unconfirmed_incident_ends_silently_and_is_counted() -> None:
-    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
-    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=3)
+    p = policy(confirm_windows=3)
     assert p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW) == []
     assert p.observe("f", probs("DDoS_UDP"), 1.0, 2.0, FLOW) == []
     # a gap longer than merge_gap_s: the two windows never become an alert
@@ -198,8 +197,7 @@ def test_unconfirmed_incident_ends_silently_and_is_counted() -> None:
 def test_confirmation_within_a_span_needs_a_dense_run_of_windows() -> None:
     """3 windows within 6 consecutive windows of the key: 3 scattered misreads never confirm, a
     dense run does, and its start counts every window merged so far."""
-    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
-    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=3, confirm_span=6)
+    p = policy(confirm_windows=3, confirm_span=6)
     for i in (0, 10, 20, 30, 40):  # every 10th window of the stream, all within the merge gap
         assert p.observe("can0", probs("DDoS_UDP"), i * 0.01, i * 0.01 + 0.01, FLOW, index=i) == []
     assert p.observe("can0", probs("DDoS_UDP"), 0.42, 0.43, FLOW, index=42) == []
@@ -211,13 +209,12 @@ def test_confirmation_within_a_span_needs_a_dense_run_of_windows() -> None:
 
 
 def test_confirmation_span_ignores_windows_without_an_ordinal_and_restarts_with_the_stream() -> None:
-    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
-    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=2, confirm_span=2)
+    p = policy(confirm_windows=2, confirm_span=2)
     # the record layout gives no ordinal (-1): the count within the merge gap decides, as without a span
     assert p.observe("f", probs("DDoS_UDP"), 0.0, 1.0, FLOW) == []
     assert len(p.observe("f", probs("DDoS_UDP"), 3.0, 4.0, FLOW)) == 1
     # a stream that started again (ordinals back to 0) does not pair with its old windows
-    p = AlertPolicy(cfg, CLASSES, "Normal", {}, {}, "lab", SHA, "gw1", confirm_windows=2, confirm_span=2)
+    p = policy(confirm_windows=2, confirm_span=2)
     assert p.observe("g", probs("DDoS_UDP"), 0.0, 1.0, FLOW, index=500) == []
     assert p.observe("g", probs("DDoS_UDP"), 1.0, 2.0, FLOW, index=0) == []
     assert len(p.observe("g", probs("DDoS_UDP"), 1.1, 2.1, FLOW, index=1)) == 1

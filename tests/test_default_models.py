@@ -18,8 +18,6 @@ import pytest
 
 from agent.bundle import load_bundle
 from agent.commands.demo import find_capture
-from agent.commands.replay import replay
-from agent.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "models"
@@ -48,16 +46,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _replay(name: str, capture: Path, tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    kind = BUNDLES[name]["feature_kind"]
-    jsonl = tmp / f"{capture.name}.alerts.jsonl"
-    cfg = load_config(None, [f"state_dir={tmp / 'state'}", f"features.kind={kind}", f"model.bundle={MODELS / name}",
-                             "mqtt.enabled=false", "logging.level=WARNING"])
-    (tmp / "state").mkdir(exist_ok=True)
-    rc, stats = replay(cfg, str(capture), jsonl=str(jsonl))
-    assert rc == 0
-    alerts = [json.loads(ln) for ln in jsonl.read_text().splitlines() if ln.strip()] if jsonl.exists() else []
-    return alerts, stats
+def _replay(name: str, capture: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The capture replayed through the agent with the bundle, as the model build replays its captures."""
+    from trainer.lab.default_models import PLANS, replay_alerts
+
+    plan = next(p for p in PLANS.values() if p.name == name)
+    assert plan.feature_kind == BUNDLES[name]["feature_kind"]
+    return replay_alerts(plan, MODELS / name, capture)
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLES))
@@ -87,11 +82,11 @@ def test_bundle_loads_with_its_hash_and_fits_the_budget(name: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BUNDLES))
-def test_demo_capture_raises_the_expected_families(name: str, tmp_path: Path) -> None:
+def test_demo_capture_raises_the_expected_families(name: str) -> None:
     spec = BUNDLES[name]
     capture = find_capture(MODELS / name)
     assert capture is not None and capture.name.startswith("capture")
-    alerts, stats = _replay(name, capture, tmp_path)
+    alerts, stats = _replay(name, capture)
     families = {spec["family"][a["edge_ids"]["class"]] for a in alerts}
     assert spec["expect"] <= families, f"{name}: alert families {families}"
     # the demo capture's labels (runs of frames) line up with its frames
@@ -123,12 +118,12 @@ KNOWN_NOISY = {"mixed_ndpi_android.pcap", "mqtt_smalltests_merged.pcap"}
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "rel"), REAL_CAPTURES, ids=[r for _, r in REAL_CAPTURES])
-def test_real_benign_capture_raises_fewer_than_one_alert_per_10k_frames(name: str, rel: str, shared_captures: Path,
-                                                                       tmp_path: Path) -> None:
+def test_real_benign_capture_raises_fewer_than_one_alert_per_10k_frames(name: str, rel: str,
+                                                                       shared_captures: Path) -> None:
     capture = shared_captures / rel
     if not capture.is_file():
         pytest.skip(f"{rel} is not in ../shared/captures")
-    alerts, stats = _replay(name, capture, tmp_path)
+    alerts, stats = _replay(name, capture)
     n = stats["records_in"]
     assert n > 0
     ok = len(alerts) < max(1.0, n / 1e4)
@@ -201,7 +196,7 @@ def test_attacks_injected_into_a_real_vehicle_log_are_detected(attack: str, rati
     with can.Logger(str(path)) as writer:
         for m in sorted(msgs + injected, key=lambda m: m.timestamp):
             writer.on_message_received(m)
-    alerts, _ = _replay("ciciov2024-lab", path, tmp_path)
+    alerts, _ = _replay("ciciov2024-lab", path)
     assert alerts, f"no alert for {attack} injected into a real vehicle log"
     for a in alerts:
         e = a["edge_ids"]

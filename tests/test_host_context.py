@@ -177,11 +177,10 @@ def test_arp_reply_without_request_is_flagged() -> None:
         arp(20.0, 2, attacker_claims, host),         # arpspoof's periodic poisoning
         frame(21.0, E / IP(src=host, dst=gw) / ICMP()),
     ]
-    rows = ctx_rows(frames)
+    ext = HostContextExtractor()
+    rows = [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(frames)]
     assert [r["ctx.arp_unsolicited"] for r in rows] == [0, 0, 1, 0, 1, 1, 0]
     assert [r["ctx.src_endpoints"] for r in rows[:6]] == [0] * 6  # no IP layer
-    ext = HostContextExtractor()
-    list(ext.rows(frames))
     assert ext.stats()["unsolicited_arp_replies"] == 3
 
 

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from test_edge_iiotset_parity import compare, ours_for, tshark_rows
 
-from tests.test_edge_iiotset_parity import compare, ours_for, tshark_rows
 from trainer.lab import everyday, wire
 from trainer.lab.ethernet import NORMAL, Capture, make_site, normal_mqtt
 

@@ -31,12 +31,12 @@ import pytest
 from live_agent import (
     Agent,
     VethPair,
+    assert_valid_alerts,
     base_config,
     entered,
     healths,
     netns,
     running,
-    schema_validator,
     short_tag,
     status,
     summary,
@@ -46,6 +46,7 @@ from live_agent import (
 from live_traffic import (
     CAN_ECUS,
     CAN_SENDER,
+    DOS_FAMILY,
     FLOOD_PORT,
     SCANNER,
     SPOOF_ID,
@@ -63,7 +64,6 @@ REPO = Path(__file__).resolve().parent.parent
 ETH_BUNDLE = REPO / "models" / "edge-iiotset-lab"
 CAN_BUNDLE = REPO / "models" / "ciciov2024-lab"
 
-DOS_FAMILY = {"DDoS_TCP", "DDoS_UDP", "DDoS_ICMP", "DDoS_HTTP"}
 SCAN_FAMILY = {"Port_Scanning", "Fingerprinting", "Vulnerability_scanner"}
 CAN_DOS_FAMILY = {"DoS"}
 CAN_SPOOF_FAMILY = {"SPOOFING", "GAS", "RPM", "SPEED", "STEERING_WHEEL"}  # category or specific class
@@ -97,13 +97,6 @@ def veth(root: None, tmp_path: Path) -> Iterator[VethPair]:
 
 def _classes(alerts: list[dict[str, Any]]) -> set[str]:
     return {a["edge_ids"]["class"] for a in alerts}
-
-
-def _all_valid(alerts: list[dict[str, Any]]) -> None:
-    validator = schema_validator()
-    for a in alerts:
-        errors = sorted(validator.iter_errors(a), key=str)
-        assert not errors, f"alert {a.get('alert_id')} violates the schema: {errors[0].message}\n{a}"
 
 
 def _eth_agent(tmp_path: Path, veth: VethPair, bundle: Path, port: int, **sections: dict[str, Any]) -> Agent:
@@ -168,7 +161,7 @@ def test_ethernet_attack_on_veth_raises_matching_alert_over_mqtt(
             rc, _ = agent.terminate()
         assert rc == 0, agent.log_text()
         alerts = sub.alerts()
-        _all_valid(alerts)
+        assert_valid_alerts(alerts)
         hits = [a for a in alerts if a["edge_ids"]["class"] in family]
         for a in hits:
             assert {"src_ip", "dest_ip", "proto"} <= a.keys(), a
@@ -243,7 +236,7 @@ def test_can_dos_and_spoofing_over_udp_multicast_raise_alerts(
             assert rc == 0, agent.log_text()
             sub.wait(lambda s: False, timeout=0.5)
             alerts = sub.alerts()
-            _all_valid(alerts)
+            assert_valid_alerts(alerts)
             report = f"phases sent {phases}; alerts {summary(alerts)}; health {_health_brief(sub)}"
             dos = [a for a in alerts if a["edge_ids"]["class"] in CAN_DOS_FAMILY]
             spoof = [a for a in alerts if a["edge_ids"]["class"] in CAN_SPOOF_FAMILY]
@@ -316,7 +309,7 @@ def test_sigterm_under_traffic_flushes_exits_0_within_5s_and_loses_nothing(
         assert jsonl, "no alert in the JSONL sink"
         assert not missing, f"{len(missing)} of {len(jsonl)} alerts never reached the broker"
         assert got <= jsonl, "an alert reached the broker that the JSONL sink never saw"
-        _all_valid(sub.alerts())
+        assert_valid_alerts(sub.alerts())
         print(f"SIGTERM: exit {rc} in {took:.2f}s, {len(jsonl)} alerts, all delivered; runs: {agent.runs}")
     finally:
         if sender is not None and sender.poll() is None:
@@ -370,7 +363,7 @@ def test_sighup_under_traffic_reloads_refuses_bad_config_and_loses_nothing(
         assert "alerts.realert_interval: unknown key" in agent.log_text(50000)
         jsonl, got = _delivered(sub, agent, timeout=5)
         assert jsonl and not jsonl - got, f"{len(jsonl - got)} of {len(jsonl)} alerts never reached the broker"
-        _all_valid(sub.alerts())
+        assert_valid_alerts(sub.alerts())
     finally:
         if sender is not None and sender.poll() is None:
             sender.kill()

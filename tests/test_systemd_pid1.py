@@ -46,9 +46,10 @@ from typing import Any
 
 import pytest
 import yaml
-from live_agent import VethPair, schema_validator, summary, veth_pair, wait_for
-from live_traffic import FLOOD_PORT, VICTIM, interleave, normal_mqtt, syn_flood
+from live_agent import VethPair, assert_valid_alerts, read_jsonl, summary, veth_pair, wait_for
+from live_traffic import DOS_FAMILY, FLOOD_PORT, VICTIM, interleave, normal_mqtt, syn_flood
 from systemd_sandbox import STUB_UNITS, Sandbox, SandboxError, sandbox, unavailable
+from test_systemd import MAX_EXPOSURE
 
 from agent.runtime.daemon import STOP_BUDGET_S
 
@@ -68,14 +69,11 @@ AGENT_LOG = "/run/edge-ids-sandbox/agent.log"
 #: the status line the agent sends with READY=1 (agent/runtime/daemon.py)
 STATUS_TEXT = "scoring"
 CAP_NET_RAW = 13
-#: the same bar as tests/test_systemd.py's offline review
-MAX_EXPOSURE = 3.0
 VENV = "/opt/edge-ids/.venv"
 #: where the checkout is bound in the sandbox: the service's home (WorkingDirectory=, models/)
 HOME = "/opt/edge-ids/src"
 #: what the unit hides from the service (ProtectHome=, PrivateTmp=) or the sandbox replaces (/run)
 HIDDEN = ("/home/", "/root/", "/run/", "/tmp/", "/var/tmp/")
-DOS_FAMILY = {"DDoS_TCP", "DDoS_UDP", "DDoS_ICMP", "DDoS_HTTP"}
 ALERT_TIMEOUT_S = 15.0
 #: the test-only watchdog: short enough to see a hang in seconds, long enough for a busy 2-core runner
 WATCHDOG_S = 3
@@ -149,8 +147,7 @@ class Deployment:
             f.write(body)
 
     def alerts(self) -> list[dict[str, Any]]:
-        p = self.sb.path(JSONL)
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+        return read_jsonl(self.sb.path(JSONL))
 
     def agent_log(self) -> str:
         p = self.sb.path(AGENT_LOG)
@@ -335,10 +332,7 @@ def test_attack_on_the_veth_raises_alerts_in_the_state_directory(deployed: Deplo
     assert not dep.alerts(), f"alerts on the sensor's session alone: {summary(dep.alerts())}"
     alerts = _flood_until(dep, lambda new: [a for a in new if a["edge_ids"]["class"] in DOS_FAMILY],
                           "no DoS alert for a SYN flood on the veth")
-    validator = schema_validator()
-    for a in alerts:
-        errors = sorted(validator.iter_errors(a), key=str)
-        assert not errors, f"alert {a.get('alert_id')} violates the schema: {errors[0].message}"
+    assert_valid_alerts(alerts)
     hits = [a for a in alerts if a["edge_ids"]["class"] in DOS_FAMILY]
     assert any(a["dest_ip"] == VICTIM and a.get("dest_port") == FLOOD_PORT for a in hits), summary(hits)
     # written by the service user, private to it (UMask=0077), where the sandbox's overlay holds it

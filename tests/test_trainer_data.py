@@ -69,13 +69,14 @@ def test_feature_csv_with_labels_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["edge-iiotset", "edge-iiotset-context"])
 def test_feature_csv_of_the_features_command_names_its_kind(kind: str, tmp_path: Path) -> None:
     from agent.cli import main
+    from agent.commands.demo import find_capture
     from agent.features import FEATURE_KINDS
 
-    pcap = sorted((Path(__file__).resolve().parent.parent / "models" / "edge-iiotset-lab" / "demo").glob("*.pcap"))
-    if not pcap:
+    pcap = find_capture(Path(__file__).resolve().parent.parent / "models" / "edge-iiotset-lab")
+    if pcap is None:
         pytest.skip("no demo capture (make models)")
     out = tmp_path / "rows.csv"
-    assert main(["features", "--kind", kind, "--input", str(pcap[0]), "--out", str(out)]) == 0
+    assert main(["features", "--kind", kind, "--input", str(pcap), "--out", str(out)]) == 0
     n = len(pd.read_csv(out, dtype=str, keep_default_na=False))  # quoted cells may hold newlines
     (tmp_path / "labels.txt").write_text("Normal\n" * n)
     cfg = load_trainer_config(None, [f"data.labels_file={tmp_path / 'labels.txt'}"])

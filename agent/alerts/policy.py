@@ -87,7 +87,7 @@ class _Incident:
     count_at_last_send: int = 0
     suppressed: int = 0
     announced: bool = False
-    #: stream ordinals of its latest windows, while it waits for confirmation within a span
+    #: stream ordinals of its latest confirm_windows windows, while it waits for confirmation within a span
     recent: deque[int] = field(default_factory=deque)
 
 
@@ -215,7 +215,7 @@ class AlertPolicy:
             self._close(ikey, inc, out)
             inc = None
         if inc is None:
-            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context))
+            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context), recent=deque(maxlen=self.confirm_windows))
             self._incidents[ikey] = inc
             if len(self._incidents) > self.max_incidents:
                 old_key, old = next(iter(self._incidents.items()))
@@ -234,7 +234,6 @@ class AlertPolicy:
                 return out
         if self._confirmed(inc, index):
             inc.announced = True
-            inc.recent.clear()
             self.incidents_opened += 1
             self._send(inc, "start", last_ts, out)
         return out
@@ -249,9 +248,7 @@ class AlertPolicy:
         recent = inc.recent
         if recent and index <= recent[-1]:  # the stream started again (evicted, model reloaded)
             recent.clear()
-        recent.append(index)
-        if len(recent) > k:
-            recent.popleft()
+        recent.append(index)  # keeps the latest k
         return len(recent) == k and recent[-1] - recent[0] < self.confirm_span
 
     def flush(self, now: float | None = None) -> list[dict[str, Any]]:

@@ -239,8 +239,7 @@ class CanTemporalExtractor(CanFrameExtractor):
                     if period > 0.0:
                         dev = dt - period
                         ratio = dt / period
-                        if dt >= 0.0:
-                            state[1] = period + alpha * dev
+                        state[1] = period + alpha * dev  # dt >= 0: the clock never steps back
                     else:
                         dev = 0.0
                         ratio = 1.0

@@ -156,6 +156,8 @@ class _LruTable:
 class _HostTable(_LruTable):
     """address -> [decayed frame count, last ts, peers, decayed attempt count, last attempt ts].
 
+    Timestamps never go back here (the extractor's :class:`DataClock`), so decays need no guard.
+
     ``peers`` maps a peer to the last time it was seen, in last-seen order, so expiring the ones
     beyond the horizon is O(1) amortised. One table per role (as source, as destination), so a frame
     costs one lookup per address; the source table also keeps the attempt rate (``attempts``).
@@ -173,12 +175,8 @@ class _HostTable(_LruTable):
         within the horizon, log2(1 + frame rate), log2(1 + attempt rate))``, rates in 1/s (the
         attempt rate 0.0 unless the table keeps ``attempts``)."""
         st = self.take(key) or [0.0, ts, {}, 0.0, ts]
-        dt = ts - st[1]
-        if dt > 0:
-            st[0] = st[0] * math.exp(-dt / RATE_TAU_S) + 1.0
-            st[1] = ts
-        else:
-            st[0] += 1.0
+        st[0] = st[0] * math.exp((st[1] - ts) / RATE_TAU_S) + 1.0
+        st[1] = ts
         self.table[key] = st
         peers = st[2]
         if peer is not None:
@@ -195,12 +193,11 @@ class _HostTable(_LruTable):
                 del peers[next(iter(peers))]
         tried = 0.0
         if self.attempts:
-            dt = ts - st[4]
-            tried = st[3] * math.exp(-dt / RATE_TAU_S) if dt > 0 else st[3]
+            tried = st[3] * math.exp((st[4] - ts) / RATE_TAU_S)
             if peer is not None:
                 tried += 1.0
                 st[3] = tried
-                st[4] = max(ts, st[4])
+                st[4] = ts
             tried = math.log2(1.0 + tried / RATE_TAU_S)
         return len(peers), math.log2(1.0 + st[0] / RATE_TAU_S), tried
 
@@ -217,18 +214,14 @@ class _Decaying(_LruTable):
     def add(self, key: Any, ts: float) -> None:
         """One event of ``key`` at ``ts``."""
         st = self.take(key) or [0.0, ts]
-        dt = ts - st[1]
-        st[0] = (st[0] * math.exp(-dt / self.tau) if dt > 0 else st[0]) + 1.0
-        st[1] = max(ts, st[1])
+        st[0] = st[0] * math.exp((st[1] - ts) / self.tau) + 1.0
+        st[1] = ts
         self.table[key] = st
 
     def count(self, key: Any, ts: float) -> float:
         """The decayed count of ``key`` at ``ts`` (0 for an unknown key)."""
         st = self.table.get(key)
-        if st is None:
-            return 0.0
-        dt = ts - st[1]
-        return st[0] * math.exp(-dt / self.tau) if dt > 0 else st[0]
+        return 0.0 if st is None else st[0] * math.exp((st[1] - ts) / self.tau)
 
 
 class HostContextExtractor:

@@ -37,6 +37,7 @@ absolute), not bit-identical weights.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shutil
@@ -185,8 +186,6 @@ class Session:
     labels: np.ndarray
     ts: np.ndarray
     capture: Path
-    labels_file: Path
-    episodes: list[dict[str, Any]]
 
 
 def generate(plan: Plan, out: Path, seed: int | None = None, scale: float | None = None,
@@ -243,7 +242,7 @@ def extract_rows(path: Path, plan: Plan) -> tuple[pd.DataFrame, np.ndarray]:
         src.close()
     if plan.kind == "ethernet":
         raw = pd.DataFrame(rows, columns=list(ext.columns), dtype=object)
-        dcfg = DataConfig(recipe="authors", exclude_shortcuts=True, exclude=list(ETH_EXCLUDE), dedupe=False)
+        dcfg = DataConfig(recipe="authors", exclude_shortcuts=True, exclude=list(ETH_EXCLUDE))
         frame, _ = feature_frame(raw, dcfg, LoadReport(files=[str(path)]))
     else:
         frame = pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=list(ext.columns)).drop(columns=CAN_EXCLUDE)
@@ -261,8 +260,7 @@ def load_sessions(plan: Plan, root: Path) -> list[Session]:
         labels = pd.read_csv(root / f"{name}.labels.csv")[plan.label_column].astype(str).to_numpy()
         if not (len(frame) == len(labels) == len(ts)):
             raise RuntimeError(f"{name}: {len(frame)} feature rows, {len(labels)} labels, {len(ts)} timestamps")
-        out.append(Session(name, frame.reset_index(drop=True), np.asarray(labels, dtype=str), ts, capture,
-                           root / f"{name}.labels.csv", s.get("episodes", [])))
+        out.append(Session(name, frame.reset_index(drop=True), np.asarray(labels, dtype=str), ts, capture))
     return out
 
 
@@ -328,10 +326,11 @@ def cut_windows(x: np.ndarray, labels: np.ndarray, classes: list[str], size: int
 
 def set_determinism(seed: int) -> None:
     """Seeds and op determinism (cheap at this model size), so a re-run lands within TOLERANCE."""
-    import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
+    from trainer.model import set_seeds
+
+    set_seeds(seed)
     try:
         tf.config.experimental.enable_op_determinism()
     except (AttributeError, RuntimeError) as exc:  # older TF, or already initialised
@@ -565,8 +564,8 @@ def build(plan: Plan, work: Path, quick: bool = False) -> dict[str, Any]:
     from trainer.report import metrics, plot_curves
 
     t_start = time.perf_counter()
-    if quick:
-        plan.scale, plan.epochs = plan.scale / 4, min(plan.epochs, 3)
+    if quick:  # a copy: PLANS stays as it is for a later build in the same process
+        plan = dataclasses.replace(plan, scale=plan.scale / 4, epochs=min(plan.epochs, 3))
     lab = work / "lab"
     log.info("%s: generating %d capture sessions (seed %d, scale %s)", plan.name, plan.sessions, plan.seed, plan.scale)
     generate(plan, lab)
@@ -624,7 +623,8 @@ def build(plan: Plan, work: Path, quick: bool = False) -> dict[str, Any]:
 
     # Thresholds: on validation windows, scored by the int8 bundle through the agent's scorer.
     bundle = load_bundle(bundle_dir)
-    val_proba = Scorer(bundle).predict_proba(x_va)
+    scorer = Scorer(bundle)  # thresholds and confirmation below leave the model bytes as they are
+    val_proba = scorer.predict_proba(x_va)
     manifest = bundle.manifest
     manifest.thresholds = choose_thresholds(val_proba, y_va, classes)
     manifest.metrics = {**manifest.metrics, "validation_sessions": [sessions[i].name for i in plan.val],
@@ -644,7 +644,7 @@ def build(plan: Plan, work: Path, quick: bool = False) -> dict[str, Any]:
              confirm_table)
 
     # Test windows with the final thresholds (the policy's view of a window), and through the agent.
-    test_proba = Scorer(load_bundle(bundle_dir)).predict_proba(x_te)
+    test_proba = scorer.predict_proba(x_te)
     thr = np.array([np.inf, *[manifest.thresholds[c] for c in classes[1:]]])
     over = test_proba >= thr
     alert_pred = np.where(over.any(1), np.argmax(np.where(over, test_proba, -1.0), 1), 0)

@@ -339,9 +339,14 @@ def http_request(rng: random.Random, method: str, host: str, path: str, ua: str,
     return head.encode() + body
 
 
+#: reason phrases that later Pythons renamed (3.13: 413 "Content Too Large"), pinned so a seed gives
+#: the same bytes on every Python
+_PINNED_REASONS = {413: "Request Entity Too Large"}
+
+
 def http_response(rng: random.Random, status: int, body: bytes, ctype: str, server: str,
                   version: str = "1.1") -> bytes:
-    reason = HTTPStatus(status).phrase
+    reason = _PINNED_REASONS.get(status) or HTTPStatus(status).phrase
     h = [("Server", server), ("Content-Type", ctype), ("Content-Length", str(len(body)))]
     if rng.random() < 0.5:
         h.insert(0, ("Date", "Mon, 01 Jan 2024 00:00:00 GMT"))
@@ -398,6 +403,11 @@ class Site:
     rtt_wan: float
     loss: float
     hosts: list[Host] = field(default_factory=list)
+
+    @property
+    def web_host(self) -> str:
+        """The web server as an HTTP Host header names it (the port only when not 80)."""
+        return f"{self.web.addr}:{self.http_port}" if self.http_port != 80 else self.web.addr
 
     def describe(self) -> dict[str, Any]:
         return {h.name: {"ip": h.addr, "mac": h.mac.hex(":"), "os": h.os.name, "external": h.external}
@@ -608,7 +618,7 @@ def normal_http(cap: Capture, site: Site, t0: float, t1: float) -> None:
     srv_name = rng.choice(SERVERS)
     pages = ["/", "/index.html", "/dashboard", "/static/app.js", "/static/style.css", "/favicon.ico",
              "/api/sensors", "/api/status", "/api/plc/1", "/api/alarms?since=0", "/ui/", "/login"]
-    host = f"{site.web.addr}:{site.http_port}" if site.http_port != 80 else site.web.addr
+    host = site.web_host
     for cl in site.clients:
         ua = rng.choice(BROWSER_UAS)
         t = t0 + rng.uniform(0, 10)

@@ -104,7 +104,7 @@ def normal_rest(cap: Capture, site: Site, t0: float, t1: float) -> None:
     """A REST client (Node-RED, a historian, a script) using the whole HTTP method set on the web server."""
     rng = cap.rng
     cl = rng.choice([site.hmi, *site.clients])
-    host = f"{site.web.addr}:{site.http_port}" if site.http_port != 80 else site.web.addr
+    host = site.web_host
     ua = rng.choice(["python-requests/2.31.0", "node-fetch/1.0", "Go-http-client/1.1", "curl/8.5.0",
                      "okhttp/4.12.0", rng.choice(BROWSER_UAS)])
     t = t0 + rng.uniform(0, 30)
@@ -142,7 +142,7 @@ def normal_pollers(cap: Capture, site: Site, t0: float, t1: float) -> None:
     that has not seen pollers calls them a password attack.
     """
     rng = cap.rng
-    host = f"{site.web.addr}:{site.http_port}" if site.http_port != 80 else site.web.addr
+    host = site.web_host
     for _ in range(rng.randint(2, 4)):
         cl = rng.choice([site.hmi, site.gw, *site.clients])
         ua = rng.choice(["Python-urllib/3.11", "curl/7.88.1", "Prometheus/2.45.0", "Zabbix 6.0",
@@ -357,7 +357,7 @@ def normal_auth_failures(cap: Capture, site: Site, t0: float, t1: float) -> None
     a benign failure would call every refused login an attack.
     """
     rng = cap.rng
-    host = f"{site.web.addr}:{site.http_port}" if site.http_port != 80 else site.web.addr
+    host = site.web_host
     kinds = rng.sample(["mqtt_device", "stale_token", "typo"], k=rng.randint(1, 3))
     if "mqtt_device" in kinds:  # a sensor provisioned with the wrong password: refused, backs off, retries
         s = rng.choice(site.sensors)
