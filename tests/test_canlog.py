@@ -372,3 +372,84 @@ def test_candump_parser_rejects_cleanly(line: str) -> None:
         assert frames == [] and source.stats()["malformed"] == 0
     else:
         assert frames == [ref]
+
+
+# ------------------------------------------------------------------------------------------------
+# HCRL vehicle datasets (Car-Hacking CSV, text recordings, Car Hacking Challenge)
+# ------------------------------------------------------------------------------------------------
+
+
+def _classic_frames() -> list[can.Message]:
+    """Classic 11-bit data frames of every DLC, as the HCRL recordings hold, plus one ID 0 DoS frame."""
+    msgs = []
+    for i in range(30):
+        m = can.Message(timestamp=1478198376.389427 + i * 0.000513, arbitration_id=(0x316, 0x43F, 0x2A0, 0x0)[i % 4],
+                        data=bytes((i * 7 + j) % 256 for j in range(i % 9)), is_extended_id=False)
+        msgs.append(m)
+    return msgs
+
+
+@pytest.mark.parametrize("layout", ["hcrl-csv", "hcrl-text", "hcrl-challenge"])
+def test_hcrl_layouts_read_as_the_same_frames(tmp_path: Path, layout: str) -> None:
+    from hcrl_logs import SUFFIX, write_hcrl
+
+    msgs = _classic_frames()
+    injected = [m.arbitration_id == 0 for m in msgs]
+    path = write_hcrl(tmp_path / f"DoS_dataset{SUFFIX[layout]}", msgs, layout, injected, subclass="Flooding")
+    source = CanLogSource(path)
+    assert source.format == layout
+    labeled = list(source.iter_labeled())
+    frames = [f for f, _ in labeled]
+    assert [f.arbitration_id for f in frames] == [m.arbitration_id for m in msgs]
+    assert [f.data for f in frames] == [bytes(m.data) for m in msgs]
+    assert [f.dlc for f in frames] == [m.dlc for m in msgs]
+    assert [f.ts for f in frames] == pytest.approx([m.timestamp for m in msgs], abs=1e-6)
+    assert not any(f.is_extended or f.is_remote or f.is_error for f in frames)
+    labels = [lab for _, lab in labeled]
+    if layout == "hcrl-csv":
+        assert labels == [("T",) if bad else ("R",) for bad in injected]
+    elif layout == "hcrl-challenge":
+        assert labels == [("Attack", "Flooding") if bad else ("Normal", "Normal") for bad in injected]
+    else:
+        assert labels == [()] * len(msgs)
+    assert list(CanLogSource(path)) == frames
+    assert source.stats()["data_frames"] == len(msgs)
+
+
+def test_hcrl_text_remote_frame_and_padded_csv_rows(tmp_path: Path) -> None:
+    """The text layout's flag bits mark a remote request; CSV rows padded with empty columns read."""
+    txt = tmp_path / "normal_run_data.txt"
+    txt.write_text("Timestamp: 1479121434.850202        ID: 0350    000    DLC: 8    05 28 84 66 6d 00 00 a2\n"
+                   "Timestamp: 1479121434.850423        ID: 02c0    100    DLC: 8\n")
+    first, remote = list(CanLogSource(txt))
+    assert (first.arbitration_id, first.data) == (0x350, bytes.fromhex("052884666d0000a2"))
+    assert remote.is_remote and remote.dlc == 8 and remote.data == b""
+    csv_path = tmp_path / "gear_dataset.csv"
+    csv_path.write_text("1478198376.389427,0316,2,05,21,R,,,,,,\n1478198376.389636,043f,8,01,45,60,ff,6b,00,00,00,T\n")
+    assert [(f.arbitration_id, f.dlc) for f in CanLogSource(csv_path)] == [(0x316, 2), (0x43F, 8)]
+
+
+@pytest.mark.parametrize(("name", "content", "line", "reason"), [
+    ("DoS_dataset.csv", "1478198376.389427,0316,8,05,21,68,09,21,21,00,6f,R\n1478198376.3896,0316,8,05,21,R\n",
+     2, "DLC 8 but 2 data bytes"),
+    ("Fuzzy_dataset.csv", "1478198376.389427,0316,2,05,21,R\n1478198376.3896,xyz,2,05,21,R\n", 2, "xyz"),
+    ("normal_run_data.txt", "Timestamp: 1479121434.850202        ID: 0350    000    DLC: 2    05 28\n"
+     "Timestamp: 1479121434.85        ID: 0350    000    DLC: 9    05 28\n", 2, "DLC 9 outside 0..8"),
+    ("challenge.csv", "Timestamp,Arbitration_ID,DLC,Data,Class,SubClass\n1597759710.1,153,2,20 A1,Normal,Normal\n"
+     "1597759710.2,153,2,20 A1 FF,Normal,Normal\n", 3, "DLC 2 but 3 data bytes"),
+])
+def test_malformed_hcrl_row_names_file_and_line(tmp_path: Path, name: str, content: str, line: int,
+                                                reason: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(CaptureError, match=rf"{path.name}:{line}: malformed hcrl-\w+ record \(.*{reason}"):
+        list(CanLogSource(path))
+    skipping = CanLogSource(path, on_malformed="skip")
+    assert len(list(skipping)) == 1 and skipping.stats()["malformed"] == 1
+
+
+def test_unknown_text_log_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    with pytest.raises(CaptureError, match=r"notes\.txt:1: unknown text CAN log"):
+        CanLogSource(path)

@@ -16,6 +16,13 @@ Why three paths:
 * **CICIoV2024 decimal CSVs** (``ID,DATA_0..DATA_7,label,category,specific_class``) carry no
   timestamps: frames are replayed with synthetic timestamps ``i / nominal_rate_hz`` (capture order is
   all the files keep). :meth:`CanLogSource.iter_labeled` also returns the labels for training.
+* **The HCRL vehicle datasets**, the real-car recordings most CAN intrusion work is measured on, in
+  the layouts they are published in: the Car-Hacking / Survival-Analysis CSVs (no header;
+  ``timestamp,ID,DLC,byte,...,byte,flag`` with as many byte columns as the DLC and flag ``T`` for an
+  injected frame, ``R`` for a normal one), their text recordings (``.txt``: ``Timestamp: 1479121434.850202
+  ID: 0350    000    DLC: 8    05 28 84 66 6d 00 00 a2``, also OTIDS) and the Car Hacking Challenge 2020
+  CSV (``Timestamp,Arbitration_ID,DLC,Data,Class,SubClass``). A team can replay the logs it already
+  has without converting them; :meth:`CanLogSource.iter_labeled` returns their label columns.
 
 Malformed input: with ``on_malformed="error"`` a :class:`~agent.errors.CaptureError` names the file
 and line (frames yielded before it are already delivered: this is a generator); with ``"skip"`` the
@@ -35,7 +42,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from agent.errors import BackendError, CaptureError
 from agent.records import CanFrame
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
     from agent.config import SourceConfig
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 CAN_ERR_FLAG = 0x20000000
 CAN_EFF_MASK = 0x1FFFFFFF
@@ -52,6 +60,10 @@ _PYTHON_CAN_SUFFIXES = (".asc", ".blf", ".csv", ".db", ".mf4", ".trc")
 _TEXT_SUFFIXES = (".asc", ".csv", ".trc")
 #: CICIoV2024 decimal header (the label columns after these are optional)
 CICIOV2024_COLUMNS = ("ID", *(f"DATA_{i}" for i in range(8)))
+#: Car Hacking Challenge 2020 header (HCRL)
+HCRL_CHALLENGE_COLUMNS = ("Timestamp", "Arbitration_ID", "DLC", "Data")
+#: formats whose rows carry labels (:meth:`CanLogSource.iter_labeled`)
+_LABELED_FORMATS = ("ciciov2024", "hcrl-csv", "hcrl-text", "hcrl-challenge")
 
 _new_frame: Callable[[type, tuple[Any, ...]], CanFrame] = tuple.__new__
 
@@ -105,6 +117,74 @@ def parse_candump_line(line: str) -> CanFrame | None:
     if can_id & CAN_ERR_FLAG:
         return _new_frame(CanFrame, (ts, arbitration_id, payload, len(payload), True, False, False, True, channel))
     return _new_frame(CanFrame, (ts, arbitration_id, payload, len(payload), is_extended, is_fd, False, False, channel))
+
+
+def _hcrl_frame(ts: str, id_s: str, dlc_s: str, data: list[str], remote: bool = False) -> CanFrame:
+    """One frame of an HCRL recording from its text fields (raises ValueError with a reason)."""
+    if not id_s or len(id_s) > 8:
+        raise ValueError(f"CAN id {id_s!r} is not 1-8 hex digits")
+    can_id = int(id_s, 16)
+    if can_id > CAN_EFF_MASK:
+        raise ValueError(f"CAN id {id_s!r} is above 0x1FFFFFFF")
+    dlc = int(dlc_s)
+    if not 0 <= dlc <= 8:
+        raise ValueError(f"DLC {dlc} outside 0..8")
+    if remote:
+        payload = b""
+    else:
+        if len(data) != dlc:
+            raise ValueError(f"DLC {dlc} but {len(data)} data bytes")
+        if any(len(b) > 2 for b in data):
+            raise ValueError(f"data bytes {' '.join(data)!r} are not two hex digits each")
+        payload = bytes(int(b, 16) for b in data)
+    # HCRL recordings write 11-bit ids as 3-4 digits ("0316"): extended only when the value needs it
+    return _new_frame(CanFrame, (float(ts), can_id, payload, dlc, can_id > 0x7FF, False, remote, False, None))
+
+
+def parse_hcrl_line(line: str, fmt: str) -> tuple[CanFrame, tuple[str, ...]] | None:
+    """Parse one row of an HCRL recording: the frame and the row's label columns.
+
+    ``fmt`` is ``"hcrl-csv"`` (label: the ``T``/``R`` flag, empty when a row has none),
+    ``"hcrl-text"`` (no label) or ``"hcrl-challenge"`` (``Class, SubClass``). Returns ``None`` for
+    a blank line; raises :class:`ValueError` naming what is wrong.
+    """
+    temp = line.strip()
+    if not temp:
+        return None
+    if fmt == "hcrl-csv":
+        cells = [c.strip() for c in temp.split(",")]
+        if len(cells) < 3:
+            raise ValueError(f"{len(cells)} columns, expected timestamp,ID,DLC,bytes...,flag")
+        rest = cells[3:]
+        while rest and not rest[-1]:  # rows padded to the widest row's column count
+            rest.pop()
+        flag: tuple[str, ...] = ()
+        if rest and rest[-1] in ("T", "R"):  # neither is a hex byte
+            flag = (rest[-1],)
+            rest = rest[:-1]
+        return _hcrl_frame(cells[0], cells[1], cells[2], rest), flag
+    if fmt == "hcrl-text":
+        parts = temp.split()
+        if len(parts) < 7 or parts[0] != "Timestamp:" or parts[2] != "ID:" or parts[5] != "DLC:":
+            raise ValueError("expected 'Timestamp: t ID: id flags DLC: n bytes...'")
+        # the 3-digit field after the id is the frame's flag bits; the first is the remote-request bit
+        remote = parts[4][:1] == "1"
+        return _hcrl_frame(parts[1], parts[3], parts[6], parts[7:], remote=remote), ()
+    if fmt == "hcrl-challenge":
+        cells = [c.strip() for c in temp.split(",")]
+        if len(cells) < 4:
+            raise ValueError(f"{len(cells)} columns, expected Timestamp,Arbitration_ID,DLC,Data,...")
+        return _hcrl_frame(cells[0], cells[1], cells[2], cells[3].split()), tuple(cells[4:])
+    raise ValueError(f"not an HCRL format: {fmt!r}")
+
+
+def _looks_like_hcrl_csv(line: str) -> bool:
+    """A headerless Car-Hacking row (``timestamp,ID,DLC,bytes...,T|R``)?"""
+    try:
+        parsed = parse_hcrl_line(line, "hcrl-csv")
+    except ValueError:
+        return False
+    return parsed is not None
 
 
 class _LineTap:
@@ -216,10 +296,25 @@ class CanLogSource:
                 return "ciciov2024"
             if cells[:2] == ["timestamp", "arbitration_id"]:
                 return "python-can"
+            if tuple(cells[:4]) == HCRL_CHALLENGE_COLUMNS:
+                return "hcrl-challenge"
+            if _looks_like_hcrl_csv(header):
+                return "hcrl-csv"
             raise CaptureError(
                 f"{self.path}:1: unknown CSV header {header[:80]!r}; expected python-can's "
-                "'timestamp,arbitration_id,...' or CICIoV2024 decimal 'ID,DATA_0,...,DATA_7,...' "
-                "(the binary/hex CICIoV2024 variants are not supported: use the decimal files)"
+                "'timestamp,arbitration_id,...', CICIoV2024 decimal 'ID,DATA_0,...,DATA_7,...', "
+                "HCRL Car-Hacking rows 'timestamp,ID,DLC,bytes...,T|R' or the Car Hacking Challenge's "
+                "'Timestamp,Arbitration_ID,DLC,Data,...' (the binary/hex CICIoV2024 variants are not "
+                "supported: use the decimal files)"
+            )
+        if suffix == ".txt":
+            with self._open_text() as f:
+                first = next((ln for ln in f if ln.strip()), "")
+            if first.lstrip().startswith("Timestamp:"):
+                return "hcrl-text"
+            raise CaptureError(
+                f"{self.path}:1: unknown text CAN log {first.strip()[:80]!r}; the .txt logs read are "
+                "HCRL/OTIDS recordings ('Timestamp: t ID: id 000 DLC: n bytes...')"
             )
         if suffix in _PYTHON_CAN_SUFFIXES:
             if gz and suffix not in _TEXT_SUFFIXES:
@@ -227,7 +322,8 @@ class CanLogSource:
             return "python-can"
         raise CaptureError(
             f"{self.path}: unknown CAN log format {suffix or '(no suffix)'!r}; supported: .log (candump -L), "
-            ".asc, .blf, .trc, .csv (python-can or CICIoV2024 decimal), .db, .mf4 (with asammdf)"
+            ".asc, .blf, .trc, .csv (python-can, CICIoV2024 decimal, HCRL Car-Hacking or Car Hacking "
+            "Challenge), .txt (HCRL/OTIDS), .db, .mf4 (with asammdf)"
         )
 
     # ------------------------------------------------------------------------------------------
@@ -237,15 +333,24 @@ class CanLogSource:
     def __iter__(self) -> Iterator[CanFrame]:
         if self.format == "candump":
             return self._iter_candump()
-        if self.format == "ciciov2024":
-            return (frame for frame, _labels in self._iter_ciciov2024())
+        if self.format in _LABELED_FORMATS:
+            return (frame for frame, _labels in self.iter_labeled())
         return self._iter_python_can()
 
     def iter_labeled(self) -> Iterator[tuple[CanFrame, tuple[str, ...]]]:
-        """CICIoV2024 CSV only: each frame with its label columns (``label, category, specific_class``)."""
-        if self.format != "ciciov2024":
-            raise CaptureError(f"{self.path}: labels exist only in CICIoV2024 CSV files, this is {self.format}")
-        return self._iter_ciciov2024()
+        """Each frame with its row's label columns, for the formats that carry labels.
+
+        CICIoV2024: ``(label, category, specific_class)``; HCRL Car-Hacking CSV: ``(flag,)`` (``T``
+        injected, ``R`` normal; ``()`` for a row without one); Car Hacking Challenge:
+        ``(Class, SubClass)``; HCRL text: ``()``.
+        """
+        if self.format not in _LABELED_FORMATS:
+            raise CaptureError(
+                f"{self.path}: labels exist only in CICIoV2024 and HCRL files, this is {self.format}"
+            )
+        if self.format == "ciciov2024":
+            return self._iter_ciciov2024()
+        return self._iter_hcrl()
 
     def stats(self) -> dict[str, int]:
         """Counters: frames (all kinds), data/remote/error/FD frames, malformed lines, lines read."""
@@ -271,6 +376,15 @@ class CanLogSource:
         self._stats["malformed"] += 1
         if self._stats["malformed"] % 1000 == 1:
             log.warning("%s: skipped malformed %s record (%s)%s", where, self.format, reason, shown)
+
+    def _parse_line(self, lineno: int, line: str, parse: Callable[[str], _T | None]) -> _T | None:
+        """``parse(line)``, or ``None`` for a blank line and for a malformed one (raised or counted)."""
+        try:
+            return parse(line)
+        except ValueError as exc:
+            self._stats["lines"] = lineno
+            self._malformed(lineno, str(exc), line)
+            return None
 
     def _count(self, frame: CanFrame) -> None:
         st = self._stats
@@ -327,12 +441,7 @@ class CanLogSource:
                                 continue
                     except ValueError:
                         pass  # not a plain frame: the reference parser decides (and names the reason)
-                try:
-                    parsed = slow(line)
-                except ValueError as exc:
-                    st["lines"] = lineno
-                    self._malformed(lineno, str(exc), line)
-                    continue
+                parsed = self._parse_line(lineno, line, slow)
                 if parsed is None:
                     continue
                 self._count(parsed)
@@ -381,6 +490,29 @@ class CanLogSource:
                 st["frames"] += 1
                 st["data_frames"] += 1
                 yield frame, tuple(c.strip() for c in cells[9:])
+                if self._closed:
+                    return
+        finally:
+            st["lines"] = max(st["lines"], lineno)
+            f.close()
+
+    def _iter_hcrl(self) -> Iterator[tuple[CanFrame, tuple[str, ...]]]:
+        """HCRL rows (CSV, text or challenge CSV) with their label columns."""
+        f = self._open_text()
+        fmt = self.format
+        st = self._stats
+        lineno = 0
+        try:
+            if fmt == "hcrl-challenge":
+                f.readline()  # header, checked by _detect_format
+                lineno = 1
+            for line in f:
+                lineno += 1
+                parsed = self._parse_line(lineno, line, lambda text: parse_hcrl_line(text, fmt))
+                if parsed is None:
+                    continue
+                self._count(parsed[0])
+                yield parsed
                 if self._closed:
                     return
         finally:
