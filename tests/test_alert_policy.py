@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.alerts.policy import AlertPolicy
+from agent.alerts.policy import MAX_WINDOW_HOLD_S, AlertPolicy
 from agent.config import AlertsConfig
 
 CLASSES = ["Normal", "DDoS_UDP", "Port_Scanning", "SQL_injection"]
@@ -181,6 +181,28 @@ def test_confirmation_holds_the_start_until_n_windows() -> None:
     end = p.flush()
     assert [a["edge_ids"]["phase"] for a in end] == ["end"] and end[0]["edge_ids"]["count"] == 4
     assert p.stats()["incidents_opened"] == 1 and p.stats()["incidents_unconfirmed"] == 0
+
+
+def test_sparse_windows_longer_than_the_merge_gap_still_merge_and_confirm() -> None:
+    """An ARP poisoner's replies every 2 s: 16-record windows span 30 s, each overlapping the last.
+    The incident waits for the merge gap plus its window's span, so the second window confirms it
+    (with the gap alone, the sweep at the second window's end closed the first, unconfirmed)."""
+    p = policy(confirm_windows=2)
+    assert p.observe("g", probs("Port_Scanning"), 0.0, 30.0, FLOW, index=0) == []
+    assert p.flush(now=40.0) == []  # 10 s quiet: past the gap, within gap + span
+    out = p.observe("g", probs("Port_Scanning"), 16.0, 46.0, FLOW, index=1)
+    assert [a["edge_ids"]["phase"] for a in out] == ["start"]
+    p.flush(now=80.0)  # 34 s after the last window: still within 5 + 30
+    assert p.stats()["incidents_open"] == 1
+    p.flush(now=82.0)  # (its start told both windows: no end record)
+    assert p.stats()["incidents_open"] == 0 and p.stats()["incidents_closed"] == 1
+    assert p.stats()["incidents_unconfirmed"] == 0
+    # the hold is bounded: a window spanning an hour does not keep its incident open for an hour
+    q = policy()
+    q.observe("g", probs("Port_Scanning"), 0.0, 3600.0, FLOW)
+    q.observe("g", probs("Port_Scanning"), 1800.0, 3601.0, FLOW)
+    assert q.flush(now=3601.0 + MAX_WINDOW_HOLD_S + 4.0) == []
+    assert [a["edge_ids"]["phase"] for a in q.flush(now=3601.0 + MAX_WINDOW_HOLD_S + 6.0)] == ["end"]
 
 
 def test_unconfirmed_incident_ends_silently_and_is_counted() -> None:

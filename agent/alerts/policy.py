@@ -9,7 +9,11 @@ unsure: likely traffic it was never trained on) raises an ``Unknown`` alert.
 Merging into incidents: windows of the same class from the same key (flow, CAN channel, or the
 global stream) whose gap to the incident's last window is at most ``alerts.merge_gap_s`` belong to
 one incident with ``first_seen``, ``last_seen`` and ``count``. A plant engineer wants one alert per
-attack, not one per window.
+attack, not one per window. An incident waits for its next window for the merge gap plus the time
+its latest window spanned (at most :data:`MAX_WINDOW_HOLD_S`): on sparse traffic a window of 16
+records can span longer than the gap (an ARP poisoner sends one reply every few seconds), and the
+next window, which overlaps it, only arrives when enough records have; ending the incident at the
+gap alone would end every sparse attack before its second window could confirm it.
 
 When records are sent (the latency/volume trade-off, chosen on purpose):
 
@@ -70,6 +74,9 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5
 #: how often (data seconds) open incidents are swept for ones that went quiet
 _SWEEP_EVERY_S = 1.0
+#: most window duration an incident waits for beyond the merge gap (the windower's default idle
+#: timeout: a stream quiet for longer is dropped, so no later window can overlap the last one)
+MAX_WINDOW_HOLD_S = 300.0
 
 
 @dataclass
@@ -87,6 +94,8 @@ class _Incident:
     count_at_last_send: int = 0
     suppressed: int = 0
     announced: bool = False
+    #: how long after ``last_seen`` it stays open: the merge gap plus its latest window's duration
+    hold: float = 0.0
     #: stream ordinals of its latest confirm_windows windows, while it waits for confirmation within a span
     recent: deque[int] = field(default_factory=deque)
 
@@ -216,6 +225,7 @@ class AlertPolicy:
             inc = None
         if inc is None:
             inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context), recent=deque(maxlen=self.confirm_windows))
+            inc.hold = self._hold(first_ts, last_ts)
             self._incidents[ikey] = inc
             if len(self._incidents) > self.max_incidents:
                 old_key, old = next(iter(self._incidents.items()))
@@ -228,6 +238,7 @@ class AlertPolicy:
             inc.last_seen = max(inc.last_seen, last_ts)
             inc.score = max(inc.score, score)
             inc.context = dict(context)
+            inc.hold = self._hold(first_ts, last_ts)
             if inc.announced:
                 if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
                     self._send(inc, "update", last_ts, out)
@@ -295,14 +306,16 @@ class AlertPolicy:
         self._sent.clear()
         self._now = self._next_sweep = now
 
+    def _hold(self, first_ts: float, last_ts: float) -> float:
+        """How long an incident waits after a window spanning ``first_ts..last_ts`` (see the module doc)."""
+        return self.cfg.merge_gap_s + min(max(last_ts - first_ts, 0.0), MAX_WINDOW_HOLD_S)
+
     def _sweep(self, now: float, out: list[dict[str, Any]]) -> None:
-        gap = self.cfg.merge_gap_s
-        # Incidents are ordered by last update, so the quiet ones are at the front.
-        while self._incidents:
-            ikey, inc = next(iter(self._incidents.items()))
-            if now - inc.last_seen <= gap:
-                break
-            self._close(ikey, inc, out)
+        # Every open incident is looked at: holds differ, so recency order is not closing order
+        # (at most max_incidents, once per _SWEEP_EVERY_S of data time).
+        for ikey, inc in list(self._incidents.items()):
+            if now - inc.last_seen > inc.hold:
+                self._close(ikey, inc, out)
 
     def _close(self, ikey: tuple[Hashable, str], inc: _Incident, out: list[dict[str, Any]]) -> None:
         self._incidents.pop(ikey, None)
