@@ -27,9 +27,18 @@ before and after the tool): ``syn_flood``, ``udp_flood``, ``icmp_flood`` (hping3
 ``nmap_connect_scan``, ``nmap_os_detect``, ``nmap_udp_scan`` (``-T4``; information gathering; ``-n``
 because the namespaces have no resolver and nmap would first wait on reverse DNS),
 ``arp_spoof`` (arpspoof poisoning the victim's entry for the gateway for 20 s; MITM) and
-``benign_only`` (60 s of the background alone; expects no alert). A full run takes about four
-minutes. The result is a measurement, not a gate: the exit status is 0 whenever the run completed,
-2 when not root or a tool is missing.
+``benign_only`` (60 s of the background alone; expects no alert). Modes and tools the lab does
+not imitate run when installed (skipped, and listed as such, when not): ``syn_flood_one_source``
+(hping3 without spoofing) and ``ack_flood``, ``nmap_xmas_scan``, ``nmap_version_scan`` (``-sV``),
+``nmap_ping_sweep`` (``-sn`` of the /24: ARP requests on a LAN), ``masscan_scan``, ``ettercap_arp``
+(ARP poisoning both ways), ``slowloris`` (slowhttptest) and ``http_flood`` (ApacheBench). A full run
+takes about ten minutes.
+
+Each capture is replayed twice: as captured, and with the background filtered out (``attack
+only``: every frame to or from the gateway's address dropped, ARP kept for the MITM scenarios), which
+is what a capture of the tool on an otherwise quiet wire holds; both verdicts are reported. The result
+is a measurement, not a gate: the exit status is 0 whenever the run completed, 2 when not root or a
+required tool is missing.
 
 The table has one row per scenario: frames captured, alert records the agent wrote, incidents
 (distinct ``edge_ids.incident_id``), the classes raised (incidents per class), the expected family
@@ -46,6 +55,7 @@ Needs root, iproute2 and (Debian/Ubuntu packages)::
 
     apt-get install nmap hping3 dsniff tcpdump          # required
     apt-get install mosquitto mosquitto-clients         # optional: MQTT in the benign background
+    apt-get install masscan ettercap-text-only slowhttptest apache2-utils   # optional: more tools
 
 Run from anywhere::
 
@@ -169,13 +179,17 @@ MOSQUITTO_CONF = "listener 1883 0.0.0.0\nallow_anonymous true\npersistence false
 
 @dataclass(frozen=True)
 class Scenario:
-    """One real tool run from the attacker (``argv`` None: benign background only)."""
+    """One real tool run from the attacker (``argv`` None: benign background only).
+
+    ``package`` names the Debian package of an optional tool: without it the scenario is skipped.
+    """
 
     name: str
     family: str | None
     argv: tuple[str, ...] | None
     limit_s: float
     note: str
+    package: str | None = None
 
 
 def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
@@ -192,6 +206,23 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
                  "nmap -sU, stopped after 30 s"),
         Scenario("arp_spoof", MITM, ("arpspoof", "-i", "atk0", "-t", v, gw), 20,
                  "arpspoof, stopped after 20 s (it then restores the entry)"),
+        # tools and modes the lab never imitated (optional packages)
+        Scenario("syn_flood_one_source", DOS, ("hping3", "-S", "--flood", "-p", "502", v), flood_s,
+                 flood + ", one unspoofed source"),
+        Scenario("ack_flood", DOS, ("hping3", "-A", "--flood", "-p", "80", "--rand-source", v), flood_s, flood),
+        Scenario("nmap_xmas_scan", INFO, ("nmap", "-n", "-sX", "-p", "1-1000", "-T4", v), 90, "nmap -sX"),
+        Scenario("nmap_version_scan", INFO, ("nmap", "-n", "-sV", "-T4", v), 120, "nmap -sV"),
+        Scenario("nmap_ping_sweep", INFO, ("nmap", "-n", "-sn", f"{v.rsplit('.', 1)[0]}.0/24"), 60,
+                 "nmap -sn of the /24 (ARP requests)"),
+        Scenario("masscan_scan", INFO, ("masscan", "-p1-5000", "--rate", "3000", "-e", "atk0", "--router-ip", v, v),
+                 60, "masscan at 3,000 packets/s", "masscan"),
+        Scenario("ettercap_arp", MITM, ("ettercap", "-T", "-q", "-i", "atk0", "-M", "arp:remote", f"/{v}//",
+                                        f"/{gw}//"), 20, "ettercap ARP poisoning, stopped after 20 s",
+                 "ettercap-text-only"),
+        Scenario("slowloris", DOS, ("slowhttptest", "-c", "400", "-H", "-i", "5", "-r", "100", "-l", "25", "-u",
+                                    f"http://{v}/"), 40, "slowhttptest slow headers, 25 s", "slowhttptest"),
+        Scenario("http_flood", DOS, ("ab", "-n", "1000000", "-c", "20", "-s", "2", f"http://{v}/"), 10,
+                 "ApacheBench, stopped after 10 s", "apache2-utils"),
         Scenario("benign_only", None, None, benign_s, "background only"),
     ]
 
@@ -389,6 +420,15 @@ def replay(pcap: Path, config: Path, overrides: list[str], outdir: Path, workdir
     return result
 
 
+def attack_only(pcap: Path, sc: Scenario) -> Path:
+    """``pcap`` without the benign background: frames to or from the gateway's address dropped (ARP
+    kept when the attack is ARP poisoning, whose forged replies name the gateway)."""
+    out = pcap.with_name(f"{pcap.stem}.attack_only.pcap")
+    bpf = f"arp or not host {GATEWAY_IP}" if sc.family == MITM else f"not host {GATEWAY_IP}"
+    run("tcpdump", "-n", "-r", str(pcap), "-Z", "root", "-w", str(out), bpf, timeout=600)
+    return out
+
+
 def tiny_pcap(path: Path) -> None:
     """A pcap holding one ARP request, for checking the replay command works before capturing anything."""
     frame = (b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x01"
@@ -402,7 +442,17 @@ def tiny_pcap(path: Path) -> None:
 # the report
 
 
-def row_for(sc: Scenario, cap: Capture | None, rep: dict[str, Any]) -> dict[str, Any]:
+def skipped_row(sc: Scenario) -> dict[str, Any]:
+    """A scenario whose tool is not installed."""
+    return {"scenario": sc.name, "tool": " ".join(sc.argv or ()), "note": sc.note, "frames": 0, "alert_records": 0,
+            "incidents": 0, "incidents_by_class": {}, "records_by_class": {}, "families": [],
+            "expected_family": sc.family, "verdict": f"skipped (no {sc.package or (sc.argv or ('?',))[0]})",
+            "attack_only": None}
+
+
+def row_for(sc: Scenario, cap: Capture | None, rep: dict[str, Any],
+            only: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The scenario's row; ``only`` is the replay of its attack-only capture (nested the same way)."""
     alerts = rep.get("alerts", [])
     stats = rep.get("stats", {})
     incidents: dict[str, str] = {}
@@ -441,17 +491,25 @@ def row_for(sc: Scenario, cap: Capture | None, rep: dict[str, Any]) -> dict[str,
         "tool_stopped_at_limit": cap.tool_stopped if cap else None,
         "tool_seconds": round(cap.tool_s, 1) if cap else None,
         "error": rep.get("error"),
+        "attack_only": None if only is None else {
+            k: v for k, v in row_for(sc, None, only).items()
+            if k in ("frames", "alert_records", "incidents", "incidents_by_class", "families", "verdict", "error")},
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = ["scenario", "frames", "alert records", "incidents", "classes raised (incidents)", "expected family",
-            "verdict"]
+            "verdict", "attack only: frames, classes, verdict"]
     body = []
+
+    def classes_of(r: dict[str, Any]) -> str:
+        return ", ".join(f"{c} x{n}" for c, n in r["incidents_by_class"].items()) or "-"
+
     for r in rows:
-        classes = ", ".join(f"{c} x{n}" for c, n in r["incidents_by_class"].items()) or "-"
-        body.append([r["scenario"], str(r["frames"]), str(r["alert_records"]), str(r["incidents"]), classes,
-                     r["expected_family"] or "none (benign)", r["verdict"]])
+        o = r.get("attack_only")
+        body.append([r["scenario"], str(r["frames"]), str(r["alert_records"]), str(r["incidents"]), classes_of(r),
+                     r["expected_family"] or "none (benign)", r["verdict"],
+                     f"{o['frames']}, {classes_of(o)}, {o['verdict']}" if o else "-"])
     widths = [max(len(x) for x in col) for col in zip(head, *body, strict=False)]
     right = {1, 2, 3}
 
@@ -464,7 +522,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def tool_versions() -> dict[str, str]:
     proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\n", "nmap", "hping3", "dsniff", "tcpdump",
-                           "mosquitto", "mosquitto-clients"], capture_output=True, text=True, check=False)
+                           "mosquitto", "mosquitto-clients", "masscan", "ettercap-text-only", "slowhttptest",
+                           "apache2-utils"], capture_output=True, text=True, check=False)
     return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
 
 
@@ -538,13 +597,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{GATEWAY_IP} (HTTP, Modbus{', MQTT' if lab.mqtt else ''})", flush=True)
         time.sleep(2)
         for sc in chosen:
+            if sc.argv is not None and shutil.which(sc.argv[0]) is None:
+                rows.append(skipped_row(sc))
+                print(f"  {sc.name:<20} {rows[-1]['verdict']}", flush=True)
+                continue
             t0 = time.monotonic()
             cap = capture(lab, sc, pcap_dir / f"{sc.name}.pcap", args.settle)
             rep = replay(cap.pcap, config, args.overrides, pcap_dir, workdir)
-            row = row_for(sc, cap, rep)
+            only = None if sc.argv is None else replay(attack_only(cap.pcap, sc), config, args.overrides, pcap_dir,
+                                                       workdir)
+            row = row_for(sc, cap, rep, only)
             rows.append(row)
-            print(f"  {sc.name:<18} {row['frames']:>8} frames  {row['alert_records']:>4} alerts  "
-                  f"{row['verdict']:<20} ({time.monotonic() - t0:.0f} s)", flush=True)
+            alone = f"; attack only: {row['attack_only']['verdict']}" if row["attack_only"] else ""
+            print(f"  {sc.name:<20} {row['frames']:>8} frames  {row['alert_records']:>4} alerts  "
+                  f"{row['verdict']}{alone} ({time.monotonic() - t0:.0f} s)", flush=True)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: tearing down", file=sys.stderr)
@@ -562,11 +628,14 @@ def main(argv: list[str] | None = None) -> int:
     if rows:
         print()
         print(table(rows))
-        hits = sum(r["verdict"] == "hit" for r in rows if r["expected_family"])
-        attacks = sum(1 for r in rows if r["expected_family"])
+        ran = [r for r in rows if r["expected_family"] and not r["verdict"].startswith("skipped")]
+        hits = sum(r["verdict"] == "hit" for r in ran)
+        hits_alone = sum((r["attack_only"] or {}).get("verdict") == "hit" for r in ran)
+        skipped = [r["scenario"] for r in rows if r["verdict"].startswith("skipped")]
         benign = [r for r in rows if not r["expected_family"]]
-        print(f"\nattack scenarios with a family hit: {hits}/{attacks}"
+        print(f"\nattack scenarios with a family hit: {hits}/{len(ran)} (attack only: {hits_alone}/{len(ran)})"
               + (f"; benign: {benign[0]['verdict']}" if benign else "")
+              + (f"; skipped: {', '.join(skipped)}" if skipped else "")
               + f"; {time.time() - started:.0f} s")
     if args.out:
         result = {

@@ -165,13 +165,15 @@ def test_confirmation_choice_takes_the_strictest_candidate_that_keeps_detection(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("attack", "ratio"), [("SPOOFING", 1.5), ("SPOOFING", 10.0), ("DoS", 0.0)])
-def test_attacks_injected_into_a_real_vehicle_log_are_detected(attack: str, ratio: float, shared_captures: Path,
-                                                               tmp_path: Path) -> None:
+@pytest.mark.parametrize(("attack", "ratio", "layout"), [("SPOOFING", 1.5, "candump"), ("SPOOFING", 10.0, "candump"),
+                                                        ("DoS", 0.0, "candump"), ("SPOOFING", 10.0, "hcrl-csv")])
+def test_attacks_injected_into_a_real_vehicle_log_are_detected(attack: str, ratio: float, layout: str,
+                                                               shared_captures: Path, tmp_path: Path) -> None:
     """A real Civic log (quiet on its own, see above) with 5 s of injection 40% into it: a forged
     all-0xFF payload on its busiest ID at 1.5x or 10x that ID's rate, or an ID 0x000 flood at 1 kHz.
     The CAN bundle must raise the attack's family inside the injection and nothing outside it: the
-    lab never saw this car, its IDs or its timing."""
+    lab never saw this car, its IDs or its timing. Written as a candump log, and once in the HCRL
+    Car-Hacking CSV layout (T/R flags), which is how the best-known real-car attack recordings ship."""
     import can
 
     log = shared_captures / "can" / "eldominio_civic8th_40mph.trc"
@@ -192,10 +194,18 @@ def test_attacks_injected_into_a_real_vehicle_log_are_detected(attack: str, rati
         injected.append(can.Message(timestamp=t, arbitration_id=aid, data=bytes([0 if attack == "DoS" else 0xFF] * dlc),
                                     is_extended_id=False, channel="can0"))
         t += gap
-    path = tmp_path / "civic_attacked.log"
-    with can.Logger(str(path)) as writer:
-        for m in sorted(msgs + injected, key=lambda m: m.timestamp):
-            writer.on_message_received(m)
+    merged = sorted(msgs + injected, key=lambda m: m.timestamp)
+    if layout == "candump":
+        path = tmp_path / "civic_attacked.log"
+        with can.Logger(str(path)) as writer:
+            for m in merged:
+                writer.on_message_received(m)
+    else:
+        from hcrl_logs import write_hcrl
+
+        forged = {id(m) for m in injected}
+        classic = [m for m in merged if not m.is_error_frame and not m.is_remote_frame]
+        path = write_hcrl(tmp_path / "civic_attacked.csv", classic, layout, [id(m) in forged for m in classic])
     alerts, _ = _replay("ciciov2024-lab", path)
     assert alerts, f"no alert for {attack} injected into a real vehicle log"
     for a in alerts:
@@ -203,3 +213,24 @@ def test_attacks_injected_into_a_real_vehicle_log_are_detected(attack: str, rati
         first, last = (datetime.fromisoformat(e[k]).timestamp() for k in ("first_seen", "last_seen"))
         assert CAN_FAMILY[e["class"]] == CAN_FAMILY[attack], e
         assert first <= end + 0.5 and last >= start - 0.5, e
+
+
+def test_arp_poisoning_alone_on_a_quiet_wire_raises_mitm(tmp_path: Path) -> None:
+    """What a capture of arpspoof shows when nothing else is talking: one forged reply every 2 s
+    ("the gateway is at <attacker's MAC>") to the victim, 24 frames in 46 s. Its 16-record windows
+    span 30 s, longer than the merge gap: the Ethernet bundle must still confirm MITM."""
+    from scapy.layers.l2 import ARP, Ether
+    from scapy.utils import wrpcap
+
+    attacker, victim = "32:7b:3a:18:ab:23", "8a:94:d5:fb:06:d0"
+    frames = []
+    for i in range(24):
+        frame = Ether(src=attacker, dst=victim) / ARP(op=2, hwsrc=attacker, psrc="192.168.1.1", hwdst=victim,
+                                                      pdst="192.168.1.20")
+        frame.time = 1_700_000_000.0 + 2.0 * i
+        frames.append(frame)
+    capture = tmp_path / "arpspoof_only.pcap"
+    wrpcap(str(capture), frames)
+    alerts, stats = _replay("edge-iiotset-lab", capture)
+    assert stats["records_in"] == 24
+    assert {a["edge_ids"]["class"] for a in alerts} == {"MITM"}
