@@ -69,7 +69,22 @@ def test_replay_can_log_end_to_end(tmp_path: Path, can_bundle: Path, capsys: pyt
         assert a["event_type"] == "alert"
         assert a["edge_ids"]["class"] == "Attack"
         assert a["can"]["iface"] == "vcan0"
-    assert "records in" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "records in" in printed and "nothing was scored" not in printed
+
+
+@pytest.mark.train
+def test_replay_shorter_than_one_window_says_nothing_was_scored(tmp_path: Path, can_bundle: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "short.log"
+    _candump(log, 7)  # W = 8
+    cfg = tmp_path / "can.yaml"
+    cfg.write_text(
+        f"state_dir: {tmp_path}\nfeatures:\n  kind: can-temporal\nmodel:\n  bundle: {can_bundle}\n"
+        "mqtt:\n  enabled: false\nsource:\n  backend: canlog\n"
+    )
+    assert main(["replay", "--config", str(cfg), "--input", str(log)]) == 0
+    assert "fewer records than one model window (8): nothing was scored" in capsys.readouterr().out
 
 
 @pytest.mark.train

@@ -100,6 +100,7 @@ def replay(
     stats["alerts_by_class"] = dict(counter.by_class)
     stats["input"] = str(input_path)
     stats["model"] = pipeline.scoring.model_name if pipeline.scoring else None
+    stats["window_size"] = pipeline.scoring.windower.size if pipeline.scoring else None
     return rc, stats
 
 
@@ -127,6 +128,10 @@ def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}", file=out)
+    size = stats.get("window_size")
+    if stats["records_scored"] and not stats["windows_scored"] and size:
+        print(f"note: every stream held fewer records than one model window ({size}): nothing was scored; "
+              "a capture this short cannot raise an alert", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
