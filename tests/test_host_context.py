@@ -180,8 +180,27 @@ def test_arp_reply_without_request_is_flagged() -> None:
     ext = HostContextExtractor()
     rows = [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(frames)]
     assert [r["ctx.arp_unsolicited"] for r in rows] == [0, 0, 1, 0, 1, 1, 0]
-    assert [r["ctx.src_endpoints"] for r in rows[:6]] == [0] * 6  # no IP layer
+    # the request is an attempt of its sender on its target; replies are not attempts
+    assert [r["ctx.src_endpoints"] for r in rows[:6]] == [1, 0, 0, 0, 0, 0]
+    assert [r["ctx.dst_sources"] for r in rows[:6]] == [0] * 6
     assert ext.stats()["unsolicited_arp_replies"] == 3
+
+
+def test_arp_sweep_counts_as_attempts_of_its_sender() -> None:
+    """nmap -sn / arp-scan on a LAN: one sender asks for every address, a few a millisecond; a host
+    that asks for its gateway now and then stays at one endpoint; ARP probes (sender 0.0.0.0) and
+    gratuitous announcements count for nobody."""
+    sweep = [arp(i * 0.002, 1, "10.0.0.66", f"10.0.0.{i + 1}") for i in range(100)]
+    quiet = [arp(1.0 + i, 1, "10.0.0.5", "10.0.0.254") for i in range(3)]
+    probe = [arp(5.0, 1, "0.0.0.0", "10.0.0.7"), arp(5.1, 1, "10.0.0.9", "10.0.0.9")]
+    ext = HostContextExtractor()
+    rows = [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(sweep + quiet + probe)]
+    assert [r["ctx.src_endpoints"] for r in rows[:100]] == [min(i + 1, MAX_PEERS) for i in range(100)]
+    assert rows[99]["ctx.src_attempt_rate"] > 6  # log2(1 + about 90 a second, decayed)
+    assert [r["ctx.src_endpoints"] for r in rows[100:103]] == [1, 1, 1]
+    assert rows[102]["ctx.src_attempt_rate"] < 1.5
+    assert [(r["ctx.src_endpoints"], r["ctx.src_rate"], r["ctx.src_attempt_rate"]) for r in rows[103:]] == [
+        (0, 0.0, 0.0), (0, rows[104]["ctx.src_rate"], 0.0)]
 
 
 def test_state_stays_bounded_in_a_spoofed_flood() -> None:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import math
+import random
 import shutil
 import subprocess
 from collections import Counter
@@ -133,11 +134,41 @@ def test_udp_and_icmp_floods(lab: Path) -> None:
     assert len(req) > 0.5 * len(icmp)
 
 
-def test_port_scan_probes_many_ports(lab: Path) -> None:
+def test_port_scan_probes_many_endpoints(lab: Path) -> None:
     for s in manifest(lab)["sessions"]:
         pk = by_class(lab, s["name"], "Port_Scanning")
-        ports = {p[TCP].dport for p in pk if TCP in p} | {p[UDP].dport for p in pk if UDP in p}
-        assert len(ports) > 0.25 * len(pk)
+        ports = {(p[IP].dst, p[TCP].dport) for p in pk if TCP in p}
+        ports |= {(p[IP].dst, p[UDP].dport) for p in pk if UDP in p}
+        asked = {p[ARP].pdst for p in pk if ARP in p and p[ARP].op == 1}
+        assert len(ports) + len(asked) > 0.25 * len(pk)
+
+
+@pytest.mark.parametrize("outside", [False, True])
+def test_host_discovery_sweeps_the_subnet_in_address_order(outside: bool) -> None:
+    """nmap -sn / arp-scan: on the LAN an ARP request per address, ascending, live hosts answering and
+    a second pass for the silent ones; from outside an echo, a SYN to 443, an ACK to 80 and a
+    timestamp request per address."""
+    rng = random.Random(3)
+    site = ethernet.make_site(rng)
+    cap = ethernet.Capture(rng, pad_short=True)
+    attacker = site.ext_attacker if outside else site.attacker
+    ethernet._host_sweep(cap, site, attacker, 100.0, 5000, "Port_Scanning")
+    pk = [Ether(f[2]) for f in sorted(cap.frames)]
+    subnet = site.gw.addr.rsplit(".", 1)[0]
+    if outside:
+        echo = [p[IP].dst for p in pk if ICMP in p and p[ICMP].type == 8]
+        assert echo == [f"{subnet}.{i}" for i in range(1, 255)]
+        assert sum(TCP in p and p[TCP].dport == 443 and p[TCP].flags == "S" for p in pk) == 254
+        assert {p[IP].src for p in pk if ICMP in p and p[ICMP].type == 0} == {h.addr for h in site.hosts
+                                                                             if not h.external}
+    else:
+        asked = [p[ARP].pdst for p in pk if p[ARP].op == 1]
+        first = list(dict.fromkeys(asked))
+        assert first == [f"{subnet}.{i}" for i in range(1, 255) if f"{subnet}.{i}" != attacker.addr]
+        live = {h.addr for h in site.hosts if not h.external} - {attacker.addr}
+        assert {p[ARP].psrc for p in pk if p[ARP].op == 2} == live
+        assert len(asked) - len(first) == len(first) - len(live)  # the silent ones asked again
+        assert all(p[Ether].dst == "ff:ff:ff:ff:ff:ff" and p[ARP].psrc == attacker.addr for p in pk if p[ARP].op == 1)
 
 
 def test_fingerprinting_sends_nmap_os_probes(lab: Path) -> None:

@@ -14,9 +14,11 @@ Columns after the 61 Edge-IIoTset ones:
 ``ctx.src_endpoints``
     distinct endpoints (destination address, port, protocol) this frame's source *tried to open*
     during the last :attr:`~HostContextExtractor.horizon_s` seconds, at most :data:`MAX_PEERS`. An
-    attempt is a TCP segment with SYN and without ACK, the first datagram of a UDP conversation, or
-    an ICMP message (to a destination address). Replies and traffic inside open connections do not
-    count, so a busy broker or web server answering many clients stays low while a scanner climbs.
+    attempt is a TCP segment with SYN and without ACK, the first datagram of a UDP conversation, an
+    ICMP message (to a destination address), or an ARP request (for its target address: on a LAN,
+    host discovery, nmap -sn or arp-scan, asks for every address of the subnet). Replies and traffic
+    inside open connections do not count, so a busy broker or web server answering many clients
+    stays low while a scanner climbs.
 ``ctx.dst_sources``
     distinct source addresses that made attempts to this frame's destination address during the
     same horizon, at most :data:`MAX_PEERS`: a flood with spoofed sources climbs, a scan stays at 1.
@@ -51,7 +53,9 @@ Columns after the 61 Edge-IIoTset ones:
 
 Time: rates, horizons and the ARP request window run on :class:`~agent.features.clock.DataClock`'s
 timeline, so a capture whose clock steps back (joined files, a clock set back) does not freeze state
-in the future. Frames without an IP layer get 0 in the first four columns. State is bounded: at most
+in the future. ARP frames count for their sender address (``ctx.src_endpoints``, ``ctx.src_rate``,
+``ctx.src_attempt_rate``; ARP probes from 0.0.0.0 excepted); other frames without an IP layer get 0
+in the first four columns. State is bounded: at most
 ``features.max_hosts`` addresses per table (least recently seen evicted, counted in ``stats()``),
 each with at most :data:`MAX_PEERS` peers, so a flood of spoofed addresses cannot grow memory
 (Kitsune's unbounded per-host state is why it slows to tens of frames per second in such a flood).
@@ -130,6 +134,8 @@ _HTTP_URI = INDEX["http.request.full_uri"]
 _HTTP_BODY = INDEX["http.file_data"]
 _TCP_PAYLOAD = INDEX["tcp.payload"]
 _SYN, _ACK = 0x02, 0x10
+#: the sender address of an ARP probe (RFC 5227: a host checking an address before taking it)
+_NO_ADDRESS = "0.0.0.0"
 _ICMP = ("ICMP", "IPv6-ICMP")
 
 
@@ -285,7 +291,15 @@ class HostContextExtractor:
             src, dst, dport, proto = ctx[1], ctx[3], ctx[4], ctx[5]
             ts = clock(ctx[0])  # state arithmetic on a timeline that never steps back
             if src is None:
-                row += (0, 0, 0.0, 0.0, self._arp(row, ts) if row[_ARP_OP] else 0, 0, 0, 0, 0.0, 0.0)
+                op = row[_ARP_OP]
+                sender = row[_ARP_SRC] if op else None
+                if sender and sender != _NO_ADDRESS:
+                    target = row[_ARP_DST]
+                    asks = op == 1 and target != sender  # a request, not a gratuitous announcement
+                    n_src, r_src, tried = src_hit(sender, ts, (target, 0, "ARP") if asks else None)
+                    row += (n_src, 0, r_src, 0.0, self._arp(row, ts), 0, 0, 0, tried, 0.0)
+                else:
+                    row += (0, 0, 0.0, 0.0, self._arp(row, ts) if op else 0, 0, 0, 0, 0.0, 0.0)
             else:
                 attempt = False
                 if proto == "TCP":

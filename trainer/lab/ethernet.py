@@ -969,13 +969,75 @@ def _udp_scan(cap: Capture, site: Site, a: Host, targets: list[Host], t: float, 
             break
 
 
+def _host_sweep(cap: Capture, site: Site, a: Host, t: float, n: int, label: str) -> float:
+    """nmap -sn (host discovery, also the first step of a scan of a range) or arp-scan over the
+    site's /24; returns the time it ends.
+
+    On the attacker's own LAN, discovery is ARP: a request for every address in ascending order, at
+    hundreds to thousands a second, the live hosts answering, a second pass for the silent ones. From
+    outside, nmap sends each address an ICMP echo request, a SYN to 443, an ACK to 80 and an ICMP
+    timestamp request; live hosts answer the echo and the timestamp and reset the TCP probes.
+    """
+    rng = cap.rng
+    live = {h.ip: h for h in site.hosts if not h.external}
+    rate = rng.uniform(200, 3000)
+    start = len(cap.frames)
+    passes = [list(range(1, 255))]
+    if not a.external:
+        passes.append([i for i in passes[0] if site.prefix + bytes((i,)) not in live])
+    for k, last_octets in enumerate(passes):
+        if k:
+            t += rng.uniform(0.2, 1.0)  # waiting for the first pass's answers
+        for i in last_octets:
+            if len(cap.frames) - start >= n:
+                return t
+            ip = site.prefix + bytes((i,))
+            t += rng.expovariate(rate)
+            v = live.get(ip)
+            if not a.external:
+                if ip == a.ip:
+                    continue
+                cap.arp(t, label, 1, a.mac, a.ip, b"\0" * 6, ip)
+                if v is not None:
+                    cap.arp(t + site.rtt_lan * rng.uniform(0.3, 1.0), label, 2, v.mac, v.ip, a.mac, a.ip)
+                continue
+            target = v or Host("x", ip, site.gw.mac, site.gw.os, 64)
+            back = Host("x", a.ip, site.gw.mac, target.os, target.ttl)
+            ident, sport = rng.randrange(65536), rng.randint(32768, 61000)
+            rest = struct.pack("!HH", ident, 0)
+            cap.ip(t, label, a, target, wire.PROTO_ICMP, wire.icmp(8, 0, rest, b""), df=False)
+            cap.ip(t, label, a, target, wire.PROTO_TCP, wire.tcp(a.ip, ip, sport, 443, rng.getrandbits(32), 0, SYN,
+                                                                 1024, wire.opt_mss(1460)), df=False)
+            cap.ip(t, label, a, target, wire.PROTO_TCP, wire.tcp(a.ip, ip, sport, 80, 0, rng.getrandbits(32), ACK,
+                                                                 1024), df=False)
+            cap.ip(t, label, a, target, wire.PROTO_ICMP, wire.icmp(13, 0, rest, b"\0" * 12), df=False)
+            if v is not None:
+                rtt = site.rtt_wan
+                cap.ip(t + rtt, label, v, back, wire.PROTO_ICMP, wire.icmp(0, 0, rest, b""))
+                cap.ip(t + rtt, label, v, back, wire.PROTO_TCP, wire.tcp(ip, a.ip, 80, sport, 0, 0, RST, 0))
+    return t
+
+
 def atk_port_scan(cap: Capture, site: Site, t: float, n: int, label: str = "Port_Scanning") -> None:
-    """One to three scans in a row (an attacker often runs a TCP and then a UDP scan), each nmap -sS,
-    -sT, -sU or masscan, probing one port after another with the targets' answers."""
+    """Host discovery (nmap's first step against a range, or nmap -sn / arp-scan) in half the runs,
+    then one to three scans in a row (an attacker often runs a TCP and then a UDP scan), each nmap
+    -sS, -sT, -sU or masscan, probing one port after another with the targets' answers.
+
+    The sweep draws from a generator of its own, seeded by the run's start, and is placed before the
+    scans in time: the session's other traffic keeps the draws it had without sweeps.
+    """
     rng = cap.rng
     a = _source(site, rng)
     modes = rng.sample(["syn", "connect", "udp", "masscan"], k=rng.choice([1, 1, 2, 3]))
     count = len(cap.frames)
+    sweep_rng = random.Random(f"host-sweep {t!r} {n}")
+    if sweep_rng.random() < 0.5:
+        discovery = Capture(sweep_rng, cap.pad_short)
+        end = _host_sweep(discovery, site, a, 0.0, n // 3, label)
+        shift = t - end - sweep_rng.uniform(0.5, 5.0)
+        for ts, _idx, frame, lab in discovery.frames:
+            cap.add(ts + shift, frame, lab)
+        count = len(cap.frames)
     for k, mode in enumerate(modes):
         targets = rng.sample([h for h in site.hosts if not h.external and h is not a], k=rng.randint(1, 3))
         share = (n - (len(cap.frames) - count)) // (len(modes) - k)
