@@ -444,10 +444,7 @@ def tiny_pcap(path: Path) -> None:
 
 def skipped_row(sc: Scenario) -> dict[str, Any]:
     """A scenario whose tool is not installed."""
-    return {"scenario": sc.name, "tool": " ".join(sc.argv or ()), "note": sc.note, "frames": 0, "alert_records": 0,
-            "incidents": 0, "incidents_by_class": {}, "records_by_class": {}, "families": [],
-            "expected_family": sc.family, "verdict": f"skipped (no {sc.package or (sc.argv or ('?',))[0]})",
-            "attack_only": None}
+    return {**row_for(sc, None, {}), "verdict": f"skipped (no {sc.package or (sc.argv or ('?',))[0]})"}
 
 
 def row_for(sc: Scenario, cap: Capture | None, rep: dict[str, Any],

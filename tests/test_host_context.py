@@ -39,8 +39,9 @@ def frame(ts: float, pkt: Any) -> Frame:
     return Frame(ts, data, 1, len(data))
 
 
-def ctx_rows(frames: list[Frame], **kw: Any) -> list[dict[str, Any]]:
-    ext = HostContextExtractor(**kw)
+def ctx_rows(frames: list[Frame], ext: HostContextExtractor | None = None, **kw: Any) -> list[dict[str, Any]]:
+    """Named rows of ``frames`` (through ``ext`` when given, to read its stats afterwards)."""
+    ext = ext or HostContextExtractor(**kw)
     return [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(frames)]
 
 
@@ -178,7 +179,7 @@ def test_arp_reply_without_request_is_flagged() -> None:
         frame(21.0, E / IP(src=host, dst=gw) / ICMP()),
     ]
     ext = HostContextExtractor()
-    rows = [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(frames)]
+    rows = ctx_rows(frames, ext)
     assert [r["ctx.arp_unsolicited"] for r in rows] == [0, 0, 1, 0, 1, 1, 0]
     # the request is an attempt of its sender on its target; replies are not attempts
     assert [r["ctx.src_endpoints"] for r in rows[:6]] == [1, 0, 0, 0, 0, 0]
@@ -193,8 +194,7 @@ def test_arp_sweep_counts_as_attempts_of_its_sender() -> None:
     sweep = [arp(i * 0.002, 1, "10.0.0.66", f"10.0.0.{i + 1}") for i in range(100)]
     quiet = [arp(1.0 + i, 1, "10.0.0.5", "10.0.0.254") for i in range(3)]
     probe = [arp(5.0, 1, "0.0.0.0", "10.0.0.7"), arp(5.1, 1, "10.0.0.9", "10.0.0.9")]
-    ext = HostContextExtractor()
-    rows = [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(sweep + quiet + probe)]
+    rows = ctx_rows(sweep + quiet + probe)
     assert [r["ctx.src_endpoints"] for r in rows[:100]] == [min(i + 1, MAX_PEERS) for i in range(100)]
     assert rows[99]["ctx.src_attempt_rate"] > 6  # log2(1 + about 90 a second, decayed)
     assert [r["ctx.src_endpoints"] for r in rows[100:103]] == [1, 1, 1]

@@ -224,8 +224,8 @@ class AlertPolicy:
             self._close(ikey, inc, out)
             inc = None
         if inc is None:
-            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context), recent=deque(maxlen=self.confirm_windows))
-            inc.hold = self._hold(first_ts, last_ts)
+            inc = _Incident(cls, first_ts, last_ts, 1, score, dict(context), hold=self._hold(first_ts, last_ts),
+                            recent=deque(maxlen=self.confirm_windows))
             self._incidents[ikey] = inc
             if len(self._incidents) > self.max_incidents:
                 old_key, old = next(iter(self._incidents.items()))

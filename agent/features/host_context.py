@@ -293,13 +293,12 @@ class HostContextExtractor:
             if src is None:
                 op = row[_ARP_OP]
                 sender = row[_ARP_SRC] if op else None
+                n_src, r_src, tried = 0, 0.0, 0.0
                 if sender and sender != _NO_ADDRESS:
                     target = row[_ARP_DST]
                     asks = op == 1 and target != sender  # a request, not a gratuitous announcement
                     n_src, r_src, tried = src_hit(sender, ts, (target, 0, "ARP") if asks else None)
-                    row += (n_src, 0, r_src, 0.0, self._arp(row, ts), 0, 0, 0, tried, 0.0)
-                else:
-                    row += (0, 0, 0.0, 0.0, self._arp(row, ts) if op else 0, 0, 0, 0, 0.0, 0.0)
+                row += (n_src, 0, r_src, 0.0, self._arp(row, ts) if op else 0, 0, 0, 0, tried, 0.0)
             else:
                 attempt = False
                 if proto == "TCP":

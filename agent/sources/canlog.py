@@ -62,7 +62,7 @@ _TEXT_SUFFIXES = (".asc", ".csv", ".trc")
 CICIOV2024_COLUMNS = ("ID", *(f"DATA_{i}" for i in range(8)))
 #: Car Hacking Challenge 2020 header (HCRL)
 HCRL_CHALLENGE_COLUMNS = ("Timestamp", "Arbitration_ID", "DLC", "Data")
-#: formats whose rows carry labels (:meth:`CanLogSource.iter_labeled`)
+#: formats whose rows carry labels (:meth:`CanLogSource.iter_labeled`; the HCRL ones in _HCRL_PARSERS)
 _LABELED_FORMATS = ("ciciov2024", "hcrl-csv", "hcrl-text", "hcrl-challenge")
 
 _new_frame: Callable[[type, tuple[Any, ...]], CanFrame] = tuple.__new__
@@ -141,50 +141,65 @@ def _hcrl_frame(ts: str, id_s: str, dlc_s: str, data: list[str], remote: bool = 
     return _new_frame(CanFrame, (float(ts), can_id, payload, dlc, can_id > 0x7FF, False, remote, False, None))
 
 
-def parse_hcrl_line(line: str, fmt: str) -> tuple[CanFrame, tuple[str, ...]] | None:
-    """Parse one row of an HCRL recording: the frame and the row's label columns.
+# One parser per HCRL layout: a row -> the frame and the row's label columns, None for a blank line,
+# ValueError naming what is wrong.
+HcrlRow = tuple[CanFrame, tuple[str, ...]]
 
-    ``fmt`` is ``"hcrl-csv"`` (label: the ``T``/``R`` flag, empty when a row has none),
-    ``"hcrl-text"`` (no label) or ``"hcrl-challenge"`` (``Class, SubClass``). Returns ``None`` for
-    a blank line; raises :class:`ValueError` naming what is wrong.
-    """
+
+def parse_car_hacking_row(line: str) -> HcrlRow | None:
+    """A Car-Hacking CSV row; its label is the ``T``/``R`` flag (``()`` when the row has none)."""
     temp = line.strip()
     if not temp:
         return None
-    if fmt == "hcrl-csv":
-        cells = [c.strip() for c in temp.split(",")]
-        if len(cells) < 3:
-            raise ValueError(f"{len(cells)} columns, expected timestamp,ID,DLC,bytes...,flag")
-        rest = cells[3:]
-        while rest and not rest[-1]:  # rows padded to the widest row's column count
-            rest.pop()
-        flag: tuple[str, ...] = ()
-        if rest and rest[-1] in ("T", "R"):  # neither is a hex byte
-            flag = (rest[-1],)
-            rest = rest[:-1]
-        return _hcrl_frame(cells[0], cells[1], cells[2], rest), flag
-    if fmt == "hcrl-text":
-        parts = temp.split()
-        if len(parts) < 7 or parts[0] != "Timestamp:" or parts[2] != "ID:" or parts[5] != "DLC:":
-            raise ValueError("expected 'Timestamp: t ID: id flags DLC: n bytes...'")
-        # the 3-digit field after the id is the frame's flag bits; the first is the remote-request bit
-        remote = parts[4][:1] == "1"
-        return _hcrl_frame(parts[1], parts[3], parts[6], parts[7:], remote=remote), ()
-    if fmt == "hcrl-challenge":
-        cells = [c.strip() for c in temp.split(",")]
-        if len(cells) < 4:
-            raise ValueError(f"{len(cells)} columns, expected Timestamp,Arbitration_ID,DLC,Data,...")
-        return _hcrl_frame(cells[0], cells[1], cells[2], cells[3].split()), tuple(cells[4:])
-    raise ValueError(f"not an HCRL format: {fmt!r}")
+    cells = [c.strip() for c in temp.split(",")]
+    if len(cells) < 3:
+        raise ValueError(f"{len(cells)} columns, expected timestamp,ID,DLC,bytes...,flag")
+    rest = cells[3:]
+    while rest and not rest[-1]:  # rows padded to the widest row's column count
+        rest.pop()
+    flag: tuple[str, ...] = ()
+    if rest and rest[-1] in ("T", "R"):  # neither is a hex byte
+        flag = (rest[-1],)
+        rest = rest[:-1]
+    return _hcrl_frame(cells[0], cells[1], cells[2], rest), flag
+
+
+def parse_hcrl_text_row(line: str) -> HcrlRow | None:
+    """A ``Timestamp: t ID: id flags DLC: n bytes...`` recording line (no label)."""
+    parts = line.split()
+    if not parts:
+        return None
+    if len(parts) < 7 or parts[0] != "Timestamp:" or parts[2] != "ID:" or parts[5] != "DLC:":
+        raise ValueError("expected 'Timestamp: t ID: id flags DLC: n bytes...'")
+    # the 3-digit field after the id is the frame's flag bits; the first is the remote-request bit
+    remote = parts[4][:1] == "1"
+    return _hcrl_frame(parts[1], parts[3], parts[6], parts[7:], remote=remote), ()
+
+
+def parse_challenge_row(line: str) -> HcrlRow | None:
+    """A Car Hacking Challenge row; its labels are ``Class, SubClass``."""
+    temp = line.strip()
+    if not temp:
+        return None
+    cells = [c.strip() for c in temp.split(",")]
+    if len(cells) < 4:
+        raise ValueError(f"{len(cells)} columns, expected Timestamp,Arbitration_ID,DLC,Data,...")
+    return _hcrl_frame(cells[0], cells[1], cells[2], cells[3].split()), tuple(cells[4:])
+
+
+_HCRL_PARSERS: dict[str, Callable[[str], HcrlRow | None]] = {
+    "hcrl-csv": parse_car_hacking_row,
+    "hcrl-text": parse_hcrl_text_row,
+    "hcrl-challenge": parse_challenge_row,
+}
 
 
 def _looks_like_hcrl_csv(line: str) -> bool:
     """A headerless Car-Hacking row (``timestamp,ID,DLC,bytes...,T|R``)?"""
     try:
-        parsed = parse_hcrl_line(line, "hcrl-csv")
+        return parse_car_hacking_row(line) is not None
     except ValueError:
         return False
-    return parsed is not None
 
 
 class _LineTap:
@@ -500,6 +515,7 @@ class CanLogSource:
         """HCRL rows (CSV, text or challenge CSV) with their label columns."""
         f = self._open_text()
         fmt = self.format
+        parse = _HCRL_PARSERS[fmt]
         st = self._stats
         lineno = 0
         try:
@@ -508,7 +524,7 @@ class CanLogSource:
                 lineno = 1
             for line in f:
                 lineno += 1
-                parsed = self._parse_line(lineno, line, lambda text: parse_hcrl_line(text, fmt))
+                parsed = self._parse_line(lineno, line, parse)
                 if parsed is None:
                     continue
                 self._count(parsed[0])

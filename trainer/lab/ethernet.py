@@ -1029,7 +1029,6 @@ def atk_port_scan(cap: Capture, site: Site, t: float, n: int, label: str = "Port
     rng = cap.rng
     a = _source(site, rng)
     modes = rng.sample(["syn", "connect", "udp", "masscan"], k=rng.choice([1, 1, 2, 3]))
-    count = len(cap.frames)
     sweep_rng = random.Random(f"host-sweep {t!r} {n}")
     if sweep_rng.random() < 0.5:
         discovery = Capture(sweep_rng, cap.pad_short)
@@ -1037,7 +1036,7 @@ def atk_port_scan(cap: Capture, site: Site, t: float, n: int, label: str = "Port
         shift = t - end - sweep_rng.uniform(0.5, 5.0)
         for ts, _idx, frame, lab in discovery.frames:
             cap.add(ts + shift, frame, lab)
-        count = len(cap.frames)
+    count = len(cap.frames)  # the scans' share counts from here
     for k, mode in enumerate(modes):
         targets = rng.sample([h for h in site.hosts if not h.external and h is not a], k=rng.randint(1, 3))
         share = (n - (len(cap.frames) - count)) // (len(modes) - k)
