@@ -134,6 +134,26 @@ class AlertsConfig:
 
 
 @dataclass
+class ArpPoisoningConfig:
+    """The ARP poisoning rule: repeated ARP replies nobody asked for (see agent/rules/arp_poisoning.py)."""
+
+    enabled: bool = doc("run the rule (needs features.kind edge-iiotset-context)", True)
+    min_replies: int = doc(
+        "unasked replies claiming one address to one host before it alerts (poisoners repeat every 1-10 s)", 3
+    )
+    window_s: float = doc("those replies must fall within this many seconds", 60.0)
+    class_name: str = doc("class its alerts carry; the model's class for the same attack, so incidents merge", "MITM")
+    max_pairs: int = doc("(claimed address, target) pairs tracked at once; least recently seen dropped beyond", 4096)
+
+
+@dataclass
+class RulesConfig:
+    """Exact detectors that run beside the model on the same feature rows."""
+
+    arp_poisoning: ArpPoisoningConfig = doc("ARP cache poisoning", factory=ArpPoisoningConfig)
+
+
+@dataclass
 class TlsConfig:
     """TLS towards the broker; verification is on unless switched off explicitly."""
 
@@ -217,6 +237,7 @@ class AgentConfig:
     features: FeaturesConfig = doc("feature extraction", factory=FeaturesConfig)
     model: ModelConfig = doc("model and scoring", factory=ModelConfig)
     alerts: AlertsConfig = doc("alert policy", factory=AlertsConfig)
+    rules: RulesConfig = doc("rules beside the model", factory=RulesConfig)
     mqtt: MqttConfig = doc("MQTT delivery", factory=MqttConfig)
     sinks: SinksConfig = doc("local sinks", factory=SinksConfig)
     runtime: RuntimeConfig = doc("pipeline", factory=RuntimeConfig)

@@ -20,6 +20,7 @@ from agent.alerts import SCHEMA_PATH  # noqa: E402
 from agent.alerts.policy import AlertPolicy  # noqa: E402
 from agent.alerts.record import build_alert, iso_timestamp, new_alert_id, proto_name  # noqa: E402
 from agent.config import AlertsConfig  # noqa: E402
+from agent.rules import Finding  # noqa: E402
 
 SHA = "0123456789abcdef" * 4
 
@@ -52,6 +53,10 @@ def many_alerts() -> list[dict[str, Any]]:
         out += p.observe(f"k{t % 7}", vec, t * 0.5, t * 0.5 + 0.4, ctx)
     for t in range(20):  # one long attack: start, updates, end
         out += p.observe("long", np.array([0.0, 0.0, 0.0, 1.0]), 200 + t, 200.5 + t, contexts[0])
+    for t in range(3):  # a rule's finding: announced at once, with the rule and its evidence
+        out += p.observe_finding(Finding("global", "MITM", 300.0, 301.0 + t, {"src_ip": "192.168.1.1",
+                                         "dest_ip": "192.168.1.20", "proto": "ARP"}, "replies nobody asked for"),
+                                 "arp_poisoning")
     out += p.flush()
     can = AlertPolicy(AlertsConfig(), ["BENIGN", "DoS", "SPOOFING-GAS"], "BENIGN", {}, {}, "ciciov", SHA, "gw-01")
     out += can.observe("can0", np.array([0.0, 1.0, 0.0]), 1.0, 1.2, {"ts": 1.2, "channel": "can0", "arbitration_id": 0})
@@ -66,6 +71,7 @@ def test_every_alert_validates(validator: Any) -> None:
     assert phases == {"start", "update", "end"}
     assert {a["edge_ids"]["class"] for a in alerts} >= {"DDoS_UDP", "Unknown", "DoS"}
     assert any("suppressed" in a["edge_ids"] for a in alerts)
+    assert any(a["edge_ids"].get("rule") == "arp_poisoning" and a["edge_ids"]["evidence"] for a in alerts)
     for a in alerts:
         errors = sorted(validator.iter_errors(a), key=str)
         assert not errors, (a, [e.message for e in errors])

@@ -18,6 +18,7 @@ import pytest
 
 from agent.bundle import load_bundle
 from agent.commands.demo import find_capture
+from agent.config import FeaturesConfig
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "models"
@@ -46,13 +47,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _replay(name: str, capture: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _replay(name: str, capture: Path, *overrides: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The capture replayed through the agent with the bundle, as the model build replays its captures."""
     from trainer.lab.default_models import PLANS, replay_alerts
 
     plan = next(p for p in PLANS.values() if p.name == name)
     assert plan.feature_kind == BUNDLES[name]["feature_kind"]
-    return replay_alerts(plan, MODELS / name, capture)
+    return replay_alerts(plan, MODELS / name, capture, overrides)
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLES))
@@ -209,7 +210,8 @@ def test_arp_poisoning_alone_on_a_quiet_wire_raises_mitm(tmp_path: Path) -> None
     """What a capture of arpspoof shows when nothing else is talking: one forged reply every 2 s
     ("the gateway is at <attacker's MAC>") to the victim, for two minutes. Its 16-record windows span
     30 s, longer than the merge gap: the Ethernet bundle must still confirm MITM (it confirms after
-    ``confirm_windows`` windows, 40 frames at 4 windows of stride 8)."""
+    ``confirm_windows`` windows, 40 frames at 4 windows of stride 8). The ARP poisoning rule, which
+    would find it after three replies, is off: this is the model's own detection."""
     from scapy.layers.l2 import ARP, Ether
     from scapy.utils import wrpcap
 
@@ -222,6 +224,44 @@ def test_arp_poisoning_alone_on_a_quiet_wire_raises_mitm(tmp_path: Path) -> None
         frames.append(frame)
     capture = tmp_path / "arpspoof_only.pcap"
     wrpcap(str(capture), frames)
-    alerts, stats = _replay("edge-iiotset-lab", capture)
+    alerts, stats = _replay("edge-iiotset-lab", capture, "rules.arp_poisoning.enabled=false")
     assert stats["records_in"] == 60
+    assert stats["rules"] == {}
     assert {a["edge_ids"]["class"] for a in alerts} == {"MITM"}
+    assert not any("rule" in a["edge_ids"] for a in alerts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("aid", [0x0C1, 0x1E9, 0x137, 0x3FB, 0x130])
+def test_a_tool_spoofing_a_slow_real_id_at_1khz_is_spoofing_not_dos(aid: int, shared_captures: Path,
+                                                                   tmp_path: Path) -> None:
+    """The HCRL recordings' way of spoofing: a fixed forged payload every 1 ms on a real ID, whatever
+    that ID's own period (here the Camaro's 100, 50, 10, 4 and 1 Hz IDs). The ID is on the bus from
+    the start, so this is spoofing, not a DoS (a DoS floods an ID the bus never carried). The Camaro
+    log is played twice in a row so the injection starts after the agent's warm-up."""
+    import can
+
+    log = shared_captures / "can" / "eldominio_camaro_engineon.log"
+    if not log.is_file():
+        pytest.skip("the Camaro log is not in ../shared/captures")
+    once = list(can.LogReader(str(log)))
+    lap = once[-1].timestamp - once[0].timestamp + 0.01
+    msgs = once + [can.Message(timestamp=m.timestamp + lap, arbitration_id=m.arbitration_id, data=m.data,
+                               is_extended_id=m.is_extended_id, channel=m.channel) for m in once]
+    real = next(m for m in msgs if m.arbitration_id == aid)
+    forged = bytes([real.data[0] ^ 0x5A, *real.data[1:]])
+    start = once[0].timestamp + FeaturesConfig().can_warmup_s + 5.0
+    end = start + 5.0
+    injected = [can.Message(timestamp=start + 0.001 * i, arbitration_id=aid, data=forged, is_extended_id=False,
+                            channel=real.channel) for i in range(5000)]
+    path = tmp_path / "camaro_spoofed.log"
+    with can.Logger(str(path)) as writer:
+        for m in sorted(msgs + injected, key=lambda m: m.timestamp):
+            writer.on_message_received(m)
+    alerts, _ = _replay("ciciov2024-lab", path)
+    assert alerts, f"no alert for 0x{aid:03X} spoofed at 1 kHz"
+    for a in alerts:
+        e = a["edge_ids"]
+        first, last = (datetime.fromisoformat(e[k]).timestamp() for k in ("first_seen", "last_seen"))
+        assert CAN_FAMILY[e["class"]] == "spoofing", e
+        assert first <= end + 0.5 and last >= start - 0.5, e

@@ -67,6 +67,7 @@ import numpy as np
 
 from agent.alerts.record import UNKNOWN_CLASS, build_alert, default_severity
 from agent.config import AlertsConfig
+from agent.rules import Finding
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class _Incident:
     hold: float = 0.0
     #: stream ordinals of its latest confirm_windows windows, while it waits for confirmation within a span
     recent: deque[int] = field(default_factory=deque)
+    #: the rule whose finding merged into it last, and that finding's evidence (None: model windows only)
+    rule: str | None = None
+    evidence: str | None = None
 
 
 class AlertPolicy:
@@ -162,6 +166,7 @@ class AlertPolicy:
         self.windows_observed = 0
         self.windows_alerting = 0
         self.windows_unknown = 0
+        self.findings_observed = 0
         self.incidents_opened = 0
         self.incidents_closed = 0
         self.incidents_evicted = 0
@@ -205,6 +210,29 @@ class AlertPolicy:
         :param index: the window's ordinal in its stream (``WindowBatch.index``; -1: unknown).
         """
         self.windows_observed += 1
+        out = self._advance(last_ts)
+        verdict = self.classify(probs)
+        if verdict is None:
+            return out
+        self.windows_alerting += 1
+        cls, score = verdict
+        self._merge(key, cls, score, first_ts, last_ts, context, out, index=index)
+        return out
+
+    def observe_finding(self, finding: Finding, rule: str) -> list[dict[str, Any]]:
+        """Take one rule finding (see :mod:`agent.rules`); return the alert records to emit now.
+
+        A finding is already confirmed by its rule's own evidence, so it announces its incident at
+        once; otherwise it merges, updates and ends exactly as a window of its class and key.
+        """
+        self.findings_observed += 1
+        out = self._advance(finding.last_ts)
+        self._merge(finding.key, finding.cls, 1.0, finding.first_ts, finding.last_ts, finding.context, out,
+                    rule=(rule, finding.evidence))
+        return out
+
+    def _advance(self, last_ts: float) -> list[dict[str, Any]]:
+        """Move the data clock to ``last_ts``; return the records of incidents that ended meanwhile."""
         out: list[dict[str, Any]] = []
         if last_ts > self._now:
             self._now = last_ts
@@ -213,11 +241,21 @@ class AlertPolicy:
         if self._now >= self._next_sweep:
             self._next_sweep = self._now + _SWEEP_EVERY_S
             self._sweep(self._now, out)
-        verdict = self.classify(probs)
-        if verdict is None:
-            return out
-        cls, score = verdict
-        self.windows_alerting += 1
+        return out
+
+    def _merge(
+        self,
+        key: Hashable,
+        cls: str,
+        score: float,
+        first_ts: float,
+        last_ts: float,
+        context: Mapping[str, Any],
+        out: list[dict[str, Any]],
+        index: int = -1,
+        rule: tuple[str, str] | None = None,
+    ) -> None:
+        """Merge one alerting window or finding into its incident; append the records due."""
         ikey = (key, cls)
         inc = self._incidents.get(ikey)
         if inc is not None and first_ts - inc.last_seen > self.cfg.merge_gap_s:
@@ -239,15 +277,16 @@ class AlertPolicy:
             inc.score = max(inc.score, score)
             inc.context = dict(context)
             inc.hold = self._hold(first_ts, last_ts)
-            if inc.announced:
-                if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
-                    self._send(inc, "update", last_ts, out)
-                return out
-        if self._confirmed(inc, index):
+        if rule is not None:
+            inc.rule, inc.evidence = rule
+        if inc.announced:
+            if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
+                self._send(inc, "update", last_ts, out)
+            return
+        if rule is not None or self._confirmed(inc, index):
             inc.announced = True
             self.incidents_opened += 1
             self._send(inc, "start", last_ts, out)
-        return out
 
     def _confirmed(self, inc: _Incident, index: int) -> bool:
         """Whether the window just merged into the unannounced ``inc`` confirms it."""
@@ -284,6 +323,7 @@ class AlertPolicy:
             "windows_observed": self.windows_observed,
             "windows_alerting": self.windows_alerting,
             "windows_unknown": self.windows_unknown,
+            "findings_observed": self.findings_observed,
             "incidents_opened": self.incidents_opened,
             "incidents_closed": self.incidents_closed,
             "incidents_evicted": self.incidents_evicted,
@@ -367,6 +407,8 @@ class AlertPolicy:
             phase=phase,
             suppressed=inc.suppressed,
             event_ts=ts if event_ts is None else event_ts,
+            rule=inc.rule,
+            evidence=inc.evidence,
         )
         if not inc.incident_id:
             inc.incident_id = record["alert_id"]

@@ -5,7 +5,8 @@ alert that looks like a Suricata alert (``timestamp``, ``event_type: "alert"``, 
 ``alert{signature_id, signature, category, severity}``, ``host``) lands in the same dashboards
 without a new parser. What a network signature engine does not have goes into our own objects:
 ``edge_ids{...}`` (class, score, model and its sha256, first/last seen, window count, incident id and
-phase) and, for CAN buses, ``can{iface, arbitration_id, rate_hz}`` instead of the IP 5-tuple.
+phase; for incidents a rule confirmed, the rule's name and evidence) and, for CAN buses,
+``can{iface, arbitration_id, rate_hz}`` instead of the IP 5-tuple.
 
 Every record carries a unique ``alert_id``: a ULID-like string (48-bit millisecond time + 80 random
 bits, Crockford base32, 26 characters). Unique so that a subscriber can de-duplicate what the MQTT
@@ -144,6 +145,8 @@ def build_alert(
     phase: str,
     suppressed: int = 0,
     event_ts: float | None = None,
+    rule: str | None = None,
+    evidence: str | None = None,
 ) -> dict[str, Any]:
     """One EVE alert record.
 
@@ -159,6 +162,9 @@ def build_alert(
     :param phase: ``start`` (first window), ``update`` (re-alert of an ongoing incident) or ``end``.
     :param suppressed: records of this incident held back by the rate limit since the last one sent.
     :param event_ts: the record's ``timestamp``; ``last_seen`` when not given.
+    :param rule: the rule (:mod:`agent.rules`) whose finding the incident holds, if any; ``None``
+        when only the model's windows made it.
+    :param evidence: that finding's evidence, one sentence.
     """
     record: dict[str, Any] = {
         "timestamp": iso_timestamp(last_seen if event_ts is None else event_ts),
@@ -207,6 +213,10 @@ def build_alert(
     }
     if suppressed:
         edge["suppressed"] = int(suppressed)
+    if rule:
+        edge["rule"] = rule
+        if evidence:
+            edge["evidence"] = evidence
     record["edge_ids"] = edge
     if is_can:
         can: dict[str, Any] = {

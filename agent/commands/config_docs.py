@@ -61,12 +61,14 @@ def render(cls: type = AgentConfig) -> str:
         parent = key.rpartition(".")[0]
         sections.setdefault(parent, []).append((key, tp, default, text))
     for name, keys in sections.items():
-        if not keys:
+        if not keys and not name:
             continue
         title = f"`{name}`" if name else "Top level"
         about = section_doc.get(name, "").rstrip(".")
-        out.append(f"\n## {title}\n\n{about[:1].upper()}{about[1:]}.\n")
-        out.append("| key | type | default | description |")
+        out.append(f"\n## {title}\n\n{about[:1].upper()}{about[1:]}.")
+        if not keys:  # a section of sections (e.g. `rules`): its subsections follow
+            continue
+        out.append("\n| key | type | default | description |")
         out.append("|---|---|---|---|")
         for key, tp, default, text in keys:
             out.append(f"| `{key}` | {_cell(tp)} | {_cell(_default(default))} | {_cell(text)} |")

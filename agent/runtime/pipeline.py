@@ -59,6 +59,8 @@ class Scoring:
     thresholds: dict[str, float] = field(default_factory=dict)
     model_name: str = ""
     context_fields: Sequence[str] = ()
+    #: rules run beside the model on the same rows (see :mod:`agent.rules`)
+    rules: list[Any] = field(default_factory=list)
 
     def close_sinks(self, timeout_s: float) -> bool:
         """Flush and close every sink within ``timeout_s`` in all; True when all flushed."""
@@ -114,6 +116,7 @@ def build_scoring(
     from agent.bundle import load_bundle
     from agent.features import FEATURE_KINDS
     from agent.preprocess import Preprocessor
+    from agent.rules import build_rules
     from agent.scorer import Scorer
     from agent.sinks import build_sinks
 
@@ -134,6 +137,10 @@ def build_scoring(
         extractor = previous.extractor
     else:
         extractor = FEATURE_KINDS.load(cfg.features.kind).from_config(cfg.features)
+    if previous is not None and previous.extractor is extractor and previous.cfg.rules == cfg.rules:
+        rules = previous.rules  # their evidence so far goes on with the extractor's state
+    else:
+        rules = build_rules(cfg.rules, list(extractor.columns))
     context_fields = tuple(getattr(extractor, "context_fields", ()))
     preprocessor = Preprocessor.from_manifest(m, list(extractor.columns))
     windower = Windower.from_manifest(
@@ -177,6 +184,7 @@ def build_scoring(
         thresholds=thresholds,
         model_name=m.name,
         context_fields=context_fields,
+        rules=rules,
     )
 
 
@@ -272,6 +280,7 @@ class Pipeline:
         p["features"] = lambda: _stats_of(self.scoring.extractor if self.scoring else None)
         p["windows"] = lambda: self.scoring.windower.stats() if self.scoring else {}
         p["policy"] = lambda: _stats_of(self.scoring.policy if self.scoring else None)
+        p["rules"] = lambda: {k: v for r in (self.scoring.rules if self.scoring else ()) for k, v in r.stats().items()}
         p["sinks"] = self._sink_stats
 
     def _sink_stats(self) -> dict[str, Any]:
@@ -448,6 +457,12 @@ class Pipeline:
             ctxs.append(ctx)
         if not rows:
             return
+        for rule in sc.rules:
+            for finding in rule.scan(rows, ctxs):
+                self._emit(sc, sc.policy.observe_finding(finding, rule.name))
+                # a quiet wire may carry findings and no window: the tick still needs data time
+                self._data_ts = max(self._data_ts or finding.last_ts, finding.last_ts)
+                self._data_mono = time.monotonic()
         c.records_scored += len(rows)
         x = sc.preprocessor.transform(rows)
         wb = sc.windower.push(x, ctxs)

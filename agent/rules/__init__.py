@@ -1,0 +1,73 @@
+"""Rules: exact detectors that run beside the model on the same feature rows.
+
+Why rules at all: some attacks leave evidence that needs no model and that a model, which scores
+windows of records, sees too late. An ARP poisoner that sends one forged reply every two seconds on
+a quiet segment fills a 16-record window only after half a minute, and a short run of forged
+replies never fills one; yet three replies nobody asked for, each claiming the same address, are
+proof enough (arpwatch and Snort's ARP inspection have reported this for decades). A rule reads the
+rows the extractor already made (one way to compute each feature), and its findings go through the
+same alert policy as the model's windows, so they merge with the model's incidents of the same
+class, obey the same rate limits and carry the same record layout, marked with the rule's name in
+``edge_ids.detector`` and its evidence in ``edge_ids.evidence``.
+
+Each rule is configured under ``rules.<name>`` and is built by :func:`build_rules` only when the
+feature kind makes the columns it reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from agent.config import RulesConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule saw: enough for one alert-policy observation."""
+
+    key: Hashable
+    """The incident key (the model's stream key where the evidence belongs to that stream)."""
+    cls: str
+    """The class it alerts as (one of the model's classes, so incidents merge)."""
+    first_ts: float
+    """Time of the earliest record of the evidence it adds (for an incident's first finding, the
+    start of the evidence; for later ones, the record before the one that raised it)."""
+    last_ts: float
+    """Time of the record that completed it."""
+    context: dict[str, Any]
+    """Alert context (the 5-tuple fields that apply)."""
+    evidence: str
+    """One sentence a plant engineer can act on."""
+
+
+class Rule(Protocol):
+    """A detector over feature rows (see the module docstring)."""
+
+    name: str
+
+    def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
+        """Findings raised by ``rows`` (in capture order, with their alert contexts)."""
+        ...
+
+    def stats(self) -> dict[str, int]:
+        """Counters for health reports."""
+        ...
+
+
+def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
+    """The enabled rules whose input columns ``columns`` (the extractor's) has."""
+    from agent.rules.arp_poisoning import ArpPoisoningRule
+
+    rules: list[Rule] = []
+    arp = config.arp_poisoning
+    if arp.enabled:
+        if ArpPoisoningRule.needs(columns):
+            rules.append(ArpPoisoningRule.from_config(arp, columns))
+        elif "arp.opcode" in columns:  # Ethernet rows without the context columns (CAN has no ARP)
+            log.info("rules.arp_poisoning is off: feature kind edge-iiotset-context makes the columns it reads")
+    return rules

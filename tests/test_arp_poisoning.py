@@ -1,0 +1,145 @@
+"""The ARP poisoning rule: what it finds, what it leaves alone, and how its findings become alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from scapy.layers.l2 import ARP, Ether
+from scapy.utils import wrpcap
+
+from agent.alerts.policy import AlertPolicy
+from agent.config import AlertsConfig, RulesConfig, load_config
+from agent.errors import ConfigError
+from agent.features.edge_iiotset import EdgeIIoTsetExtractor
+from agent.features.host_context import HostContextExtractor
+from agent.records import Frame
+from agent.rules import Finding, build_rules
+from agent.rules.arp_poisoning import ArpPoisoningRule
+
+REPO = Path(__file__).resolve().parent.parent
+ATTACKER, VICTIM_MAC, GW_MAC = "32:7b:3a:18:ab:23", "8a:94:d5:fb:06:d0", "00:11:22:33:44:55"
+GW, VICTIM = "192.168.1.1", "192.168.1.20"
+T0 = 1_700_000_000.0
+
+
+def arp(ts: float, op: int, psrc: str, pdst: str, src: str = ATTACKER, dst: str = VICTIM_MAC) -> Frame:
+    data = bytes(Ether(src=src, dst=dst) / ARP(op=op, hwsrc=src, psrc=psrc, hwdst=dst if op == 2 else
+                                               "00:00:00:00:00:00", pdst=pdst))
+    return Frame(T0 + ts, data, 1, len(data))
+
+
+def scan(frames: list[Frame], **kw: Any) -> tuple[list[Finding], ArpPoisoningRule]:
+    ext = HostContextExtractor()
+    rule = ArpPoisoningRule(ext.columns, **kw)
+    rows, ctxs = zip(*ext.rows_with_context(frames), strict=True)
+    return rule.scan(rows, ctxs), rule
+
+
+def test_repeated_unasked_replies_are_found_from_the_third() -> None:
+    frames = [arp(2.0 * i, 2, GW, VICTIM) for i in range(5)]  # arpspoof -t victim gateway
+    found, rule = scan(frames)
+    assert [f.last_ts - T0 for f in found] == [4.0, 6.0, 8.0]
+    first = found[0]
+    assert (first.key, first.cls, first.first_ts) == ("global", "MITM", T0)
+    assert first.context == {"src_ip": GW, "dest_ip": VICTIM, "proto": "ARP"}
+    assert "3 ARP replies" in first.evidence and GW in first.evidence and VICTIM in first.evidence
+    assert found[1].first_ts == T0 + 4.0  # later findings add the time since the reply before
+    assert rule.stats() == {"arp_unasked_replies": 5, "arp_poisoning_findings": 3, "arp_pairs_evicted": 0,
+                            "arp_pairs_tracked": 1}
+
+
+def test_answers_announcements_and_scattered_replies_are_left_alone() -> None:
+    frames: list[Frame] = []
+    for i in range(10):  # the victim asks for the gateway every 30 s and the gateway answers
+        frames += [arp(30.0 * i, 1, VICTIM, GW, src=VICTIM_MAC, dst="ff:ff:ff:ff:ff:ff"),
+                   arp(30.0 * i + 0.001, 2, GW, VICTIM, src=GW_MAC)]
+        frames.append(arp(30.0 * i + 1, 2, "192.168.1.7", "192.168.1.7", src="02:00:00:00:00:07",
+                          dst="ff:ff:ff:ff:ff:ff"))  # a gratuitous announcement
+    frames += [arp(400.0 + 70.0 * i, 2, GW, VICTIM) for i in range(4)]  # unasked, but a minute apart
+    frames += [arp(700.0, 2, GW, "192.168.1.21"), arp(701.0, 2, GW, "192.168.1.22")]  # one to each host
+    found, rule = scan(frames)
+    assert found == []
+    assert rule.stats()["arp_unasked_replies"] == 6
+
+
+def test_thresholds_come_from_the_config_and_pairs_stay_bounded() -> None:
+    found, _ = scan([arp(1.0 * i, 2, GW, VICTIM) for i in range(5)], min_replies=5)
+    assert len(found) == 1
+    found, _ = scan([arp(10.0 * i, 2, GW, VICTIM) for i in range(5)], window_s=15.0)
+    assert found == []  # three replies span 20 s, more than the window
+    frames = [arp(0.01 * i, 2, GW, f"10.0.{i // 250}.{i % 250 + 1}") for i in range(1000)]
+    found, rule = scan(frames, max_pairs=100)
+    assert found == []
+    assert rule.stats()["arp_pairs_tracked"] == 100 and rule.stats()["arp_pairs_evicted"] == 900
+
+
+def test_rules_are_built_for_the_context_features_only_and_bad_settings_are_named() -> None:
+    assert [r.name for r in build_rules(RulesConfig(), HostContextExtractor.columns)] == ["arp_poisoning"]
+    assert build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns) == []
+    off = load_config(None, ["rules.arp_poisoning.enabled=false"])
+    assert build_rules(off.rules, HostContextExtractor.columns) == []
+    bad = load_config(None, ["rules.arp_poisoning.min_replies=0"])
+    with pytest.raises(ConfigError, match=r"rules\.arp_poisoning\.min_replies"):
+        build_rules(bad.rules, HostContextExtractor.columns)
+
+
+def _policy(confirm_windows: int = 4) -> AlertPolicy:
+    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
+    return AlertPolicy(cfg, ["Normal", "MITM"], "Normal", {}, {}, "lab", "ab" * 32, "gw1",
+                       confirm_windows=confirm_windows)
+
+
+def test_a_finding_announces_its_incident_at_once_and_merges_with_the_models_windows() -> None:
+    p = _policy()
+    window = np.array([0.1, 0.9])
+    ctx = {"src_ip": None, "dest_ip": None}
+    assert p.observe("global", window, 0.0, 10.0, ctx) == []  # one of the 4 windows the model needs
+    finding = Finding("global", "MITM", 4.0, 12.0, {"src_ip": GW, "dest_ip": VICTIM, "proto": "ARP"}, "why")
+    start = p.observe_finding(finding, "arp_poisoning")
+    assert len(start) == 1
+    e = start[0]["edge_ids"]
+    assert (e["phase"], e["count"], e["rule"], e["evidence"]) == ("start", 2, "arp_poisoning", "why")
+    assert start[0]["src_ip"] == GW and start[0]["proto"] == "ARP"
+    assert e["first_seen"] == start[0]["timestamp"].replace("12.000000", "00.000000")
+    assert p.observe("global", window, 8.0, 14.0, ctx) == []  # merged, nothing new to tell yet
+    end = p.flush()
+    assert [a["edge_ids"]["phase"] for a in end] == ["end"]
+    assert end[0]["edge_ids"]["incident_id"] == start[0]["alert_id"] and end[0]["edge_ids"]["count"] == 3
+    assert p.stats()["findings_observed"] == 1 and p.stats()["incidents_opened"] == 1
+
+
+def test_model_windows_alone_still_wait_for_confirmation() -> None:
+    p = _policy()
+    out = [a for i in range(3) for a in p.observe("global", np.array([0.1, 0.9]), i, i + 1.0, {})]
+    assert out == [] and p.flush() == []
+    assert p.stats()["incidents_unconfirmed"] == 1
+
+
+def test_short_ettercap_run_raises_mitm_through_the_shipped_bundle(tmp_path: Path) -> None:
+    """Twelve forged replies, both directions (ettercap -M arp): too few for one model window, so
+    only the rule can see it; with the rule off the replay is silent."""
+    from trainer.lab.default_models import PLANS, replay_alerts
+
+    frames = []
+    for i in range(6):
+        for claimed, target, dst in ((GW, VICTIM, VICTIM_MAC), (VICTIM, GW, GW_MAC)):
+            pkt = Ether(src=ATTACKER, dst=dst) / ARP(op=2, hwsrc=ATTACKER, psrc=claimed, hwdst=dst, pdst=target)
+            pkt.time = T0 + i + (0.001 if claimed == VICTIM else 0.0)
+            frames.append(pkt)
+    capture = tmp_path / "ettercap_only.pcap"
+    wrpcap(str(capture), frames)
+    plan = PLANS["ethernet"]
+    bundle = REPO / "models" / plan.name
+    alerts, stats = replay_alerts(plan, bundle, capture)
+    assert stats["records_in"] == 12 and stats["windows_scored"] == 0
+    assert stats["rules"]["arp_poisoning_findings"] == 8
+    starts = [a for a in alerts if a["edge_ids"]["phase"] == "start"]
+    assert len(starts) == 1  # both directions are one incident on the Ethernet stream
+    assert {a["edge_ids"]["class"] for a in alerts} == {"MITM"}
+    assert starts[0]["edge_ids"]["rule"] == "arp_poisoning"
+    assert starts[0]["src_ip"] == GW and starts[0]["dest_ip"] == VICTIM
+    silent, _ = replay_alerts(plan, bundle, capture, ["rules.arp_poisoning.enabled=false"])
+    assert silent == []
