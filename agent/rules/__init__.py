@@ -8,7 +8,7 @@ proof enough (arpwatch and Snort's ARP inspection have reported this for decades
 rows the extractor already made (one way to compute each feature), and its findings go through the
 same alert policy as the model's windows, so they merge with the model's incidents of the same
 class, obey the same rate limits and carry the same record layout, marked with the rule's name in
-``edge_ids.detector`` and its evidence in ``edge_ids.evidence``.
+``edge_ids.rule`` and its evidence in ``edge_ids.evidence``.
 
 Each rule is configured under ``rules.<name>`` and is built by :func:`build_rules` only when the
 feature kind makes the columns it reads.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agent.config import ArpPoisoningConfig
@@ -41,7 +41,7 @@ class _Pair:
     times: deque[float]
     first_ts: float
     replies: int = 0
-    reported: bool = field(default=False)
+    reported: bool = False
 
 
 class ArpPoisoningRule:

@@ -461,7 +461,7 @@ class Pipeline:
             for finding in rule.scan(rows, ctxs):
                 self._emit(sc, sc.policy.observe_finding(finding, rule.name))
                 # a quiet wire may carry findings and no window: the tick still needs data time
-                self._data_ts = max(self._data_ts or finding.last_ts, finding.last_ts)
+                self._data_ts = finding.last_ts if self._data_ts is None else max(self._data_ts, finding.last_ts)
                 self._data_mono = time.monotonic()
         c.records_scored += len(rows)
         x = sc.preprocessor.transform(rows)
