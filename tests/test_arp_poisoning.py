@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,30 @@ def test_a_finding_announces_its_incident_at_once_and_merges_with_the_models_win
     assert p.stats()["findings_observed"] == 1 and p.stats()["incidents_opened"] == 1
 
 
+def test_a_rules_evidence_window_keeps_its_incident_open_between_sparse_findings() -> None:
+    """ettercap repeats its forged replies every 10 s, more than the merge gap: one incident all the
+    same, which ends once the rule's own window has passed without a finding."""
+    ctx = {"src_ip": GW, "dest_ip": VICTIM, "proto": "ARP"}
+    spans = [(0.0, 2.0), (2.0, 3.0), (3.0, 4.0), (4.0, 14.0), (14.0, 24.0)]  # the replies: 1 s apart, then 10 s
+
+    def run(quiet_s: float) -> tuple[AlertPolicy, list[str]]:
+        p = _policy()
+        out = []
+        for first, last in spans:
+            out += p.flush(last - 0.1)  # a periodic tick just before the reply
+            finding = Finding("global", "MITM", first, last, ctx, "why", quiet_s=quiet_s)
+            out += p.observe_finding(finding, "arp_poisoning")
+        return p, [a["edge_ids"]["phase"] for a in out]
+
+    p, phases = run(60.0)
+    assert phases == ["start"]
+    assert p.flush(24.0 + 59.0) == []
+    end = p.flush(24.0 + 61.0)
+    assert [(a["edge_ids"]["phase"], a["edge_ids"]["count"]) for a in end] == [("end", 5)]
+    _, phases = run(0.0)  # the merge gap alone: split where the replies slow down
+    assert phases == ["start", "end", "start"]
+
+
 def test_model_windows_alone_still_wait_for_confirmation() -> None:
     p = _policy()
     out = [a for i in range(3) for a in p.observe("global", np.array([0.1, 0.9]), i, i + 1.0, {})]
@@ -143,3 +168,41 @@ def test_short_ettercap_run_raises_mitm_through_the_shipped_bundle(tmp_path: Pat
     assert starts[0]["src_ip"] == GW and starts[0]["dest_ip"] == VICTIM
     silent, _ = replay_alerts(plan, bundle, capture, ["rules.arp_poisoning.enabled=false"])
     assert silent == []
+
+
+def test_a_full_ettercap_run_among_plant_traffic_is_one_incident(tmp_path: Path) -> None:
+    """ettercap -M arp's cadence (five forged replies a second apart, then one every 10 s, then the
+    true addresses re-announced at the end) for a minute among Modbus polling: one MITM incident, from
+    the first forged reply to the last, however the replayed file is cut into batches."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.packet import Raw
+
+    from trainer.lab.default_models import PLANS, replay_alerts
+
+    frames = []
+    times = [1.0, 2.0, 3.0, 4.0, 5.0, 15.0, 25.0, 35.0, 45.0, 55.0]
+    for t in times:
+        for claimed, target, dst in ((GW, VICTIM, VICTIM_MAC), (VICTIM, GW, GW_MAC)):
+            pkt = Ether(src=ATTACKER, dst=dst) / ARP(op=2, hwsrc=ATTACKER, psrc=claimed, hwdst=dst, pdst=target)
+            pkt.time = T0 + t + (0.001 if claimed == VICTIM else 0.0)
+            frames.append(pkt)
+    for i in range(600):  # an HMI polls a PLC ten times a second (request, response)
+        t = 0.1 * i
+        req = (Ether(src=VICTIM_MAC, dst=GW_MAC) / IP(src=VICTIM, dst=GW) / TCP(sport=50200, dport=502, flags="PA",
+               seq=1000 + 12 * i, ack=1) / Raw(bytes.fromhex(f"{i % 65536:04x}000000060103000a0004")))
+        req.time = T0 + t + 0.01
+        resp = (Ether(src=GW_MAC, dst=VICTIM_MAC) / IP(src=GW, dst=VICTIM) / TCP(sport=502, dport=50200, flags="PA",
+                seq=1, ack=1012 + 12 * i) / Raw(bytes.fromhex(f"{i % 65536:04x}0000000b01030800010002000300 04")))
+        resp.time = T0 + t + 0.02
+        frames += [req, resp]
+    frames.sort(key=lambda f: float(f.time))
+    capture = tmp_path / "ettercap_modbus.pcap"
+    wrpcap(str(capture), frames)
+    plan = PLANS["ethernet"]
+    alerts, stats = replay_alerts(plan, REPO / "models" / plan.name, capture)
+    assert stats["records_in"] == len(frames)
+    mitm = [a for a in alerts if a["edge_ids"]["class"] == "MITM"]
+    assert len({a["edge_ids"]["incident_id"] for a in mitm}) == 1
+    assert [a["edge_ids"]["phase"] for a in mitm] == ["start", "end"]
+    last_seen = datetime.fromisoformat(mitm[-1]["edge_ids"]["last_seen"]).timestamp() - T0
+    assert 55.0 <= last_seen < 57.0  # the last forged reply, or a model window just after it

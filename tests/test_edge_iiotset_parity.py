@@ -24,10 +24,12 @@ from agent.sources.pcapfile import PcapFileSource
 scapy_all = pytest.importorskip("scapy.all")
 from scapy.all import (  # noqa: E402
     ARP,
+    ASN1_OID,
     DNS,
     DNSQR,
     ICMP,
     IP,
+    SNMP,
     TCP,
     UDP,
     CookedLinux,
@@ -36,6 +38,9 @@ from scapy.all import (  # noqa: E402
     Ether,
     IPv6,
     Raw,
+    SNMPget,
+    SNMPresponse,
+    SNMPvarbind,
     fragment,
     wrpcap,
 )
@@ -237,7 +242,34 @@ def build_edge_cases() -> list[Any]:
     return stamp(pk)
 
 
+def build_snmp() -> list[Any]:
+    """SNMP polls as an NMS sends them, and the cases that decide tshark's stream indices: its SNMP
+    dissector opens a conversation of its own per client port and agent (and SNMP port), so a reply
+    starts a new udp.stream; a reply seen first, an agent answering from another port, a retried
+    request, a trap port, and a non-SNMP datagram to port 161 (no such conversation)."""
+    a, b, c = "10.0.0.9", "10.0.0.1", "10.0.0.2"
+    e = Ether(src="02:00:00:00:00:09", dst="02:00:00:00:00:01")
+    oid = ASN1_OID("1.3.6.1.2.1.1.3.0")
+
+    def snmp(s: str, d: str, sp: int, dp: int, resp: bool = False, raw: bytes | None = None) -> Any:
+        pdu = (SNMPresponse(id=sp, varbindlist=[SNMPvarbind(oid=oid, value=5)]) if resp
+               else SNMPget(id=sp, varbindlist=[SNMPvarbind(oid=oid)]))
+        return e / IP(src=s, dst=d) / UDP(sport=sp, dport=dp) / (Raw(raw) if raw else SNMP(PDU=pdu))
+
+    pk = []
+    for _ in range(2):  # two poll rounds of two agents from one client port
+        for agent in (b, c):
+            pk += [snmp(a, agent, 5000, 161), snmp(agent, a, 161, 5000, True)]
+    pk += [snmp(b, a, 161, 6000, True), snmp(a, b, 6000, 161), snmp(b, a, 161, 6000, True),  # reply first
+           snmp(b, a, 7777, 6000, True), snmp(a, b, 6000, 9999, raw=b"hello"), snmp(b, a, 9999, 6000, raw=b"hi"),
+           snmp(a, b, 5001, 161), snmp(a, b, 5001, 161), snmp(b, a, 161, 5001, True),  # a retry
+           snmp(c, b, 5000, 161, raw=b"hello"), snmp(b, c, 161, 5000, raw=b"hi"),  # not SNMP
+           snmp(a, b, 5000, 162), snmp(b, a, 162, 5000, True)]  # the trap port
+    return stamp(pk)
+
+
 CRAFTED = {
+    "snmp": build_snmp,
     "http": build_http,
     "mqtt": build_mqtt,
     "modbus": build_modbus,

@@ -341,3 +341,31 @@ if __name__ == "__main__":
 def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     os.environ.pop("WATCHDOG_USEC", None)
+
+
+def test_a_batch_of_several_streams_is_seen_by_the_policy_in_data_time_order() -> None:
+    """Two CAN channels under attack for two minutes, in batches that span a minute each: one
+    incident per channel. A batch's windows come grouped by channel; fed to the policy that way its
+    data clock would run to a batch's end on one channel and back to its start on the other, and
+    stepping back ends every open incident (each channel's attack would be split at each batch)."""
+    from agent.alerts.policy import AlertPolicy
+    from agent.config import AlertsConfig
+
+    cfg = _cfg()
+    policy = AlertPolicy(AlertsConfig(merge_gap_s=5.0, rate_limit_per_min=0), CLASSES, "Benign", {"Attack": 0.9},
+                         {}, "lab", "ab" * 32, "gw1")
+    sink = ListSink()
+    pipe = Pipeline(cfg, source_factory=lambda c: FakeSource(0), scoring_factory=fake_scoring_factory())
+    pipe.scoring = Scoring(cfg=cfg, extractor=FakeExtractor(), preprocessor=FakePreprocessor(),
+                           windower=Windower("window", 1, size=2, key="channel", context_fields=CAN_CONTEXT),
+                           scorer=FakeScorer(), policy=policy, sinks=[sink], classes=CLASSES, benign_class="Benign",
+                           thresholds={"Attack": 0.9}, model_name="lab", context_fields=CAN_CONTEXT)
+    frames = [CanFrame(1000.0 + t, 0x100, b"\xff", 1, channel=ch) for t in range(120) for ch in ("can0", "can1")]
+    pipe.process(frames[:120])
+    pipe.process(frames[120:])
+    pipe._emit(pipe.scoring, policy.flush())
+    starts = [a for a in sink.alerts if a["edge_ids"]["phase"] == "start"]
+    assert sorted(a["can"]["iface"] for a in starts) == ["can0", "can1"]
+    assert policy.stats()["clock_steps_back"] == 0
+    ends = [a["edge_ids"]["count"] for a in sink.alerts if a["edge_ids"]["phase"] == "end"]
+    assert ends == [119, 119]  # every window of a channel (2-record windows, stride 1) in its one incident

@@ -35,6 +35,10 @@ alerts however fast it runs. When data time steps back by more than the merge ga
 end to end, a clock set back), open incidents end there and the clock starts again, so windows
 years apart never merge into one incident.
 
+A rule's finding (see :mod:`agent.rules`) merges like a window of its class and key, and also
+keeps its incident open for the rule's own evidence window (``Finding.quiet_s``): an ARP poisoner
+that repeats every ten seconds is one incident, not one per reply.
+
 Confirmation: with ``confirm_windows`` N > 1 (the bundle's value, or ``alerts.confirm_windows``), an
 incident's ``start`` is sent only once N windows of its class from its key have been seen within
 the merge gap; an incident that goes quiet before that ends silently and is counted
@@ -102,6 +106,8 @@ class _Incident:
     #: the rule whose finding merged into it last, and that finding's evidence (None: model windows only)
     rule: str | None = None
     evidence: str | None = None
+    #: data time until which a rule's evidence keeps it open however quiet (see Finding.quiet_s)
+    rule_until: float = float("-inf")
 
 
 class AlertPolicy:
@@ -228,7 +234,7 @@ class AlertPolicy:
         self.findings_observed += 1
         out = self._advance(finding.last_ts)
         self._merge(finding.key, finding.cls, 1.0, finding.first_ts, finding.last_ts, finding.context, out,
-                    rule=(rule, finding.evidence))
+                    rule=(rule, finding.evidence), rule_until=finding.last_ts + max(0.0, finding.quiet_s))
         return out
 
     def _advance(self, last_ts: float) -> list[dict[str, Any]]:
@@ -254,11 +260,12 @@ class AlertPolicy:
         out: list[dict[str, Any]],
         index: int = -1,
         rule: tuple[str, str] | None = None,
+        rule_until: float = float("-inf"),
     ) -> None:
         """Merge one alerting window or finding into its incident; append the records due."""
         ikey = (key, cls)
         inc = self._incidents.get(ikey)
-        if inc is not None and first_ts - inc.last_seen > self.cfg.merge_gap_s:
+        if inc is not None and first_ts - inc.last_seen > self.cfg.merge_gap_s and first_ts > inc.rule_until:
             self._close(ikey, inc, out)
             inc = None
         if inc is None:
@@ -279,6 +286,7 @@ class AlertPolicy:
             inc.hold = self._hold(first_ts, last_ts)
         if rule is not None:
             inc.rule, inc.evidence = rule
+            inc.rule_until = max(inc.rule_until, rule_until)
         if inc.announced:
             if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
                 self._send(inc, "update", last_ts, out)
@@ -354,7 +362,7 @@ class AlertPolicy:
         # Every open incident is looked at: holds differ, so recency order is not closing order
         # (at most max_incidents, once per _SWEEP_EVERY_S of data time).
         for ikey, inc in list(self._incidents.items()):
-            if now - inc.last_seen > inc.hold:
+            if now - inc.last_seen > inc.hold and now > inc.rule_until:
                 self._close(ikey, inc, out)
 
     def _close(self, ikey: tuple[Hashable, str], inc: _Incident, out: list[dict[str, Any]]) -> None:

@@ -43,6 +43,10 @@ class Finding:
     """Alert context (the 5-tuple fields that apply)."""
     evidence: str
     """One sentence a plant engineer can act on."""
+    quiet_s: float = 0.0
+    """How long the rule's evidence may go quiet and still belong to the same attack (its own
+    window): the incident stays open that long after this finding, so a poisoner that repeats every
+    ten seconds is one incident, not one per reply. 0: the policy's merge gap alone."""
 
 
 class Rule(Protocol):

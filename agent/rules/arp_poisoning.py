@@ -130,6 +130,7 @@ class ArpPoisoningRule:
             first_ts=since,
             last_ts=ts,
             context={"src_ip": claimed, "dest_ip": target, "proto": "ARP"},
+            quiet_s=self.window_s,
             evidence=(
                 f"{pair.replies} ARP replies nobody asked for told {target} that {claimed} is at the "
                 f"sender's MAC address, over {span:.1f} s (ARP cache poisoning, as arpspoof or ettercap do)"

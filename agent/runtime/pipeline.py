@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,9 +32,10 @@ import numpy as np
 
 from agent.config import AgentConfig
 from agent.errors import EdgeIdsError
+from agent.rules import Finding
 from agent.runtime.capture import END, Batcher, CaptureThread, Pacer
 from agent.runtime.counters import Counters, prometheus_text
-from agent.windows import Windower
+from agent.windows import WindowBatch, Windower
 
 log = logging.getLogger(__name__)
 
@@ -457,17 +459,17 @@ class Pipeline:
             ctxs.append(ctx)
         if not rows:
             return
-        for rule in sc.rules:
-            for finding in rule.scan(rows, ctxs):
-                self._emit(sc, sc.policy.observe_finding(finding, rule.name))
-                # a quiet wire may carry findings and no window: the tick still needs data time
-                self._data_ts = finding.last_ts if self._data_ts is None else max(self._data_ts, finding.last_ts)
-                self._data_mono = time.monotonic()
+        # stable sort: each rule's own order is kept
+        findings = deque(sorted(((f, rule.name) for rule in sc.rules for f in rule.scan(rows, ctxs)),
+                                key=lambda fr: fr[0].last_ts))
         c.records_scored += len(rows)
         x = sc.preprocessor.transform(rows)
         wb = sc.windower.push(x, ctxs)
         n = len(wb)
+        alerts: list[dict[str, Any]] = []
         if n == 0:
+            self._observe_findings(sc, findings, float("inf"), alerts)
+            self._emit(sc, alerts)
             return
         bs = max(1, sc.cfg.model.batch_size)
         probs = np.empty((n, len(sc.classes)), dtype=np.float32)
@@ -477,12 +479,12 @@ class Pipeline:
             c.inference.add(time.perf_counter() - t0)
             c.batches += 1
         c.windows_scored += n
-        self._data_ts = float(wb.last_ts.max())
+        self._data_ts = float(wb.last_ts.max()) if self._data_ts is None else max(self._data_ts, wb.last_ts.max())
         self._data_mono = time.monotonic()
-        alerts: list[dict[str, Any]] = []
         observe = sc.policy.observe
         fields = sc.context_fields
-        for i in self._candidates(sc, probs):
+        for i, t in _in_time_order(wb, self._candidates(sc, probs)):
+            self._observe_findings(sc, findings, t, alerts)
             alerts.extend(
                 observe(
                     wb.keys[i],
@@ -493,8 +495,25 @@ class Pipeline:
                     int(wb.index[i]),
                 )
             )
+        self._observe_findings(sc, findings, float("inf"), alerts)
         if alerts:
             self._emit(sc, alerts)
+
+    def _observe_findings(
+        self, sc: Scoring, findings: deque[tuple[Finding, str]], until: float, alerts: list[dict[str, Any]]
+    ) -> None:
+        """Pass the policy the findings (taken from the front of ``findings``) up to data time ``until``.
+
+        Why in time order with the windows: the policy's clock is data time, and a batch can span
+        more than the merge gap (a replayed file, a sparse wire); seeing a whole batch's findings
+        before its windows would move the clock ahead and back, and a step back ends open incidents.
+        """
+        while findings and findings[0][0].last_ts <= until:
+            finding, rule = findings.popleft()
+            alerts.extend(sc.policy.observe_finding(finding, rule))
+            # a quiet wire may carry findings and no window: the tick still needs data time
+            self._data_ts = finding.last_ts if self._data_ts is None else max(self._data_ts, finding.last_ts)
+            self._data_mono = time.monotonic()
 
     @staticmethod
     def _candidates(sc: Scoring, probs: np.ndarray) -> np.ndarray:
@@ -526,6 +545,28 @@ class Pipeline:
                 except Exception as exc:  # noqa: BLE001 - other sinks still get the alert
                     self.counters.errors += 1
                     log.error("sink %s failed to take an alert: %s", type(sink).__name__, exc)
+
+
+def _in_time_order(wb: WindowBatch, candidates: np.ndarray) -> list[tuple[int, float]]:
+    """``candidates`` (indices into ``wb``) in data-time order, each with its time.
+
+    Why: a batch's windows come grouped by stream key, so across keys their times go back and forth,
+    and the alert policy's clock (data time) would end one key's incidents on another key's later
+    windows. A window's time is its last record's, raised to its key's previous window's where a
+    capture's own timestamps step back, so each key's windows keep their order.
+    """
+    if len(candidates) == 0:
+        return []
+    keys, last = wb.keys, wb.last_ts
+    latest: dict[Any, float] = {}
+    timed: list[tuple[int, float]] = []
+    for i in candidates.tolist():
+        k = keys[i]
+        t = max(float(last[i]), latest.get(k, float("-inf")))
+        latest[k] = t
+        timed.append((i, t))
+    timed.sort(key=lambda it: it[1])  # stable
+    return timed
 
 
 def _stats_of(obj: Any) -> dict[str, Any]:

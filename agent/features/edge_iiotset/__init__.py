@@ -29,6 +29,9 @@ Matched on purpose, because real traffic has them (each has a crafted parity tes
   ``udp.time_delta`` is neither shown nor advanced, DNS queries in it are not tracked.
 * ``http.tls_port`` is 1 on any HTTP message over TCP port 443 (plain HTTP where TLS is expected).
 * UDP with a length field below 8 gets no stream; a datagram without payload is not timed.
+* SNMP (UDP 161/162): tshark's SNMP dissector opens a conversation of its own from the client's
+  address and port to the agent with any port, so the datagram after a poll (its reply, usually)
+  starts a new ``udp.stream`` with ``udp.time_delta`` 0, which that pair keeps from then on.
 * GRE, IP-in-IP, IPv6-in-IPv4 and the reverse, PPPoE sessions and MPLS are dissected through to
   the inner packet; IPv6 fragments are reassembled like IPv4 ones.
 """

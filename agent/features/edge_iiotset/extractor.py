@@ -108,6 +108,8 @@ MQTT_PORT = 1883
 MODBUS_PORT = 502
 #: DNS-format UDP ports: 53 DNS, 5353 mDNS, 5355 LLMNR
 DNS_UDP_PORTS = frozenset({53, 5353, 5355})
+#: UDP ports of tshark's SNMP dissector (agent, trap): it opens a conversation of its own, see _snmp_seen
+SNMP_UDP_PORTS = frozenset({161, 162})
 #: request methods tshark's HTTP dissector recognises at the start of a request line
 HTTP_METHODS = frozenset(
     m.encode()
@@ -205,6 +207,10 @@ class EdgeIIoTsetExtractor:
         # UDP conversation key -> [stream index, last ts]
         self._udp: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
         self._udp_next = 0
+        # SNMP conversations tshark opened: (client addr, client port, agent addr, SNMP port), and of
+        # those still waiting for their first datagram (any agent port): (client, port, agent) -> key
+        self._snmp_convs: OrderedDict[tuple[bytes, int, bytes, int], None] = OrderedDict()
+        self._snmp_wild: dict[tuple[bytes, int, bytes], tuple[bytes, int, bytes, int]] = {}
         # (conversation key, id) -> [request frame, request ts, answered]
         self._dns: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
         # IPv4 fragment reassembly: (src, dst, id, proto) -> [ts, {offset: bytes}, total or -1]
@@ -740,6 +746,13 @@ class EdgeIIoTsetExtractor:
         else:
             key = (dst, dport, src, sport)
         tab = self._udp
+        wild = self._snmp_wild
+        if wild:
+            for end_points in ((src, sport, dst), (dst, dport, src)):
+                if end_points in wild:
+                    del wild[end_points]
+                    tab.pop(key, None)  # from here on tshark finds the SNMP conversation: a new stream
+                    break
         ent = tab.get(key)
         if ent is None:
             ent = tab[key] = [self._udp_next, ts, self._flow_next]
@@ -767,6 +780,25 @@ class EdgeIIoTsetExtractor:
         elif lo in HTTP_UDP_PORTS or hi in HTTP_UDP_PORTS:
             ctx[5] = "http"
             self._http_once(r, d[pstart:pend])
+        elif (lo in SNMP_UDP_PORTS or hi in SNMP_UDP_PORTS) and _is_snmp(d, pstart, pend):
+            self._snmp_seen(src, sport, dst, dport)
+
+    def _snmp_seen(self, src: bytes, sport: int, dst: bytes, dport: int) -> None:
+        """tshark's SNMP dissector, on a message, opens a conversation from the client's address and
+        port to the agent's address with any port (agents may answer from another port), unless it
+        opened one for that SNMP port before. UDP finds it for the next datagram between them, in either
+        direction, and gives it a stream index of its own: a poll's reply (or its next request) starts
+        a new ``udp.stream``, which that address pair keeps from then on."""
+        key = (src, sport, dst, dport) if dport in SNMP_UDP_PORTS else (dst, dport, src, sport)
+        convs = self._snmp_convs
+        if key in convs:
+            return
+        convs[key] = None
+        self._snmp_wild[key[:3]] = key
+        if len(convs) > self.max_udp:
+            old = convs.popitem(last=False)[0]
+            if self._snmp_wild.get(old[:3]) == old:
+                del self._snmp_wild[old[:3]]
 
     def _evict_udp(self, ts: float) -> None:
         tab = self._udp
@@ -1416,6 +1448,23 @@ def _no_body_status(line: bytes) -> bool:
     parts = line.split(b" ")
     code = parts[1] if len(parts) > 1 else b""
     return code.startswith(b"1") or code in (b"204", b"304")
+
+
+def _is_snmp(d: bytes, start: int, end: int) -> bool:
+    """tshark's SNMP test: a BER SEQUENCE whose length fits the datagram, then an INTEGER (the version)."""
+    if end - start < 4 or d[start] != 0x30:
+        return False
+    first = d[start + 1]
+    pos = start + 2
+    if first < 0x80:
+        length = first
+    else:
+        k = first & 0x7F
+        if k == 0 or k > 4 or pos + k > end:
+            return False
+        length = int.from_bytes(d[pos:pos + k], "big")
+        pos += k
+    return length <= end - pos and pos < end and d[pos] == 0x02
 
 
 def _http_heuristic(payload: bytes) -> bool:
