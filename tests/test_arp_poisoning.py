@@ -32,6 +32,17 @@ def arp(ts: float, op: int, psrc: str, pdst: str, src: str = ATTACKER, dst: str 
     return Frame(T0 + ts, data, 1, len(data))
 
 
+def ettercap_replies(ts: float) -> list[Any]:
+    """One round of ettercap -M arp at ``ts`` (seconds after T0): each of the pair told the other is at
+    the attacker's MAC address, as scapy packets (for captures written with wrpcap)."""
+    out = []
+    for claimed, target, dst in ((GW, VICTIM, VICTIM_MAC), (VICTIM, GW, GW_MAC)):
+        pkt = Ether(src=ATTACKER, dst=dst) / ARP(op=2, hwsrc=ATTACKER, psrc=claimed, hwdst=dst, pdst=target)
+        pkt.time = T0 + ts + (0.001 if claimed == VICTIM else 0.0)
+        out.append(pkt)
+    return out
+
+
 def scan(frames: list[Frame], **kw: Any) -> tuple[list[Finding], ArpPoisoningRule]:
     ext = HostContextExtractor()
     rule = ArpPoisoningRule(ext.columns, **kw)
@@ -148,12 +159,7 @@ def test_short_ettercap_run_raises_mitm_through_the_shipped_bundle(tmp_path: Pat
     only the rule can see it; with the rule off the replay is silent."""
     from trainer.lab.default_models import PLANS, replay_alerts
 
-    frames = []
-    for i in range(6):
-        for claimed, target, dst in ((GW, VICTIM, VICTIM_MAC), (VICTIM, GW, GW_MAC)):
-            pkt = Ether(src=ATTACKER, dst=dst) / ARP(op=2, hwsrc=ATTACKER, psrc=claimed, hwdst=dst, pdst=target)
-            pkt.time = T0 + i + (0.001 if claimed == VICTIM else 0.0)
-            frames.append(pkt)
+    frames = [pkt for i in range(6) for pkt in ettercap_replies(float(i))]
     capture = tmp_path / "ettercap_only.pcap"
     wrpcap(str(capture), frames)
     plan = PLANS["ethernet"]
@@ -179,13 +185,8 @@ def test_a_full_ettercap_run_among_plant_traffic_is_one_incident(tmp_path: Path)
 
     from trainer.lab.default_models import PLANS, replay_alerts
 
-    frames = []
     times = [1.0, 2.0, 3.0, 4.0, 5.0, 15.0, 25.0, 35.0, 45.0, 55.0]
-    for t in times:
-        for claimed, target, dst in ((GW, VICTIM, VICTIM_MAC), (VICTIM, GW, GW_MAC)):
-            pkt = Ether(src=ATTACKER, dst=dst) / ARP(op=2, hwsrc=ATTACKER, psrc=claimed, hwdst=dst, pdst=target)
-            pkt.time = T0 + t + (0.001 if claimed == VICTIM else 0.0)
-            frames.append(pkt)
+    frames = [pkt for t in times for pkt in ettercap_replies(t)]
     for i in range(600):  # an HMI polls a PLC ten times a second (request, response)
         t = 0.1 * i
         req = (Ether(src=VICTIM_MAC, dst=GW_MAC) / IP(src=VICTIM, dst=GW) / TCP(sport=50200, dport=502, flags="PA",

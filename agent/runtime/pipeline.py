@@ -479,8 +479,7 @@ class Pipeline:
             c.inference.add(time.perf_counter() - t0)
             c.batches += 1
         c.windows_scored += n
-        self._data_ts = float(wb.last_ts.max()) if self._data_ts is None else max(self._data_ts, wb.last_ts.max())
-        self._data_mono = time.monotonic()
+        self._saw_data_time(float(wb.last_ts.max()))
         observe = sc.policy.observe
         fields = sc.context_fields
         for i, t in _in_time_order(wb, self._candidates(sc, probs)):
@@ -511,9 +510,12 @@ class Pipeline:
         while findings and findings[0][0].last_ts <= until:
             finding, rule = findings.popleft()
             alerts.extend(sc.policy.observe_finding(finding, rule))
-            # a quiet wire may carry findings and no window: the tick still needs data time
-            self._data_ts = finding.last_ts if self._data_ts is None else max(self._data_ts, finding.last_ts)
-            self._data_mono = time.monotonic()
+            self._saw_data_time(finding.last_ts)  # a quiet wire may carry findings and no window
+
+    def _saw_data_time(self, ts: float) -> None:
+        """Move the latest data time seen (what :meth:`_tick` runs the policy's clock from) to ``ts``."""
+        self._data_ts = ts if self._data_ts is None else max(self._data_ts, ts)
+        self._data_mono = time.monotonic()
 
     @staticmethod
     def _candidates(sc: Scoring, probs: np.ndarray) -> np.ndarray:
