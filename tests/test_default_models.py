@@ -123,7 +123,7 @@ def test_real_benign_capture_raises_fewer_than_one_alert_per_10k_frames(name: st
     assert len(alerts) < max(1.0, n / 1e4), f"{capture.name}: {len(alerts)} alerts in {n} frames"
 
 
-def test_confirmation_choice_takes_the_strictest_candidate_that_keeps_detection() -> None:
+def test_confirmation_choice_takes_the_strictest_candidate_among_equals() -> None:
     """``choose_confirmation`` replays each candidate; a fake replay here answers like a capture
     with one long attack (alerting in every other window: any span of 2k or more holds it) and one
     attack of 3 windows (lost beyond k = 3)."""
@@ -153,6 +153,50 @@ def test_confirmation_choice_takes_the_strictest_candidate_that_keeps_detection(
     assert (k, span) == (3, 6)
     assert table[0] == {"confirm_windows": 1, "confirm_span": 0, "false_incidents": 0,
                         "classes_detected_right_family": 2}
+    # a floor on k is honoured even where validation would lose detection by it
+    assert choose_confirmation([run], "Normal", ETH_FAMILY, min_k=4)[:2] == (4, 8)
+
+
+@pytest.mark.parametrize("kind", ["ethernet", "can"])
+def test_shipped_bundle_confirms_as_its_plan_chooses_from_its_validation_table(kind: str) -> None:
+    """The committed report's validation table, run through today's selection rule and the plan's
+    floor, gives the confirmation the committed manifest carries: ``make models`` would choose it."""
+    from agent.bundle import load_bundle
+    from trainer.lab.default_models import MODELS, PLANS, pick_confirmation
+
+    plan = PLANS[kind]
+    report = json.loads((MODELS / plan.name / "report.json").read_text())
+    manifest = load_bundle(MODELS / plan.name).manifest
+    assert report["min_confirm"] == plan.min_confirm
+    chosen = pick_confirmation(report["confirm_windows_validation"], plan.min_confirm)
+    assert chosen == (manifest.confirm_windows, manifest.confirm_span)
+
+
+def test_confirmation_choice_gives_up_a_slow_attack_for_many_fewer_false_incidents() -> None:
+    """Scattered misread windows raise 5 false incidents up to k = 2; from k = 3 on they are gone, and
+    so is a 2-window attack: one missed class costs less than five false incidents."""
+    import numpy as np
+
+    from trainer.lab.default_models import choose_confirmation
+
+    ts = np.arange(100, dtype=np.float64)
+    labels = np.array(["Normal"] * 60 + ["DDoS_TCP"] * 20 + ["Normal"] * 10 + ["MITM"] * 2 + ["Normal"] * 8)
+
+    def run(extra: list[str]) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        k = int(extra[0].split("=")[1])
+        alerts = [{"alert_id": "ddos", "edge_ids": {"class": "DDoS_TCP", "first_seen": 62.0, "last_seen": 78.0,
+                                                     "count": 10, "phase": "start"}}]
+        if k <= 2:
+            alerts += [{"alert_id": f"fp{i}", "edge_ids": {"class": "Port_Scanning", "first_seen": 10.0 * i,
+                                                            "last_seen": 10.0 * i + 1, "count": 2, "phase": "start"}}
+                       for i in range(5)]
+            alerts.append({"alert_id": "mitm", "edge_ids": {"class": "MITM", "first_seen": 90.0, "last_seen": 91.0,
+                                                             "count": 2, "phase": "start"}})
+        return alerts, ts, labels
+
+    k, span, table = choose_confirmation([run], "Normal", ETH_FAMILY)
+    assert table[0]["false_incidents"] == 5 and table[0]["classes_detected_right_family"] == 2
+    assert (k, span) == (4, 8)
 
 
 @pytest.mark.slow

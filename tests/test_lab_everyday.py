@@ -14,9 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from lab_capture import write_capture
 from test_edge_iiotset_parity import compare, ours_for, tshark_rows
 
-from trainer.lab import everyday, wire
+from trainer.lab import everyday
 from trainer.lab.ethernet import NORMAL, Capture, make_site, normal_mqtt
 
 
@@ -31,11 +32,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
         func(cap, site, t0, t0 + 240)
     everyday.normal_non_ip(cap, site, t0, t0 + 240, stp=True)
     everyday.host_joins(cap, site, t0 + 5)
-    cap.frames.sort(key=lambda f: (f[0], f[1]))
-    path = tmp_path_factory.mktemp("everyday") / "everyday.pcap"
-    with open(path, "wb") as fh:
-        wire.write_pcap(fh, [(ts, data) for ts, _, data, _ in cap.frames])
-    return path, [f[3] for f in cap.frames]
+    return write_capture(cap, tmp_path_factory.mktemp("everyday") / "everyday.pcap")
 
 
 def test_everything_is_labelled_normal(capture: tuple[Path, list[str]]) -> None:

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="capture sessions (sites / vehicles), each holding every class")
     parser.add_argument("--no-published-csv", action="store_true",
                         help="Ethernet: skip the Edge-IIoTset-schema CSVs made with the agent's extractor")
+    parser.add_argument("--plant-floor", action="store_true",
+                        help="Ethernet: add benign plant-floor traffic (S7comm, EtherNet/IP, DNP3, OPC UA, IEC 104 "
+                             "polling; PROFINET/EtherCAT/ENIP cyclic I/O; GOOSE, PTP, SNMP, syslog, discovery)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.kind == "ethernet":
         from trainer.lab.ethernet import write_sessions
         manifest = write_sessions(args.out, args.seed, args.scale, args.sessions,
-                                  published_csv=not args.no_published_csv)
+                                  published_csv=not args.no_published_csv, plant_floor=args.plant_floor)
     else:
         from trainer.lab.can import write_sessions as write_can
         manifest = write_can(args.out, args.seed, args.scale, args.sessions)

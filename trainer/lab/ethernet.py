@@ -1483,8 +1483,11 @@ class SessionResult:
     episodes: list[dict[str, Any]]
 
 
-def generate_session(seed: int, index: int, scale: float = 1.0) -> SessionResult:
-    """One capture session of benign traffic with every attack interleaved as an episode."""
+def generate_session(seed: int, index: int, scale: float = 1.0, plant_floor: bool = False) -> SessionResult:
+    """One capture session of benign traffic with every attack interleaved as an episode.
+
+    ``plant_floor`` adds :mod:`trainer.lab.plant_floor` traffic drawn from its own random stream, so
+    the session holds exactly the frames it holds without it, plus those."""
     rng = random.Random(f"edge-ids-lab-ethernet/{seed}/{index}")
     cap = Capture(rng, pad_short=rng.random() < 0.5)
     site = make_site(rng)
@@ -1515,6 +1518,13 @@ def generate_session(seed: int, index: int, scale: float = 1.0) -> SessionResult
         added = cap.frames[before:]
         episodes.append({"class": cls, "start": at - start, "frames": sum(1 for f in added if f[3] == cls)})
         spans.append((min(f[0] for f in added), max(f[0] for f in added)))
+    if plant_floor:
+        from trainer.lab.plant_floor import add_plant_floor
+
+        plant = Capture(random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/plant-floor"), cap.pad_short)
+        add_plant_floor(plant, site, t0 - lead, t1)
+        for ts, _, data, label in plant.frames:
+            cap.add(ts, data, label)
     gaps = _capture_gaps(rng, spans, t0, t1)
     cap.frames = [f for f in cap.frames if f[0] >= t0 and not _in_gaps(f[0], gaps)]
     cap.frames.sort(key=lambda f: (f[0], f[1]))
@@ -1547,7 +1557,7 @@ LABEL_HEADER = ("frame", "Attack_label", "Attack_type", "session")
 
 
 def write_sessions(out: str | os.PathLike[str], seed: int, scale: float = 1.0, sessions: int = 6,
-                   published_csv: bool = True) -> dict[str, Any]:
+                   published_csv: bool = True, plant_floor: bool = False) -> dict[str, Any]:
     """Write ``<capture>.pcap`` + ``<capture>.labels.csv`` per capture session, ``sessions.json``, and,
     when the project's Edge-IIoTset extractor is importable, ``<capture>.csv`` in the published schema.
 
@@ -1558,9 +1568,10 @@ def write_sessions(out: str | os.PathLike[str], seed: int, scale: float = 1.0, s
     root.mkdir(parents=True, exist_ok=True)
     extractor_factory = _edge_extractor() if published_csv else None
     manifest: dict[str, Any] = {"kind": "ethernet", "seed": seed, "scale": scale, "classes": list(CLASSES),
-                                "published_csv": extractor_factory is not None, "sessions": []}
+                                "published_csv": extractor_factory is not None, "plant_floor": plant_floor,
+                                "sessions": []}
     for i in range(sessions):
-        res = generate_session(seed, i, scale)
+        res = generate_session(seed, i, scale, plant_floor)
         with open(root / f"{res.name}.pcap", "wb") as fh:
             wire.write_pcap(fh, res.frames)
         with open(root / f"{res.name}.labels.csv", "w", newline="") as fh:
