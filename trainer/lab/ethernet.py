@@ -836,7 +836,7 @@ def atk_ddos_http(cap: Capture, site: Site, t: float, n: int, label: str = "DDoS
             start += rng.uniform(0.005, 0.05)
 
 
-def _snmp(community: bytes, rid: int, value: bytes | None = None) -> bytes:
+def snmp_pdu(community: bytes, rid: int, value: bytes | None = None) -> bytes:
     """SNMPv1 GetRequest for sysDescr.0 (BER), as scanners send to UDP 161; with ``value``, the agent's
     GetResponse carrying it."""
     def tlv(tag: int, body: bytes) -> bytes:
@@ -861,7 +861,7 @@ def udp_probe(port: int, rng: random.Random) -> bytes:
     if port == 123:  # NTPv3/v4 client request: LI/VN/mode, then the transmit timestamp
         return bytes((rng.choice([0xE3, 0x1B, 0x23]),)) + bytes(39) + rng.randbytes(8)
     if port == 161:
-        return _snmp(rng.choice([b"public", b"private"]), rng.getrandbits(31))
+        return snmp_pdu(rng.choice([b"public", b"private"]), rng.getrandbits(31))
     if port == 137:  # NetBIOS NBSTAT query for "*"
         return (struct.pack("!HHHHHH", rng.randrange(65536), 0, 1, 0, 0, 0)
                 + b"\x20CKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00\x00\x21\x00\x01")
@@ -909,7 +909,7 @@ def _udp_answer(port: int, probe: bytes, rng: random.Random) -> bytes:
     if port == 123:
         return bytes((0x24, rng.randint(1, 4), 6, 0xE9)) + rng.randbytes(44)
     if port == 161:
-        return _snmp(b"public", rng.getrandbits(31), rng.choice([b"Linux plc 5.10.0", b"Siemens, SIMATIC",
+        return snmp_pdu(b"public", rng.getrandbits(31), rng.choice([b"Linux plc 5.10.0", b"Siemens, SIMATIC",
                                                                 b"WAGO 750-8212", b"RouterOS RB4011"]))
     if port == 1900:
         return (b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: upnp:rootdevice\r\n"

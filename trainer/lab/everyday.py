@@ -56,10 +56,18 @@ def _tls_record(rng: random.Random, ctype: int, n: int) -> bytes:
             return b"".join(out)
 
 
-def _group(site: Site, addr: bytes, mac: bytes) -> Host:
+def group_host(site: Site, addr: bytes, mac: bytes) -> Host:
     """A broadcast or multicast destination, as a Host the capture helpers can address."""
     o = site.gw.os
     return Host("group", addr, mac, o, o.ttl)
+
+
+def discovery_groups(site: Site) -> tuple[Host, Host, Host, Host]:
+    """Where discovery chatter goes: the mDNS, SSDP and LLMNR multicast groups and the subnet broadcast."""
+    return (group_host(site, bytes((224, 0, 0, 251)), bytes.fromhex("01005e0000fb")),
+            group_host(site, bytes((239, 255, 255, 250)), bytes.fromhex("01005e7ffffa")),
+            group_host(site, bytes((224, 0, 0, 252)), bytes.fromhex("01005e0000fc")),
+            group_host(site, site.prefix + b"\xff", BROADCAST_MAC))
 
 
 def normal_tls(cap: Capture, site: Site, t0: float, t1: float) -> None:
@@ -177,7 +185,7 @@ def host_joins(cap: Capture, site: Site, t: float) -> float:
     mac = rand_mac(rng, "client")
     ip = site.prefix + bytes((rng.randint(100, 240),))
     zero = b"\0\0\0\0"
-    bcast = _group(site, b"\xff\xff\xff\xff", BROADCAST_MAC)
+    bcast = group_host(site, b"\xff\xff\xff\xff", BROADCAST_MAC)
     xid = rng.getrandbits(32)
     ghost = Host("joining", zero, mac, site.gw.os, 64)
     for mtype in (1, 3):  # DISCOVER, REQUEST from 0.0.0.0
@@ -218,10 +226,7 @@ def normal_discovery(cap: Capture, site: Site, t0: float, t1: float) -> None:
     rng = cap.rng
     lan = [h for h in site.hosts if not h.external]
     chatty = rng.sample(lan, max(1, len(lan) // 3))
-    mdns = _group(site, bytes((224, 0, 0, 251)), bytes.fromhex("01005e0000fb"))
-    ssdp = _group(site, bytes((239, 255, 255, 250)), bytes.fromhex("01005e7ffffa"))
-    llmnr = _group(site, bytes((224, 0, 0, 252)), bytes.fromhex("01005e0000fc"))
-    bcast = _group(site, site.prefix + b"\xff", BROADCAST_MAC)
+    mdns, ssdp, llmnr, bcast = discovery_groups(site)
     services = ["_googlecast._tcp.local", "_spotify-connect._tcp.local", "_ipp._tcp.local", "_http._tcp.local",
                 "_workstation._tcp.local", "_companion-link._tcp.local", "_hap._tcp.local", "_airplay._tcp.local"]
     t = t0

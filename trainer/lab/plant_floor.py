@@ -19,8 +19,8 @@ import struct
 from collections.abc import Callable, Sequence
 
 from trainer.lab import wire
-from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, _snmp, rand_mac
-from trainer.lab.everyday import BROADCAST_MAC, _group
+from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, rand_mac, snmp_pdu
+from trainer.lab.everyday import BROADCAST_MAC, discovery_groups
 
 #: cyclic and polled traffic may add about this many frames per second of session, on average
 FRAME_BUDGET_PER_S = 40.0
@@ -243,10 +243,10 @@ def normal_management(cap: Capture, site: Site, t0: float, t1: float) -> None:
                 continue
             rid += 1
             at = t + i * rng.uniform(0.002, 0.05)
-            cap.udp(at, NORMAL, nms, h, sport, 161, _snmp(community, rid))
+            cap.udp(at, NORMAL, nms, h, sport, 161, snmp_pdu(community, rid))
             if id(h) not in silent:
                 cap.udp(at + rng.uniform(0.001, 0.02), NORMAL, h, nms, 161, sport,
-                        _snmp(community, rid, struct.pack("!I", rng.randrange(1 << 31))))
+                        snmp_pdu(community, rid, struct.pack("!I", rng.randrange(1 << 31))))
         t += period * rng.uniform(0.98, 1.02)
     if rng.random() < 0.7:
         collector = rng.choice([site.hmi, site.broker, site.gw])
@@ -267,10 +267,7 @@ def discovery_bursts(cap: Capture, site: Site, t0: float, t1: float) -> None:
     mDNS, SSDP, LLMNR and NetBIOS from each within a second or two."""
     rng = cap.rng
     lan = [h for h in site.hosts if not h.external]
-    mdns = _group(site, bytes((224, 0, 0, 251)), bytes.fromhex("01005e0000fb"))
-    ssdp = _group(site, bytes((239, 255, 255, 250)), bytes.fromhex("01005e7ffffa"))
-    llmnr = _group(site, bytes((224, 0, 0, 252)), bytes.fromhex("01005e0000fc"))
-    bcast = _group(site, site.prefix + b"\xff", BROADCAST_MAC)
+    mdns, ssdp, llmnr, bcast = discovery_groups(site)
     t = t0 + rng.uniform(0, 120)
     while t < t1:
         for h in rng.sample(lan, max(2, int(len(lan) * rng.uniform(0.5, 1.0)))):
