@@ -311,6 +311,12 @@ def dns_name(name: str) -> bytes:
     return b"".join(bytes((len(p),)) + p.encode() for p in name.split(".") if p) + b"\0"
 
 
+def ssdp_msearch(mx: int, st: str) -> bytes:
+    """An SSDP M-SEARCH for ``st`` (UDP 1900, multicast or unicast), answers wanted within ``mx`` seconds."""
+    return (f"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: {mx}\r\n"
+            f"ST: {st}\r\n\r\n").encode()
+
+
 def dns_query(qid: int, name: str, qtype: int = 1) -> bytes:
     return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + dns_name(name) + struct.pack("!HH", qtype, 1)
 
@@ -866,8 +872,7 @@ def udp_probe(port: int, rng: random.Random) -> bytes:
         return (struct.pack("!HHHHHH", rng.randrange(65536), 0, 1, 0, 0, 0)
                 + b"\x20CKAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00\x00\x21\x00\x01")
     if port == 1900:
-        return (b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n"
-                b"MX: 2\r\nST: ssdp:all\r\n\r\n")
+        return ssdp_msearch(2, "ssdp:all")
     if port == 111:  # ONC RPC portmapper NULL call
         return struct.pack("!IIIIIIIIII", rng.getrandbits(32), 0, 2, 100000, 2, 0, 0, 0, 0, 0)
     if port in (500, 4500):  # IKE main mode header with a random initiator cookie
@@ -910,7 +915,7 @@ def _udp_answer(port: int, probe: bytes, rng: random.Random) -> bytes:
         return bytes((0x24, rng.randint(1, 4), 6, 0xE9)) + rng.randbytes(44)
     if port == 161:
         return snmp_pdu(b"public", rng.getrandbits(31), rng.choice([b"Linux plc 5.10.0", b"Siemens, SIMATIC",
-                                                                b"WAGO 750-8212", b"RouterOS RB4011"]))
+                                                                    b"WAGO 750-8212", b"RouterOS RB4011"]))
     if port == 1900:
         return (b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nST: upnp:rootdevice\r\n"
                 b"USN: uuid:" + rng.randbytes(8).hex().encode() + b"::upnp:rootdevice\r\n\r\n")

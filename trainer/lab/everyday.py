@@ -38,6 +38,7 @@ from trainer.lab.ethernet import (
     mqtt_connect,
     rand_mac,
     rtt,
+    ssdp_msearch,
 )
 
 BROADCAST_MAC = b"\xff" * 6
@@ -243,8 +244,7 @@ def normal_discovery(cap: Capture, site: Site, t0: float, t1: float) -> None:
         elif kind < 0.6:
             st = rng.choice(["ssdp:all", "upnp:rootdevice", "urn:dial-multiscreen-org:service:dial:1",
                              "urn:schemas-upnp-org:device:MediaRenderer:1"])
-            msg = (f"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: "
-                   f"{rng.randint(1, 5)}\r\nST: {st}\r\n\r\n").encode()
+            msg = ssdp_msearch(rng.randint(1, 5), st)
             sport = h.port(rng)
             for _ in range(rng.randint(1, 3)):
                 cap.udp(t, NORMAL, h, ssdp, sport, 1900, msg, ttl=rng.choice([1, 2, 4]))

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable, Sequence
 
 from trainer.lab import wire
-from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, rand_mac, snmp_pdu
+from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, dns_name, rand_mac, snmp_pdu, ssdp_msearch
 from trainer.lab.everyday import BROADCAST_MAC, discovery_groups
 
 #: cyclic and polled traffic may add about this many frames per second of session, on average
@@ -272,13 +272,12 @@ def discovery_bursts(cap: Capture, site: Site, t0: float, t1: float) -> None:
     while t < t1:
         for h in rng.sample(lan, max(2, int(len(lan) * rng.uniform(0.5, 1.0)))):
             at = t + rng.uniform(0, 2.0)
-            q = struct.pack("!HHHHHH", 0, 0, 1, 0, 0, 0) + b"\x0c_workstation\x04_tcp\x05local\x00\x00\x0c\x00\x01"
+            q = struct.pack("!HHHHHH", 0, 0, 1, 0, 0, 0) + dns_name("_workstation._tcp.local") + b"\0\x0c\0\x01"
             cap.udp(at, NORMAL, h, mdns, 5353, 5353, q, ttl=255)
-            cap.udp(at + 0.05, NORMAL, h, ssdp, h.port(rng), 1900,
-                    b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n"
-                    b"ST: upnp:rootdevice\r\n\r\n", ttl=rng.choice([1, 4]))
+            cap.udp(at + 0.05, NORMAL, h, ssdp, h.port(rng), 1900, ssdp_msearch(1, "upnp:rootdevice"),
+                    ttl=rng.choice([1, 4]))
             cap.udp(at + 0.1, NORMAL, h, llmnr, h.port(rng), 5355,
-                    struct.pack("!HHHHHH", rng.randrange(65536), 0, 1, 0, 0, 0) + b"\x04wpad\x00\x00\x01\x00\x01",
+                    struct.pack("!HHHHHH", rng.randrange(65536), 0, 1, 0, 0, 0) + dns_name("wpad") + b"\0\x01\0\x01",
                     ttl=1)
             cap.udp(at + 0.15, NORMAL, h, bcast, 137, 137, rng.randbytes(50))
         t += rng.uniform(30, 400)
