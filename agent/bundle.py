@@ -82,6 +82,10 @@ class Window:
     size: int = 1
     stride: int = 1
     key: Literal["global", "flow", "channel"] = "global"
+    #: which records enter the model's windows (``agent.features.RECORD_FILTERS``): ``all``, or
+    #: ``protocol-fields`` (Edge-IIoTset rows with at least one protocol field; the trainer cut its
+    #: windows from the same rows)
+    records: Literal["all", "protocol-fields"] = "all"
 
 
 @dataclass
@@ -181,7 +185,7 @@ def parse_manifest(data: Any, where: str) -> Manifest:
 
 def check_manifest(m: Manifest, where: str) -> None:
     """Cross-field consistency checks; raises :class:`BundleError` naming the field."""
-    from agent.features import FEATURE_KINDS
+    from agent.features import FEATURE_KINDS, RECORD_FILTERS
 
     def bad(key: str, what: str) -> BundleError:
         return BundleError(f"{where}: {key}: {what}")
@@ -221,6 +225,10 @@ def check_manifest(m: Manifest, where: str) -> None:
         raise bad("confirm_span", f"must be >= 0, got {m.confirm_span}")
     if m.window.size < 1 or m.window.stride < 1:
         raise bad("window", "size and stride must be >= 1")
+    kinds = RECORD_FILTERS.get(m.window.records)
+    if kinds is not None and m.feature_kind not in kinds:
+        raise bad("window.records", f"{m.window.records!r} applies to feature kinds {', '.join(kinds)}, "
+                                    f"not {m.feature_kind!r}")
     f = m.n_features
     expected = [f, 1] if m.input_layout == "record" else [m.window.size, f]
     if m.input_layout == "record" and m.window.size != 1:

@@ -65,6 +65,11 @@ def test_bundle_loads_with_its_hash_and_fits_the_budget(name: str) -> None:
     assert m.model_sha256 == hashlib.sha256((MODELS / name / "model.tflite").read_bytes()).hexdigest()
     assert m.quantization.mode == "int8" and m.quantization.input_dtype == "int8"
     assert m.input_layout == "window" and m.window.stride > 1
+    from trainer.lab.default_models import PLANS
+
+    plan = next(p for p in PLANS.values() if p.name == name)
+    assert (m.window.size, m.window.stride, m.window.key, m.window.records) == (
+        plan.window, plan.stride, plan.key, plan.records)
     assert all(0.5 <= t < 1.0 for t in m.thresholds.values())
     # what only identifies the lab never reaches the model
     for banned in ("ip.src_host", "ip.dst_host", "tcp.srcport", "tcp.dstport", "udp.port", "frame.time",

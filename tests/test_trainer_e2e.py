@@ -36,9 +36,16 @@ def test_train_quantize_round_trip(tmp_path: Path) -> None:
     from trainer.pipeline import train_run
 
     data = write_edge_csv(tmp_path / "edge.csv", 800)
-    cfg = load_trainer_config(None, SMALL)
+    cfg = load_trainer_config(None, [*SMALL, "quantize.calibration_sets=2"])
     run = tmp_path / "run"
     report = train_run("edge-iiotset", str(data), run, cfg, epochs=8)
+    # two calibration draws, compared on validation; the bundle below holds the one chosen
+    cal = report["calibration_sets"]
+    assert len(cal["validation"]) == 2
+    assert cal["chosen"] == max((0, 1), key=lambda j: (cal["validation"][j]["f1_macro"],
+                                                       cal["validation"][j]["agreement"]))
+    with np.load(run / "arrays.npz") as arrays:
+        assert not np.array_equal(arrays["x_rep"], arrays["x_rep_1"])
     for key in ("accuracy", "loss", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "per_class",
                 "confusion_matrix", "classes", "latency_us_per_instance", "int8_agreement", "model_size_bytes"):
         assert key in report

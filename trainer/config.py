@@ -103,6 +103,9 @@ class QuantizeConfig:
     """Post-training quantization and its acceptance gate."""
 
     representative_samples: int = doc("training rows used to calibrate int8 ranges", 500)
+    calibration_sets: int = doc(
+        "calibration sets drawn from training (seeds seed, seed+1, ...); the one whose int8 model tracks "
+        "float best on the validation partition is kept (the test partition only gates)", 1)
     min_agreement: float = doc("fail when int8 and float predictions agree on less than this", 0.99)
     max_f1_drop: float = doc("fail when macro-F1 drops by more than this (0.005 = 0.5 points)", 0.005)
 

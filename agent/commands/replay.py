@@ -111,7 +111,7 @@ def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
         ("input", stats.get("input")),
         ("model", stats.get("model")),
         ("records in", stats["records_in"]),
-        ("records scored", stats["records_scored"]),
+        ("records scored / not scored", f"{stats['records_scored']} / {stats.get('records_unscored', 0)}"),
         ("malformed", stats["malformed"]),
         ("dropped (kernel / queue)", f"{stats['dropped_kernel']} / {stats['dropped_queue']}"),
         ("windows scored", stats["windows_scored"]),

@@ -11,7 +11,7 @@ in training.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from agent.registry import Registry
@@ -46,3 +46,28 @@ FEATURE_KINDS: Registry[Any] = Registry(
         "can-temporal": ("agent.features.can_temporal", "CanTemporalExtractor"),
     },
 )
+
+
+#: which records a bundle's model scores (its manifest's ``window.records``), and the feature kinds
+#: each choice applies to (``None``: any). Rule-based detectors see every record either way.
+RECORD_FILTERS: dict[str, tuple[str, ...] | None] = {
+    "all": None,
+    "protocol-fields": ("edge-iiotset", "edge-iiotset-context"),
+}
+
+
+def record_filter(name: str) -> Callable[[Sequence[Any]], bool] | None:
+    """The predicate that keeps a row for the model under ``window.records`` = ``name`` (``None``:
+    keep every row).
+
+    ``protocol-fields`` keeps Edge-IIoTset rows carrying at least one protocol field (see
+    :func:`agent.features.edge_iiotset.columns.carries_protocol_field`). The trainer cuts its windows
+    from the rows this keeps and the agent windows the same rows, so both see one stream.
+    """
+    if name == "all":
+        return None
+    if name == "protocol-fields":
+        from agent.features.edge_iiotset.columns import carries_protocol_field
+
+        return carries_protocol_field
+    raise KeyError(f"unknown record filter {name!r} (one of {', '.join(RECORD_FILTERS)})")

@@ -57,6 +57,8 @@ class Counters:
         self.memory_limit_mb = memory_limit_mb
         self.records_in = 0
         self.records_scored = 0
+        self.records_unscored = 0
+        """Records the bundle's model does not score (``window.records``), rules saw them."""
         self.dropped_queue = 0
         self.batches = 0
         self.windows_scored = 0
@@ -90,6 +92,7 @@ class Counters:
             "uptime_s": round(time.time() - self.started, 3),
             "records_in": self.records_in,
             "records_scored": self.records_scored,
+            "records_unscored": self.records_unscored,
             "malformed": _sum_matching(src, "malformed") + _sum_matching(feat, "malformed"),
             "dropped_kernel": _sum_matching(src, "drop"),
             "dropped_queue": self.dropped_queue,

@@ -63,6 +63,8 @@ class Scoring:
     context_fields: Sequence[str] = ()
     #: rules run beside the model on the same rows (see :mod:`agent.rules`)
     rules: list[Any] = field(default_factory=list)
+    #: keeps a row for the model (the bundle's ``window.records``; ``None``: every row)
+    keep: Callable[[Sequence[Any]], bool] | None = None
 
     def close_sinks(self, timeout_s: float) -> bool:
         """Flush and close every sink within ``timeout_s`` in all; True when all flushed."""
@@ -116,7 +118,7 @@ def build_scoring(
     """
     from agent.alerts.policy import AlertPolicy
     from agent.bundle import load_bundle
-    from agent.features import FEATURE_KINDS
+    from agent.features import FEATURE_KINDS, record_filter
     from agent.preprocess import Preprocessor
     from agent.rules import build_rules
     from agent.scorer import Scorer
@@ -187,6 +189,7 @@ def build_scoring(
         model_name=m.name,
         context_fields=context_fields,
         rules=rules,
+        keep=record_filter(m.window.records),
     )
 
 
@@ -462,12 +465,17 @@ class Pipeline:
         # stable sort: each rule's own order is kept
         findings = deque(sorted(((f, rule.name) for rule in sc.rules for f in rule.scan(rows, ctxs)),
                                 key=lambda fr: fr[0].last_ts))
+        if sc.keep is not None:  # rules saw every row; the model sees the rows its windows were cut from
+            kept = [i for i, row in enumerate(rows) if sc.keep(row)]
+            if len(kept) < len(rows):
+                c.records_unscored += len(rows) - len(kept)
+                rows = [rows[i] for i in kept]
+                ctxs = [ctxs[i] for i in kept]
         c.records_scored += len(rows)
-        x = sc.preprocessor.transform(rows)
-        wb = sc.windower.push(x, ctxs)
-        n = len(wb)
         alerts: list[dict[str, Any]] = []
-        if n == 0:
+        wb = sc.windower.push(sc.preprocessor.transform(rows), ctxs) if rows else None
+        n = len(wb) if wb is not None else 0
+        if wb is None or n == 0:
             self._observe_findings(sc, findings, float("inf"), alerts)
             self._emit(sc, alerts)
             return

@@ -125,12 +125,20 @@ class Plan:
     alerts: dict[str, Any] = field(default_factory=dict)
     #: int8-vs-float argmax agreement the quantization gate requires on the test windows (see PLANS)
     min_agreement: float = 0.99
+    #: largest int8-vs-float macro-F1 drop on the test windows the gate accepts (see PLANS)
+    max_f1_drop: float = 0.005
     #: fewest windows an incident needs, whatever validation prefers (see PLANS)
     min_confirm: int = 1
     #: training windows (stratified) that calibrate the int8 ranges
     representative_samples: int = 4000
+    #: calibration draws; the int8 model tracking float best on validation is kept (see PLANS)
+    calibration_sets: int = 1
     #: per-class minimum number of records instead of ``min_attack_frac`` (see cut_windows)
     min_attack_frames: dict[str, int] = field(default_factory=dict)
+    #: which records the model's windows hold (the manifest's ``window.records``; see PLANS)
+    records: str = "all"
+    #: Ethernet sessions with plant-floor traffic (``generate --plant-floor``)
+    plant_floor: bool = False
 
     @property
     def backend(self) -> str:
@@ -173,6 +181,9 @@ PLANS = {
         # an ARP-spoofing tool sends one forged reply every 1-10 s between the victim's ordinary frames:
         # a window holding one is the attack (the lab labels only the forged frames MITM)
         min_attack_frames={"MITM": 1},
+        # records="protocol-fields" (frames without any Edge-IIoTset field left out of the windows)
+        # cleared PROFINET, GOOSE/PTP and STP/LLDP captures, but the bundle it trained read a real HTTP
+        # poller as Password (42 windows at 0.996) and missed the test session's Password: not kept
     ),
     "can": Plan(
         kind="can", name="ciciov2024-lab", dataset="ciciov2024", feature_kind="can-temporal",
@@ -198,6 +209,14 @@ class Session:
     labels: np.ndarray
     ts: np.ndarray
     capture: Path
+    #: rows the model scores (see :func:`extract_rows`); ``frame``, ``labels`` and ``ts`` keep every
+    #: frame, so replays are scored against the whole capture
+    scored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def model_frame(self) -> pd.DataFrame:
+        """The rows the model's windows are cut from."""
+        return self.frame[self.scored].reset_index(drop=True)
 
 
 def generate(plan: Plan, out: Path, seed: int | None = None, scale: float | None = None,
@@ -207,7 +226,7 @@ def generate(plan: Plan, out: Path, seed: int | None = None, scale: float | None
         from trainer.lab.ethernet import write_sessions
         # no published-schema CSVs: the model's rows come from the captures (extract_rows)
         return write_sessions(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions,
-                              published_csv=False)
+                              published_csv=False, plant_floor=plan.plant_floor)
     from trainer.lab.can import write_sessions as write_can
     return write_can(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions)
 
@@ -225,16 +244,17 @@ def _capture_ts(path: Path, backend: str) -> np.ndarray:
         src.close()
 
 
-def extract_rows(path: Path, plan: Plan) -> tuple[pd.DataFrame, np.ndarray]:
-    """The plan's feature rows of one capture, computed by the agent's own source and extractor, and
-    their timestamps (from the rows' alert contexts: one pass over the capture).
+def extract_rows(path: Path, plan: Plan) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The plan's feature rows of one capture, computed by the agent's own source and extractor, their
+    timestamps (from the rows' alert contexts: one pass over the capture), and which of them the model
+    scores (the plan's ``records`` filter, the one the agent applies).
 
     Ethernet rows hold text and numbers and go through the trainer's :func:`trainer.data.feature_frame`
     (the authors' recipe, no shortcut fields, :data:`ETH_EXCLUDE`), exactly as a feature CSV written by
     ``edge-ids-agent features`` would; CAN rows are numbers, less :data:`CAN_EXCLUDE`.
     """
     from agent.config import load_config
-    from agent.features import FEATURE_KINDS
+    from agent.features import FEATURE_KINDS, record_filter
     from agent.sources import SOURCES
     from trainer.config import DataConfig
     from trainer.data import LoadReport, feature_frame
@@ -245,11 +265,13 @@ def extract_rows(path: Path, plan: Plan) -> tuple[pd.DataFrame, np.ndarray]:
     ext = FEATURE_KINDS.load(plan.feature_kind).from_config(cfg.features)
     src = SOURCES.load(backend).from_config(cfg.source)
     ts_at = list(ext.context_fields).index("ts")
-    rows, ts = [], []
+    keep = record_filter(plan.records)
+    rows, ts, scored = [], [], []
     try:
         for row, ctx in ext.rows_with_context(src):
             rows.append(row)
             ts.append(float(ctx[ts_at]))
+            scored.append(keep is None or keep(row))
     finally:
         src.close()
     if plan.kind == "ethernet":
@@ -258,7 +280,7 @@ def extract_rows(path: Path, plan: Plan) -> tuple[pd.DataFrame, np.ndarray]:
         frame, _ = feature_frame(raw, dcfg, LoadReport(files=[str(path)]))
     else:
         frame = pd.DataFrame(np.asarray(rows, dtype=np.float64), columns=list(ext.columns)).drop(columns=CAN_EXCLUDE)
-    return frame, np.asarray(ts, dtype=np.float64)
+    return frame, np.asarray(ts, dtype=np.float64), np.asarray(scored, dtype=bool)
 
 
 def load_sessions(plan: Plan, root: Path) -> list[Session]:
@@ -268,11 +290,11 @@ def load_sessions(plan: Plan, root: Path) -> list[Session]:
     for s in meta["sessions"]:
         name = s["name"]
         capture = root / (f"{name}.pcap" if plan.kind == "ethernet" else f"{name}.log")
-        frame, ts = extract_rows(capture, plan)
+        frame, ts, scored = extract_rows(capture, plan)
         labels = pd.read_csv(root / f"{name}.labels.csv")[plan.label_column].astype(str).to_numpy()
         if not (len(frame) == len(labels) == len(ts)):
             raise RuntimeError(f"{name}: {len(frame)} feature rows, {len(labels)} labels, {len(ts)} timestamps")
-        out.append(Session(name, frame.reset_index(drop=True), np.asarray(labels, dtype=str), ts, capture))
+        out.append(Session(name, frame.reset_index(drop=True), np.asarray(labels, dtype=str), ts, capture, scored))
     return out
 
 
@@ -579,7 +601,7 @@ def build(plan: Plan, work: Path, quick: bool = False) -> dict[str, Any]:
     from trainer import __version__
     from trainer.config import TrainerConfig
     from trainer.data import EDGE_ONEHOT
-    from trainer.pipeline import quantize_run, representative
+    from trainer.pipeline import quantize_run, representative_sets
     from trainer.prep import _default_severity, fit_preprocessing
     from trainer.report import metrics, plot_curves
 
@@ -595,14 +617,15 @@ def build(plan: Plan, work: Path, quick: bool = False) -> dict[str, Any]:
     benign = next(c for c in classes_all if c.lower() in ("normal", "benign"))
     classes = [benign, *[c for c in classes_all if c != benign]]
 
-    train_frame = pd.concat([sessions[i].frame for i in plan.train], ignore_index=True)
+    train_frame = pd.concat([sessions[i].model_frame for i in plan.train], ignore_index=True)
     categorical = [c for c in train_frame.columns if c in EDGE_ONEHOT or str(train_frame[c].dtype) == "category"]
     prep = robust_scales(fit_preprocessing(train_frame, categorical, 16), train_frame, pct=plan.scale_pct)
     f = sum(c.width for c in prep.columns)
     manifest = Manifest(
         name=plan.name, dataset=plan.dataset, feature_kind=plan.feature_kind, features=list(train_frame.columns),
         preprocessing=prep, input_layout="window", input_shape=[plan.window, f], classes=classes,
-        benign_class=benign, row_columns=_row_columns(plan), window=Window(plan.window, plan.stride, plan.key),  # type: ignore[arg-type]
+        benign_class=benign, row_columns=_row_columns(plan),
+        window=Window(plan.window, plan.stride, plan.key, plan.records),  # type: ignore[arg-type]
         thresholds={c: 0.5 for c in classes[1:]}, severity={c: _default_severity(c) for c in classes[1:]},
         trainer_version=__version__,
     )
@@ -612,8 +635,8 @@ def build(plan: Plan, work: Path, quick: bool = False) -> dict[str, Any]:
         xs, ys = [], []
         for i in ids:
             s = sessions[i]
-            x = np.clip(pre.transform(s.frame), -CLIP, CLIP)
-            x, y = cut_windows(x, s.labels, classes, plan.window, stride, plan.min_attack_frac,
+            x = np.clip(pre.transform(s.model_frame), -CLIP, CLIP)
+            x, y = cut_windows(x, s.labels[s.scored], classes, plan.window, stride, plan.min_attack_frac,
                                plan.min_attack_frames)
             xs.append(x)
             ys.append(y)
@@ -629,13 +652,16 @@ def build(plan: Plan, work: Path, quick: bool = False) -> dict[str, Any]:
     run.mkdir(parents=True, exist_ok=True)
     plot_curves(history, run / "curves.png")
     model.save(run / "model.keras")
-    rep = representative(x_tr, plan.representative_samples, plan.seed, y_tr)  # stratified: rare classes too
-    np.savez_compressed(run / "arrays.npz", x_val=x_va, y_val=y_va, x_test=x_te, y_test=y_te, x_rep=rep)
+    # stratified: rare classes too
+    reps = representative_sets(x_tr, plan.representative_samples, plan.seed, y_tr, plan.calibration_sets)
+    np.savez_compressed(run / "arrays.npz", x_val=x_va, y_val=y_va, x_test=x_te, y_test=y_te, **reps)
     manifest.metrics = {"history_epochs": len(history.get("loss", []))}
     (run / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     cfg = TrainerConfig()
     cfg.quantize.representative_samples = plan.representative_samples
+    cfg.quantize.calibration_sets = plan.calibration_sets
     cfg.quantize.min_agreement = plan.min_agreement
+    cfg.quantize.max_f1_drop = plan.max_f1_drop
     bundle_dir = MODELS / plan.name
     # quantize_run gates int8 against float on the test windows and writes the bundle; this is the one
     # use of the test partition's windows, and nothing below feeds back into training or thresholds.

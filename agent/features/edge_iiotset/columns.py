@@ -8,6 +8,7 @@ like a number, so the encoding must be per column, not by sniffing the text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 #: column name -> kind: "str", "int", "hex" (0x.. -> int), "bool" (0/1), "float"
@@ -106,3 +107,21 @@ def encode_tshark(column: str, text: str) -> Any:
         return int(text)
     except ValueError:
         return text
+
+
+#: the protocol columns: everything after the frame time and the IPv4 addresses
+_PROTOCOL = slice(INDEX["arp.dst.proto_ipv4"], len(COLUMNS))
+
+
+def carries_protocol_field(row: Sequence[Any]) -> bool:
+    """Whether a row (extractor output, 61 Edge-IIoTset columns first) has any ARP, ICMP, HTTP, TCP,
+    UDP, DNS, MQTT or Modbus/TCP field.
+
+    Why: the dataset's columns describe those protocols only. LLDP, STP, PROFINET RT, GOOSE, PTP,
+    EtherCAT, ICMPv6 neighbour discovery, IGMP or VRRP frames are all-absent rows (absent is 0), the
+    same row whatever the frame says; a window of them is scored on nothing but that fact, and a
+    model that never saw such a window (an industrial L2 cycle, a quiet segment of STP) reads it as
+    whatever it happens to resemble. A field present with the value 0 (a NULL scan's flags) does not
+    make a row all-absent: its ports are set.
+    """
+    return any(row[_PROTOCOL])
