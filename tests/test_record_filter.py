@@ -90,12 +90,10 @@ def industrial_l2_with_modbus(path: Path) -> tuple[int, int]:
     """A PROFINET RT cycle every 4 ms with LLDP and STP, and a Modbus/TCP poll (request, response)
     every 100 ms: (frames without fields, Modbus frames)."""
     frames: list[Packet] = []
-    t = 0.0
     for i in range(400):
-        t = i * 0.004
         cycle = bytes.fromhex("8000") + bytes(40) + (i % 65536).to_bytes(2, "big")
         rt = Ether(src=MAC_A, dst=MAC_B, type=0x8892) / Raw(cycle)
-        rt.time = T0 + t
+        rt.time = T0 + i * 0.004
         frames.append(rt)
     for name in ("LLDP", "STP"):
         p = NO_FIELDS[name].copy()

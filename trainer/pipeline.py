@@ -82,7 +82,7 @@ def representative(x_train: np.ndarray, n: int, seed: int, y_train: np.ndarray |
 
 
 def representative_sets(x_train: np.ndarray, n: int, seed: int, y_train: np.ndarray | None,
-                        sets: int) -> dict[str, np.ndarray]:
+                        sets: int) -> dict[str, Any]:
     """``sets`` calibration sets (:func:`representative` with seeds ``seed``, ``seed + 1``, ...) as the
     arrays a run stores: ``x_rep``, ``x_rep_1``, ... (see :func:`quantize_run`)."""
     return {("x_rep" if i == 0 else f"x_rep_{i}"): representative(x_train, n, seed + i, y_train)
@@ -112,13 +112,11 @@ def train_run(dataset: str, data: str, out: str | Path, cfg: TrainerConfig, epoc
     model, history = fit(prep, cfg, epochs)
     plot_curves(history, run / "curves.png")
     model.save(run / "model.keras")
-    q = cfg.quantize
+    x_cal, y_cal = prep.x_train, prep.y_train  # calibrate on real rows: before SMOTE where it ran
     if prep.x_train_presmote is not None:
-        reps = representative_sets(prep.x_train_presmote, q.representative_samples, cfg.train.seed,
-                                   prep.y_train_presmote, q.calibration_sets)
-    else:
-        reps = representative_sets(prep.x_train, q.representative_samples, cfg.train.seed, prep.y_train,
-                                   q.calibration_sets)
+        x_cal, y_cal = prep.x_train_presmote, prep.y_train_presmote
+    reps = representative_sets(x_cal, cfg.quantize.representative_samples, cfg.train.seed, y_cal,
+                               cfg.quantize.calibration_sets)
     np.savez_compressed(run / "arrays.npz", x_val=prep.x_val, y_val=prep.y_val, x_test=prep.x_test,
                         y_test=prep.y_test, **reps)
     prep.manifest.metrics = {"history_epochs": len(history.get("loss", []))}
@@ -187,11 +185,8 @@ def quantize_run(run: Path, mode: str, out: Path, cfg: TrainerConfig, model: Any
     keras_proba = model.predict(x_test, batch_size=256, verbose=0)
     float_bytes = to_tflite(model, "float32")
     float_runner = TFLiteRunner(float_bytes)
-    calibration: dict[str, Any] = {}
-    if mode == "float32":
-        q_bytes = float_bytes
-    else:
-        q_bytes, calibration = _calibrated(model, mode, arrays, float_runner, classes)
+    q_bytes, calibration = ((float_bytes, {}) if mode == "float32"
+                            else _calibrated(model, mode, arrays, float_runner, classes))
     q_runner = TFLiteRunner(q_bytes)
     float_proba = float_runner.predict_proba(x_test)
     q_proba = q_runner.predict_proba(x_test)

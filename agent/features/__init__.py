@@ -64,10 +64,10 @@ def record_filter(name: str) -> Callable[[Sequence[Any]], bool] | None:
     :func:`agent.features.edge_iiotset.columns.carries_protocol_field`). The trainer cuts its windows
     from the rows this keeps and the agent windows the same rows, so both see one stream.
     """
+    if name not in RECORD_FILTERS:
+        raise KeyError(f"unknown record filter {name!r} (one of {', '.join(RECORD_FILTERS)})")
     if name == "all":
         return None
-    if name == "protocol-fields":
-        from agent.features.edge_iiotset.columns import carries_protocol_field
+    from agent.features.edge_iiotset.columns import carries_protocol_field
 
-        return carries_protocol_field
-    raise KeyError(f"unknown record filter {name!r} (one of {', '.join(RECORD_FILTERS)})")
+    return carries_protocol_field

@@ -472,10 +472,11 @@ class Pipeline:
                 rows = [rows[i] for i in kept]
                 ctxs = [ctxs[i] for i in kept]
         c.records_scored += len(rows)
+        x = sc.preprocessor.transform(rows)  # no rows left: an empty batch, no window
+        wb = sc.windower.push(x, ctxs)
+        n = len(wb)
         alerts: list[dict[str, Any]] = []
-        wb = sc.windower.push(sc.preprocessor.transform(rows), ctxs) if rows else None
-        n = len(wb) if wb is not None else 0
-        if wb is None or n == 0:
+        if n == 0:
             self._observe_findings(sc, findings, float("inf"), alerts)
             self._emit(sc, alerts)
             return

@@ -211,7 +211,7 @@ class Session:
     capture: Path
     #: rows the model scores (see :func:`extract_rows`); ``frame``, ``labels`` and ``ts`` keep every
     #: frame, so replays are scored against the whole capture
-    scored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    scored: np.ndarray
 
     @property
     def model_frame(self) -> pd.DataFrame:
