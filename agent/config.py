@@ -118,6 +118,12 @@ class AlertsConfig:
         "an ongoing attack from the same key is re-announced at most this often", 60.0
     )
     merge_gap_s: float = doc("windows of the same class and key closer than this merge into one alert", 5.0)
+    linger_s: float = doc(
+        "an announced incident stays open this long after its last window, so its class coming back from "
+        "its key (a poller misread every cycle, a flood that pauses) continues it instead of raising a new "
+        "alert; its end record waits as long",
+        60.0,
+    )
     confirm_windows: int | None = doc(
         "windows of one class from one key (within merge_gap_s) before its alert is sent; none: the bundle's",
         None,

@@ -21,7 +21,9 @@ def probs(cls: str, p: float = 0.9) -> np.ndarray:
 
 
 def policy(confirm_windows: int = 1, confirm_span: int = 0, **kw: object) -> AlertPolicy:
-    cfg = AlertsConfig(**{"realert_interval_s": 60.0, "merge_gap_s": 5.0, "rate_limit_per_min": 0, **kw})  # type: ignore[arg-type]
+    # linger_s 0: incidents end after the merge gap (the tests of lingering set it)
+    cfg = AlertsConfig(**{"realert_interval_s": 60.0, "merge_gap_s": 5.0, "rate_limit_per_min": 0, "linger_s": 0.0,
+                          **kw})  # type: ignore[arg-type]
     return AlertPolicy(cfg, CLASSES, "Normal", {"DDoS_UDP": 0.6}, {"SQL_injection": 3}, "lab", SHA, "gw1",
                        confirm_windows=confirm_windows, confirm_span=confirm_span)
 
@@ -240,3 +242,36 @@ def test_confirmation_span_ignores_windows_without_an_ordinal_and_restarts_with_
     assert p.observe("g", probs("DDoS_UDP"), 0.0, 1.0, FLOW, index=500) == []
     assert p.observe("g", probs("DDoS_UDP"), 1.0, 2.0, FLOW, index=0) == []
     assert len(p.observe("g", probs("DDoS_UDP"), 1.1, 2.1, FLOW, index=1)) == 1
+
+
+def test_an_announced_incident_lingers_and_recurring_windows_continue_it() -> None:
+    """A poller misread every 10 s is one incident updated while it recurs, not one alert per cycle."""
+    p = policy(confirm_windows=2, linger_s=60.0)
+    records = []
+    for cycle in range(12):  # two windows every 10 s, for two minutes
+        t = cycle * 10.0
+        records += p.observe("g", probs("DDoS_UDP"), t, t + 0.2, FLOW)
+        records += p.observe("g", probs("DDoS_UDP"), t + 0.2, t + 0.4, FLOW)
+    assert [r["edge_ids"]["phase"] for r in records] == ["start", "update"]  # realert_interval_s 60
+    assert p.flush(170.0) == []  # quiet for 59.6 s: still open
+    end = p.flush(171.0)
+    assert [r["edge_ids"]["phase"] for r in end] == ["end"]
+    assert {r["edge_ids"]["incident_id"] for r in records + end} == {records[0]["alert_id"]}
+    assert end[0]["edge_ids"]["count"] == 24
+    st = p.stats()
+    assert st["incidents_opened"] == 1 and st["incidents_closed"] == 1
+    # the same class after the linger: a new incident
+    again = [r for t in (300.0, 300.2) for r in p.observe("g", probs("DDoS_UDP"), t, t + 0.2, FLOW)]
+    assert [r["edge_ids"]["phase"] for r in again] == ["start"]
+    assert again[0]["edge_ids"]["incident_id"] != records[0]["alert_id"]
+
+
+def test_lingering_does_not_help_unconfirmed_windows_add_up() -> None:
+    """Confirmation still needs its windows within the merge gap: scattered misreads stay silent."""
+    p = policy(confirm_windows=2, linger_s=60.0)
+    out = []
+    for k in range(10):  # one window every 10 s
+        out += p.observe("g", probs("DDoS_UDP"), k * 10.0, k * 10.0 + 0.2, FLOW)
+    out += p.flush()
+    assert out == []
+    assert p.stats()["incidents_unconfirmed"] == 10

@@ -98,8 +98,9 @@ def test_rules_are_built_for_the_context_features_only_and_bad_settings_are_name
         build_rules(bad.rules, HostContextExtractor.columns)
 
 
-def _policy(confirm_windows: int = 4) -> AlertPolicy:
-    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0)
+def _policy(confirm_windows: int = 4, linger_s: float = 0.0) -> AlertPolicy:
+    """linger_s 0: an incident ends after the merge gap or its rule's evidence window, nothing longer."""
+    cfg = AlertsConfig(realert_interval_s=60.0, merge_gap_s=5.0, rate_limit_per_min=0, linger_s=linger_s)
     return AlertPolicy(cfg, ["Normal", "MITM"], "Normal", {}, {}, "lab", "ab" * 32, "gw1",
                        confirm_windows=confirm_windows)
 
@@ -145,6 +146,11 @@ def test_a_rules_evidence_window_keeps_its_incident_open_between_sparse_findings
     assert [(a["edge_ids"]["phase"], a["edge_ids"]["count"]) for a in end] == [("end", 5)]
     _, phases = run(0.0)  # the merge gap alone: split where the replies slow down
     assert phases == ["start", "end", "start"]
+    p = _policy(linger_s=60.0)  # an announced incident that lingers (the default) also holds them together
+    out = []
+    for first, last in spans:
+        out += p.observe_finding(Finding("global", "MITM", first, last, ctx, "why", quiet_s=0.0), "arp_poisoning")
+    assert [a["edge_ids"]["phase"] for a in out] == ["start"]
 
 
 def test_model_windows_alone_still_wait_for_confirmation() -> None:

@@ -30,6 +30,13 @@ When records are sent (the latency/volume trade-off, chosen on purpose):
 All records of one incident share ``edge_ids.incident_id`` (the ``alert_id`` of its start), so a
 SIEM can collapse them; each record still has its own ``alert_id``.
 
+Lingering: once announced, an incident stays open for ``alerts.linger_s`` after its last window (or
+its hold, if longer), and a window of its class from its key within that time continues it. Why:
+traffic that recurs every few seconds (an SNMP manager polling its devices every 10 s that the model
+misreads, a flood that pauses and goes on) would otherwise page a plant engineer once per cycle; one
+incident, updated every ``realert_interval_s`` while it recurs, says the same. An incident not yet
+announced still ends after its hold, so confirmation still needs its windows close together.
+
 Time is data time (window timestamps), not the wall clock, so replaying a capture gives the same
 alerts however fast it runs. When data time steps back by more than the merge gap (captures joined
 end to end, a clock set back), open incidents end there and the clock starts again, so windows
@@ -265,7 +272,7 @@ class AlertPolicy:
         """Merge one alerting window or finding into its incident; append the records due."""
         ikey = (key, cls)
         inc = self._incidents.get(ikey)
-        if inc is not None and first_ts - inc.last_seen > self.cfg.merge_gap_s and first_ts > inc.rule_until:
+        if inc is not None and first_ts - inc.last_seen > self._gap(inc) and first_ts > inc.rule_until:
             self._close(ikey, inc, out)
             inc = None
         if inc is None:
@@ -358,11 +365,17 @@ class AlertPolicy:
         """How long an incident waits after a window spanning ``first_ts..last_ts`` (see the module doc)."""
         return self.cfg.merge_gap_s + min(max(last_ts - first_ts, 0.0), MAX_WINDOW_HOLD_S)
 
+    def _gap(self, inc: _Incident) -> float:
+        """Longest quiet time after which a window of its class and key still merges into ``inc``."""
+        return max(self.cfg.merge_gap_s, self.cfg.linger_s) if inc.announced else self.cfg.merge_gap_s
+
     def _sweep(self, now: float, out: list[dict[str, Any]]) -> None:
         # Every open incident is looked at: holds differ, so recency order is not closing order
         # (at most max_incidents, once per _SWEEP_EVERY_S of data time).
+        linger = self.cfg.linger_s
         for ikey, inc in list(self._incidents.items()):
-            if now - inc.last_seen > inc.hold and now > inc.rule_until:
+            wait = max(inc.hold, linger) if inc.announced else inc.hold
+            if now - inc.last_seen > wait and now > inc.rule_until:
                 self._close(ikey, inc, out)
 
     def _close(self, ikey: tuple[Hashable, str], inc: _Incident, out: list[dict[str, Any]]) -> None:
