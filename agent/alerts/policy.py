@@ -272,7 +272,8 @@ class AlertPolicy:
         """Merge one alerting window or finding into its incident; append the records due."""
         ikey = (key, cls)
         inc = self._incidents.get(ikey)
-        if inc is not None and first_ts - inc.last_seen > self._gap(inc) and first_ts > inc.rule_until:
+        if inc is not None and first_ts > inc.rule_until and (
+                first_ts - inc.last_seen > self._open_for(inc, self.cfg.merge_gap_s)):
             self._close(ikey, inc, out)
             inc = None
         if inc is None:
@@ -365,17 +366,16 @@ class AlertPolicy:
         """How long an incident waits after a window spanning ``first_ts..last_ts`` (see the module doc)."""
         return self.cfg.merge_gap_s + min(max(last_ts - first_ts, 0.0), MAX_WINDOW_HOLD_S)
 
-    def _gap(self, inc: _Incident) -> float:
-        """Longest quiet time after which a window of its class and key still merges into ``inc``."""
-        return max(self.cfg.merge_gap_s, self.cfg.linger_s) if inc.announced else self.cfg.merge_gap_s
+    def _open_for(self, inc: _Incident, quiet: float) -> float:
+        """How long ``inc`` stays open after its last window: ``quiet`` (the merge gap, or its hold),
+        and at least ``linger_s`` once announced (see the module docstring)."""
+        return max(quiet, self.cfg.linger_s) if inc.announced else quiet
 
     def _sweep(self, now: float, out: list[dict[str, Any]]) -> None:
         # Every open incident is looked at: holds differ, so recency order is not closing order
         # (at most max_incidents, once per _SWEEP_EVERY_S of data time).
-        linger = self.cfg.linger_s
         for ikey, inc in list(self._incidents.items()):
-            wait = max(inc.hold, linger) if inc.announced else inc.hold
-            if now - inc.last_seen > wait and now > inc.rule_until:
+            if now - inc.last_seen > self._open_for(inc, inc.hold) and now > inc.rule_until:
                 self._close(ikey, inc, out)
 
     def _close(self, ikey: tuple[Hashable, str], inc: _Incident, out: list[dict[str, Any]]) -> None:
