@@ -153,10 +153,26 @@ class ArpPoisoningConfig:
 
 
 @dataclass
+class TcpFloodConfig:
+    """The TCP flood rule: one service hit by data-less segments from very many source ports
+    (see agent/rules/tcp_flood.py)."""
+
+    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
+    min_sources: int = doc(
+        "(source address, port) pairs that send one address and port segments without data within "
+        "window_s before it alerts (hping3 --flood sends tens of thousands a second)", 256
+    )
+    window_s: float = doc("the interval those pairs must fall in", 1.0)
+    class_name: str = doc("class its alerts carry; the model's class for TCP floods, so incidents merge", "DDoS_TCP")
+    max_targets: int = doc("(address, port) targets tracked at once; least recently seen dropped beyond", 256)
+
+
+@dataclass
 class RulesConfig:
     """Exact detectors that run beside the model on the same feature rows."""
 
     arp_poisoning: ArpPoisoningConfig = doc("ARP cache poisoning", factory=ArpPoisoningConfig)
+    tcp_flood: TcpFloodConfig = doc("TCP floods of any flags", factory=TcpFloodConfig)
 
 
 @dataclass

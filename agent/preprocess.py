@@ -198,6 +198,29 @@ class Preprocessor:
                 out[np.nonzero(hit)[0], off + idx[hit]] = 1.0
         return out
 
+    def blank_input(self) -> np.ndarray | None:
+        """The model input that records carrying none of the features' fields make, shaped like one
+        input (``manifest.input_shape``); ``None`` for feature kinds whose rows always carry something
+        (:data:`agent.features.BLANK_ROW_KINDS`).
+
+        Why: a frame of a link-layer protocol the Edge-IIoTset columns do not describe (LLDP, STP,
+        PROFINET RT, GOOSE, PTP) is the all-absent row, so a window of them is one and the same input
+        whatever the frames say, on any network. (With ``edge-iiotset-context`` an IP frame is never
+        blank: the context columns count its hosts' rates.) What a model answers for it is fixed by
+        training alone (the lab model read it as a UDP flood on every PROFINET cycle); it is no
+        evidence of anything, and the scorer answers it benign without running the model (see
+        :class:`agent.scorer.Scorer`).
+        """
+        from agent.features import BLANK_ROW_KINDS
+
+        if self.manifest.feature_kind not in BLANK_ROW_KINDS:
+            return None
+        row = self.transform([dict.fromkeys((c.name for c in self.columns), 0)])[0]
+        shape = tuple(self.manifest.input_shape)
+        if self.manifest.input_layout == "record":
+            return row.reshape(shape)
+        return np.tile(row, (shape[0], 1))
+
     def to_model_input(self, features: np.ndarray) -> np.ndarray:
         """Record layout: ``(N, F)`` -> ``(N, F, 1)`` (the F features as a one-channel sequence).
 

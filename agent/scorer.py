@@ -9,6 +9,11 @@ scale/zero point read from the model's own tensor details (the manifest repeats 
 the model is the authority). Batches are scored by resizing the input tensor (cached per size, so a
 steady batch size costs one resize); a model whose batch dimension cannot be resized is scored row by
 row. Batch 1 has its own interpreter so that the low-latency path never pays for a resize.
+
+Inputs that carry nothing (for Ethernet kinds, a window of frames without any Edge-IIoTset field:
+see :meth:`agent.preprocess.Preprocessor.blank_input`) are answered benign at probability 1 without
+running the model, and counted (``blank_inputs``). Every user of the bundle's model (the agent, the
+trainer's thresholds and reports, ``evaluate``) scores through this class, so all of them apply it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from agent.bundle import Bundle
 from agent.errors import ScoringError
+from agent.preprocess import Preprocessor
 
 _CANDIDATES = (
     ("ai_edge_litert.interpreter", "Interpreter"),
@@ -99,6 +105,14 @@ class Scorer:
         self._batch: Any = None
         self._batch_size = 0
         self._resizable = True
+        self.benign_index = self.classes.index(bundle.manifest.benign_class)
+        self.blank_input = Preprocessor.from_manifest(bundle.manifest).blank_input()
+        """The input answered benign without the model (``None``: none is)."""
+        self._blank_inputs = 0
+
+    def stats(self) -> dict[str, int]:
+        """Inputs answered benign because they carry nothing (see the module docstring)."""
+        return {"blank_inputs": self._blank_inputs}
 
     def _new_interpreter(self) -> Any:
         kwargs: dict[str, Any] = {}
@@ -152,10 +166,27 @@ class Scorer:
         return self._batch
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """``(N, *input_shape)`` float32 -> ``(N, C)`` float32 class probabilities."""
+        """``(N, *input_shape)`` float32 -> ``(N, C)`` float32 class probabilities (blank inputs:
+        the benign class at 1, see the module docstring)."""
         x = np.asarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape:
             raise ScoringError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
+        n = x.shape[0]
+        if self.blank_input is None or n == 0:
+            return self._model_proba(x)
+        blank = (x == self.blank_input).reshape(n, -1).all(axis=1)
+        if not blank.any():
+            return self._model_proba(x)
+        self._blank_inputs += int(np.count_nonzero(blank))
+        out = np.zeros((n, len(self.classes)), dtype=np.float32)
+        out[:, self.benign_index] = 1.0
+        rest = np.flatnonzero(~blank)
+        if len(rest):
+            out[rest] = self._model_proba(x[rest])
+        return out
+
+    def _model_proba(self, x: np.ndarray) -> np.ndarray:
+        """What the model answers for ``x`` (shape already checked)."""
         n = x.shape[0]
         xq = self.quantize_input(x)
         if n == 1:

@@ -86,9 +86,9 @@ def test_a_can_bundle_cannot_ask_for_the_ethernet_filter() -> None:
         parse_manifest(data, "m.json")
 
 
-def industrial_l2_with_modbus(path: Path) -> tuple[int, int]:
+def industrial_l2_with_modbus(path: Path, polls: int = 16) -> tuple[int, int]:
     """A PROFINET RT cycle every 4 ms with LLDP and STP, and a Modbus/TCP poll (request, response)
-    every 100 ms: (frames without fields, Modbus frames)."""
+    every 100 ms (``polls`` of them): (frames without fields, Modbus frames)."""
     frames: list[Packet] = []
     for i in range(400):
         cycle = bytes.fromhex("8000") + bytes(40) + (i % 65536).to_bytes(2, "big")
@@ -100,7 +100,7 @@ def industrial_l2_with_modbus(path: Path) -> tuple[int, int]:
         p.time = T0 + 0.5
         frames.append(p)
     n_l2 = len(frames)
-    for i in range(16):
+    for i in range(polls):
         req = (Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.9", dst="10.0.0.5")
                / TCP(sport=50200, dport=502, flags="PA", seq=1000 + 12 * i, ack=1)
                / Raw(bytes.fromhex(f"{i:04x}000000060103000a0004")))
@@ -112,7 +112,7 @@ def industrial_l2_with_modbus(path: Path) -> tuple[int, int]:
         frames += [req, resp]
     frames.sort(key=lambda f: float(f.time))
     wrpcap(str(path), frames)
-    return n_l2, 32
+    return n_l2, 2 * polls
 
 
 @pytest.mark.parametrize("records", ["all", "protocol-fields"])
@@ -155,3 +155,56 @@ def test_the_trainer_marks_the_rows_the_agent_would_skip(tmp_path: Path) -> None
     assert (frame.loc[scored, "tcp.len"] > 0).all()  # the Modbus requests and responses
     _, _, everything = extract_rows(capture, dataclasses.replace(plan, records="all"))
     assert everything.all()
+
+
+def test_a_window_of_frames_without_fields_is_answered_benign_without_the_model() -> None:
+    """Every link-layer frame of NO_FIELDS makes the same model input; the scorer answers a window of
+    them benign (whatever the model would say) and counts it, and scores every other window with the
+    model. Frames with an IP layer are not blank for this feature kind: the context columns count
+    their hosts' rates."""
+    import numpy as np
+
+    from agent.features.host_context import HostContextExtractor
+    from agent.preprocess import Preprocessor
+    from agent.scorer import Scorer
+
+    bundle = load_bundle(REPO / "models" / "edge-iiotset-lab")
+    m = bundle.manifest
+    ext = HostContextExtractor()
+    pre = Preprocessor.from_manifest(m, list(ext.columns))
+    data = [bytes(p) for p in NO_FIELDS.values()]
+    rows = list(ext.rows(Frame(T0 + i, d, 1, len(d)) for i, d in enumerate(data)))
+    scorer = Scorer(bundle)
+    blank = scorer.blank_input
+    assert blank is not None and blank.shape == tuple(m.input_shape)
+    is_blank = (pre.transform(rows) == blank[0]).all(axis=1)
+    assert dict(zip(NO_FIELDS, is_blank.tolist(), strict=True)) == {
+        "LLDP": True, "STP": True, "PROFINET RT": True, "GOOSE": True, "PTP": True,
+        "ICMPv6 NS": False, "VRRP": False, "IGMP": False}
+    syn = bytes(WITH_FIELDS["TCP SYN"])
+    mixed = blank.copy()
+    mixed[-1] = pre.transform(list(ext.rows([Frame(T0 + 20, syn, 1, len(syn))])))[0]
+    proba = scorer.predict_proba(np.stack([blank, mixed]))
+    benign = m.classes.index(m.benign_class)
+    assert proba[0, benign] == 1.0 and proba[0].sum() == 1.0
+    assert np.array_equal(proba[1], scorer.predict_proba(mixed[None])[0])  # the model's answer
+    assert scorer.stats() == {"blank_inputs": 1}
+    assert Scorer(load_bundle(REPO / "models" / "ciciov2024-lab")).blank_input is None  # a CAN row is a frame
+
+
+def test_an_industrial_l2_cycle_raises_nothing_through_the_shipped_bundle(tmp_path: Path) -> None:
+    """PROFINET RT every 4 ms with LLDP and STP, scored by the shipped bundle with every record in its
+    windows: each window is answered benign without the model; with Modbus polls among them, the
+    windows holding a poll are scored by the model."""
+    from trainer.lab.default_models import PLANS, replay_alerts
+
+    plan = PLANS["ethernet"]
+    bundle = REPO / "models" / plan.name
+    capture = tmp_path / "plant.pcap"
+    industrial_l2_with_modbus(capture, polls=0)
+    alerts, stats = replay_alerts(plan, bundle, capture)
+    assert alerts == []
+    assert stats["scorer"]["blank_inputs"] == stats["windows_scored"] > 0
+    industrial_l2_with_modbus(capture)
+    _, stats = replay_alerts(plan, bundle, capture)
+    assert 0 < stats["scorer"]["blank_inputs"] < stats["windows_scored"]

@@ -48,11 +48,16 @@ FEATURE_KINDS: Registry[Any] = Registry(
 )
 
 
+#: feature kinds whose rows can carry nothing: every column is a protocol field, absent is 0, and a
+#: frame of a protocol none of them describes (LLDP, STP, PROFINET RT, GOOSE) is the all-absent row.
+#: CAN kinds are not among them: an all-zero CAN row is a frame (ID 0x000 with zero data is DoS).
+BLANK_ROW_KINDS: tuple[str, ...] = ("edge-iiotset", "edge-iiotset-context")
+
 #: which records a bundle's model scores (its manifest's ``window.records``), and the feature kinds
 #: each choice applies to (``None``: any). Rule-based detectors see every record either way.
 RECORD_FILTERS: dict[str, tuple[str, ...] | None] = {
     "all": None,
-    "protocol-fields": ("edge-iiotset", "edge-iiotset-context"),
+    "protocol-fields": BLANK_ROW_KINDS,
 }
 
 

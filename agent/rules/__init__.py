@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agent.config import RulesConfig
+from agent.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,31 @@ class Rule(Protocol):
         ...
 
 
+def column_indices(rule: str, wanted: Sequence[str], columns: Sequence[str]) -> list[int]:
+    """Where each of the columns a rule reads is in the extractor's ``columns``; a
+    :class:`ConfigError` naming ``rules.<rule>`` and the missing ones if any is not there."""
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise ConfigError(f"rules.{rule} reads column(s) {', '.join(missing)}, which the extractor lacks")
+    order = list(columns)
+    return [order.index(c) for c in wanted]
+
+
+def check_settings(rule: str, at_least: dict[str, tuple[float, float]], positive: dict[str, float]) -> None:
+    """:class:`ConfigError` naming ``rules.<rule>.<key>`` for the first setting out of range:
+    ``at_least`` maps a key to (value, lowest allowed), ``positive`` a key to a value that must be > 0."""
+    for key, (value, low) in at_least.items():
+        if value < low:
+            raise ConfigError(f"rules.{rule}.{key} must be at least {low:g}, got {value}")
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"rules.{rule}.{key} must be positive, got {value}")
+
+
 def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
     """The enabled rules whose input columns ``columns`` (the extractor's) has."""
     from agent.rules.arp_poisoning import ArpPoisoningRule
+    from agent.rules.tcp_flood import TcpFloodRule
 
     rules: list[Rule] = []
     arp = config.arp_poisoning
@@ -74,4 +97,6 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
             rules.append(ArpPoisoningRule.from_config(arp, columns))
         elif "arp.opcode" in columns:  # Ethernet rows without the context columns (CAN has no ARP)
             log.info("rules.arp_poisoning is off: feature kind edge-iiotset-context makes the columns it reads")
+    if config.tcp_flood.enabled and TcpFloodRule.needs(columns):
+        rules.append(TcpFloodRule.from_config(config.tcp_flood, columns))
     return rules

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.config import ArpPoisoningConfig
-from agent.errors import ConfigError
-from agent.rules import Finding
+from agent.rules import Finding, check_settings, column_indices
 from agent.windows import GLOBAL_KEY
 
 #: the columns the rule reads
@@ -57,16 +56,9 @@ class ArpPoisoningRule:
         window_s: float = 60.0,
         max_pairs: int = 4096,
     ) -> None:
-        missing = [c for c in COLUMNS if c not in columns]
-        if missing:
-            raise ConfigError(f"rules.arp_poisoning reads column(s) {', '.join(missing)}, which the extractor lacks")
-        if min_replies < 1:
-            raise ConfigError(f"rules.arp_poisoning.min_replies must be at least 1, got {min_replies}")
-        if window_s <= 0:
-            raise ConfigError(f"rules.arp_poisoning.window_s must be positive, got {window_s}")
-        if max_pairs < 1:
-            raise ConfigError(f"rules.arp_poisoning.max_pairs must be at least 1, got {max_pairs}")
-        self._flag, self._sender, self._target = (list(columns).index(c) for c in COLUMNS)
+        self._flag, self._sender, self._target = column_indices(self.name, COLUMNS, columns)
+        check_settings(self.name, {"min_replies": (min_replies, 1), "max_pairs": (max_pairs, 1)},
+                       {"window_s": window_s})
         self.class_name = class_name
         self.min_replies = int(min_replies)
         self.window_s = float(window_s)

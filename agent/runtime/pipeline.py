@@ -284,6 +284,7 @@ class Pipeline:
         p["source"] = lambda: _stats_of(self.source)
         p["features"] = lambda: _stats_of(self.scoring.extractor if self.scoring else None)
         p["windows"] = lambda: self.scoring.windower.stats() if self.scoring else {}
+        p["scorer"] = lambda: _stats_of(self.scoring.scorer if self.scoring else None)
         p["policy"] = lambda: _stats_of(self.scoring.policy if self.scoring else None)
         p["rules"] = lambda: {k: v for r in (self.scoring.rules if self.scoring else ()) for k, v in r.stats().items()}
         p["sinks"] = self._sink_stats
