@@ -215,11 +215,10 @@ class Preprocessor:
 
         if self.manifest.feature_kind not in BLANK_ROW_KINDS:
             return None
-        row = self.transform([dict.fromkeys((c.name for c in self.columns), 0)])[0]
-        shape = tuple(self.manifest.input_shape)
+        row = self.transform([dict.fromkeys((c.name for c in self.columns), 0)])
         if self.manifest.input_layout == "record":
-            return row.reshape(shape)
-        return np.tile(row, (shape[0], 1))
+            return self.to_model_input(row)[0]
+        return np.tile(row[0], (self.manifest.input_shape[0], 1))
 
     def to_model_input(self, features: np.ndarray) -> np.ndarray:
         """Record layout: ``(N, F)`` -> ``(N, F, 1)`` (the F features as a one-channel sequence).

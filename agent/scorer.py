@@ -12,8 +12,10 @@ row. Batch 1 has its own interpreter so that the low-latency path never pays for
 
 Inputs that carry nothing (for Ethernet kinds, a window of frames without any Edge-IIoTset field:
 see :meth:`agent.preprocess.Preprocessor.blank_input`) are answered benign at probability 1 without
-running the model, and counted (``blank_inputs``). Every user of the bundle's model (the agent, the
-trainer's thresholds and reports, ``evaluate``) scores through this class, so all of them apply it.
+running the model, and counted (``blank_inputs``). Every user of a bundle (the agent, the lab
+build's thresholds and replays, ``evaluate``) scores through this class, so all of them apply it;
+only the trainer's ``quantize_run`` (the int8-against-float gate and the test-window figures it
+reports) runs the models bare, to compare the models alone.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
@@ -19,7 +20,10 @@ from agent.errors import BundleError
 from agent.features import record_filter
 from agent.features.edge_iiotset import EdgeIIoTsetExtractor
 from agent.features.edge_iiotset.columns import carries_protocol_field
+from agent.features.host_context import HostContextExtractor
+from agent.preprocess import Preprocessor
 from agent.records import Frame
+from agent.scorer import Scorer
 
 REPO = Path(__file__).resolve().parent.parent
 MAC_A, MAC_B = "00:1b:1b:00:00:01", "00:1b:1b:00:00:02"
@@ -162,12 +166,6 @@ def test_a_window_of_frames_without_fields_is_answered_benign_without_the_model(
     them benign (whatever the model would say) and counts it, and scores every other window with the
     model. Frames with an IP layer are not blank for this feature kind: the context columns count
     their hosts' rates."""
-    import numpy as np
-
-    from agent.features.host_context import HostContextExtractor
-    from agent.preprocess import Preprocessor
-    from agent.scorer import Scorer
-
     bundle = load_bundle(REPO / "models" / "edge-iiotset-lab")
     m = bundle.manifest
     ext = HostContextExtractor()
