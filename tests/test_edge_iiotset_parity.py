@@ -159,6 +159,11 @@ def build_http() -> list[Any]:
     # HTTP found by tshark's heuristic on a port no dissector claims
     pk += tcp_conv(40003, 15672, [("c", b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n"),
                                   ("s", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")])
+    # control characters and NUL in a target, a header and a binary body (tshark's strings end at NUL)
+    blob = bytes(range(1, 256)) + b"\x00after" + bytes(range(256))
+    pk += tcp_conv(40004, 80, [("c", b"GET /a\x08b\x0cc?q=x\x00y HTTP/1.1\r\nHost: h\x07st\r\nReferer: r\x00ef\r\n\r\n"),
+                               ("s", b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                                     b"Content-Length: %d\r\n\r\n" % len(blob) + blob)])
     return stamp(pk)
 
 

@@ -127,19 +127,20 @@ HTTP_METHODS = frozenset(
 DNS_RETRANSMISSION_TIMER = 5.0
 #: most bytes held per direction while a PDU spread over TCP segments is reassembled
 MAX_REASSEMBLY = 1 << 20
-_ESCAPES = {0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+#: control characters tshark's ``-T fields`` writes as escapes (others, and the backslash, stay as they are)
+_ESCAPES = str.maketrans({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"})
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def tshark_text(data: bytes) -> str:
-    """Bytes as tshark's ``-T fields`` prints a string field, with \\n, \\r, \\t escaped.
+    """Bytes as tshark's ``-T fields`` prints a string field: up to the first NUL (tshark keeps these
+    fields as C strings, so a binary body ends there), with \\b, \\t, \\n, \\f and \\r escaped.
 
     tshark 4.0 decodes these fields as ASCII: every byte above 0x7F becomes one U+FFFD.
     """
-    text = data.decode("ascii", "replace")
-    if "\n" in text or "\r" in text or "\t" in text:
-        text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    return text
+    nul = data.find(b"\0")
+    text = (data if nul < 0 else data[:nul]).decode("ascii", "replace")
+    return text if text.isprintable() else text.translate(_ESCAPES)
 
 
 def format_frame_time(ts: float) -> str:
