@@ -310,7 +310,7 @@ def everyday_scenarios() -> list[Scenario]:
                  "dig: three lookups every 0.5 s (one answered, one empty, one refused) for 30 s",
                  "dnsutils dnsmasq-base",
                  ("dnsmasq", "-k", "-C", "/dev/null", "--no-resolv", "--no-hosts", f"--listen-address={v}",
-                  "--bind-interfaces", "--address=/plant.local/10.77.0.2", "--pid-file={work}/dnsmasq.pid"),
+                  "--bind-interfaces", f"--address=/plant.local/{v}", "--pid-file={work}/dnsmasq.pid"),
                  ("dig", "dnsmasq")),
         Scenario("smb_copy", None, _loop(f"smbclient //{v}/share -N -m SMB3 "
                                          f"-c 'put {{work}}/www/firmware.bin fw.bin; get fw.bin /dev/null; ls'", 3,
@@ -363,8 +363,10 @@ class Lab:
         return f"eids-{self.tag}-{role}"
 
     def spawn(self, role: str, argv: list[str], log: str) -> subprocess.Popen[Any]:
-        """Start ``argv`` inside ``role``'s namespace in a session of its own, output to ``workdir/log``."""
+        """Start ``argv`` inside ``role``'s namespace in a session of its own, output to ``workdir/log``;
+        ``{work}`` in an argument is the work directory."""
         out: IO[Any] = open(self.workdir / log, "ab")  # noqa: SIM115 - the child keeps it
+        argv = [a.replace("{work}", str(self.workdir)) for a in argv]
         try:
             proc = subprocess.Popen(["ip", "netns", "exec", self.ns(role), *argv], stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -480,10 +482,9 @@ class Capture:
 
 
 def capture(lab: Lab, sc: Scenario, pcap: Path, settle_s: float) -> Capture:
-    work = str(lab.workdir)
     service = None
     if sc.service:
-        service = lab.spawn("vic", [a.replace("{work}", work) for a in sc.service], f"service-{sc.name}.log")
+        service = lab.spawn("vic", list(sc.service), f"service-{sc.name}.log")
         time.sleep(2)  # listening before the capture starts
         if service.poll() is not None:
             raise RuntimeError(f"{sc.service[0]} for {sc.name} exited {service.returncode} "
@@ -514,7 +515,7 @@ def _capture(lab: Lab, sc: Scenario, pcap: Path, settle_s: float) -> Capture:
         else:
             time.sleep(settle_s)
             t0 = time.monotonic()
-            tool = lab.spawn("atk", [a.replace("{work}", str(lab.workdir)) for a in sc.argv], f"tool-{sc.name}.log")
+            tool = lab.spawn("atk", list(sc.argv), f"tool-{sc.name}.log")
             try:
                 rc = tool.wait(timeout=sc.limit_s)
             except subprocess.TimeoutExpired:
@@ -662,10 +663,10 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def tool_versions() -> dict[str, str]:
-    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\n", "nmap", "hping3", "dsniff", "tcpdump",
-                           "mosquitto", "mosquitto-clients", "masscan", "ettercap-text-only", "slowhttptest",
-                           "apache2-utils", "openssh-server", "curl", "snmp", "snmpd", "bsdutils", "dnsutils",
-                           "dnsmasq-base", "samba", "smbclient", "ntpsec-ntpdate", "chrony"],
+    """Installed versions of the required packages, the background's MQTT ones and each scenario's."""
+    packages = dict.fromkeys([*REQUIRED_TOOLS.values(), "mosquitto", "mosquitto-clients",
+                              *(p for sc in scenarios(0, 0) for p in (sc.package or "").split())])
+    proc = subprocess.run(["dpkg-query", "-W", "-f", "${Package} ${Version}\n", *packages],
                           capture_output=True, text=True, check=False)
     return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
 
