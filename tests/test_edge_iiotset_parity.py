@@ -164,6 +164,12 @@ def build_http() -> list[Any]:
     pk += tcp_conv(40004, 80, [("c", b"GET /a\x08b\x0cc?q=x\x00y HTTP/1.1\r\nHost: h\x07st\r\nReferer: r\x00ef\r\n\r\n"),
                                ("s", b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                                      b"Content-Length: %d\r\n\r\n" % len(blob) + blob)])
+    # a 1.5 MB download (more than the extractor holds) and a pipelined response right after its body
+    big = b"PK\x03\x04firmware" + bytes(i % 251 for i in range(1_500_000))
+    stream = (b"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: %d\r\n\r\n" % len(big) + big
+              + b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    pk += tcp_conv(40005, 80, [("c", b"GET /fw.zip HTTP/1.1\r\nHost: h\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+                               *(("s", stream[i:i + 1448]) for i in range(0, len(stream), 1448))])
     return stamp(pk)
 
 

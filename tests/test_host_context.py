@@ -117,6 +117,31 @@ def test_udp_counts_the_first_datagram_of_a_conversation_only() -> None:
     assert [r["ctx.src_endpoints"] for r in rows[10:]] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
+def test_snmp_replies_are_not_attempts_though_tshark_gives_them_a_stream() -> None:
+    from scapy.layers.snmp import SNMP, SNMPget, SNMPresponse, SNMPvarbind
+
+    manager, agents = "10.0.0.2", [f"10.0.1.{i}" for i in range(1, 21)]
+    oid = "1.3.6.1.2.1.1.3.0"
+    frames = []
+    for cycle in range(2):
+        for k, agent in enumerate(agents):
+            t = cycle * 10.0 + k * 0.02
+            get = SNMP(community="public", PDU=SNMPget(id=k, varbindlist=[SNMPvarbind(oid=oid)]))
+            resp = SNMP(community="public", PDU=SNMPresponse(id=k, varbindlist=[SNMPvarbind(oid=oid, value=k)]))
+            frames.append(frame(t, E / IP(src=manager, dst=agent) / UDP(sport=40161, dport=161) / get))
+            frames.append(frame(t + 0.003, E / IP(src=agent, dst=manager) / UDP(sport=161, dport=40161) / resp))
+    ext = HostContextExtractor()
+    rows = [dict(zip(ext.columns, r, strict=True)) for r in ext.rows(frames)]
+    polls, replies = rows[0::2], rows[1::2]
+    assert polls[0]["udp.stream"] != replies[0]["udp.stream"]  # tshark's SNMP conversation (see the base)
+    assert [r["ctx.src_endpoints"] for r in polls[:20]] == list(range(1, 21))  # a first poll cycle fans out
+    assert {r["ctx.src_endpoints"] for r in polls[20:]} <= set(range(21))  # the second opens nothing new
+    assert polls[-1]["ctx.src_endpoints"] == 0 and polls[-1]["ctx.src_attempt_rate"] < 0.01
+    # the agents answering are not sources opening conversations to the manager
+    assert {r["ctx.dst_sources"] for r in replies} == {0}
+    assert {r["ctx.src_endpoints"] for r in replies} == {0}
+
+
 def test_peer_counts_forget_beyond_the_horizon() -> None:
     frames = [syn(i * 0.1, SCANNER, VICTIM, 40000, 1000 + i) for i in range(10)]
     frames.append(syn(10.45, SCANNER, VICTIM, 40000, 2000))  # 10.45 - 3.0: ports tried before 7.45 are gone
@@ -212,6 +237,7 @@ def test_state_stays_bounded_in_a_spoofed_flood() -> None:
     assert len(rows) == 3000
     for table in (ext._src, ext._dst):
         assert len(table.table) <= 256
+    assert len(ext._udp.table) <= ext.base.max_udp
     assert all(len(st[2]) <= MAX_PEERS for st in ext._dst.table.values())
     st = ext.stats()
     assert st["hosts_evicted"] >= 3000 - 256  # the source table evicts; the victim stays
@@ -322,3 +348,84 @@ def test_features_command_writes_the_kind(tmp_path: Any) -> None:
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["ctx.src_endpoints"]) for r in rows] == [1, 2, 3, 4, 5]
+
+
+CLIENT, SERVER = ("10.0.0.9", 40000), ("10.0.0.2", 445)
+
+
+def segment(ts: float, sender: tuple[str, int], receiver: tuple[str, int], n: int) -> Frame:
+    """A segment of ``n`` payload bytes (a bare ACK for 0) inside an open connection."""
+    tcp = TCP(sport=sender[1], dport=receiver[1], flags="PA" if n else "A")
+    return frame(ts, E / IP(src=sender[0], dst=receiver[0]) / tcp / Raw(b"\x5a" * n) if n else
+                 E / IP(src=sender[0], dst=receiver[0]) / tcp)
+
+
+def conn(rows: list[dict[str, Any]], i: int) -> tuple[float, float, float]:
+    r = rows[i]
+    return r["ctx.conn_sent_rate"], r["ctx.conn_received_rate"], r["ctx.conn_turn_rate"]
+
+
+def decayed_rate(times: list[float], at: float) -> float:
+    """log2(1 + r): the reference for a rate decayed with RATE_TAU_S, from the event times."""
+    return math.log2(1 + sum(math.exp(-(at - t) / RATE_TAU_S) for t in times if t <= at) / RATE_TAU_S)
+
+
+def test_a_download_moves_bytes_one_way_and_never_turns() -> None:
+    frames, t = [], 0.0
+    for _ in range(5):  # keep-alive: a small request, then a 100-segment response the client ACKs
+        frames.append(segment(t, CLIENT, SERVER, 300))
+        for k in range(100):
+            t += 0.001
+            frames.append(segment(t, SERVER, CLIENT, 1448))
+            if k % 2:
+                frames.append(segment(t + 0.0002, CLIENT, SERVER, 0))
+        t += 0.05
+    rows = ctx_rows(frames)
+    server_sent = [(f.ts, 1448) for f in frames if f.data[34:36] == bytes.fromhex("01bd") and len(f.data) > 1000]
+    last_data = max(i for i, f in enumerate(frames) if len(f.data) > 1000)
+    sent, received, _ = conn(rows, last_data)
+    at = frames[last_data].ts
+    want = math.log2(1 + sum(n * math.exp(-(at - ts) / RATE_TAU_S) for ts, n in server_sent) / RATE_TAU_S)
+    assert sent == pytest.approx(want, rel=1e-9) and sent > 18
+    assert 0 < received < 12  # the client's requests: 1.5 KB against 700 KB
+    assert {conn(rows, i)[2] for i in range(len(rows))} == {0.0}  # requests are not bulk: no turn
+    ack_sent, ack_received, _ = conn(rows, last_data + 1)  # the client's ACK, 0.2 ms later, mirrors it
+    assert ack_received == pytest.approx(sent, rel=1e-4) and ack_sent == pytest.approx(received, rel=1e-4)
+    # a UDP datagram and an ARP frame carry none of the three
+    syslog = E / IP(src="10.0.0.9", dst="10.0.0.2") / UDP(sport=5000, dport=514) / Raw(b"x" * 1400)
+    other = ctx_rows([frame(0.0, syslog), frame(0.1, E / ARP(op=1, psrc="10.0.0.9", pdst="10.0.0.2"))])
+    assert [conn(other, i) for i in (0, 1)] == [(0.0, 0.0, 0.0)] * 2
+
+
+def test_reading_files_and_writing_them_back_turns_twice_per_file() -> None:
+    frames, turn_times, t, last = [], [], 0.0, None
+    for _ in range(20):  # per file: read 8 segments, write 8 back (an SMB read response, a write request)
+        frames.append(segment(t, CLIENT, SERVER, 120))  # CREATE + READ requests: not bulk
+        for sender, receiver in ((SERVER, CLIENT), (CLIENT, SERVER)):
+            for _ in range(8):
+                t += 0.0005
+                if last is not None and last != sender:
+                    turn_times.append(t)
+                last = sender
+                frames.append(segment(t, sender, receiver, 1448))
+        t += 0.02
+    rows = ctx_rows(frames)
+    sent, received, turns = conn(rows, len(rows) - 1)
+    assert turns == pytest.approx(decayed_rate(turn_times, frames[-1].ts), rel=1e-9)
+    assert len(turn_times) == 39 and turns > 4.5  # about 30 turns/s
+    assert sent > 17 and received > 17
+
+    # a copy read back to verify it, as large in all, turns once and that turn fades
+    up = [segment(0.001 * k, CLIENT, SERVER, 1448) for k in range(160)]
+    back = [segment(0.2 + 0.001 * k, SERVER, CLIENT, 1448) for k in range(160)]
+    verified = ctx_rows(up + back)
+    assert conn(verified, 159)[2] == 0.0 and conn(verified, 160)[2] == pytest.approx(decayed_rate([0.2], 0.2))
+    assert conn(verified, 319)[2] < 1.0 and turns > 4.5
+
+
+def test_connection_state_stays_bounded() -> None:
+    ext = HostContextExtractor(EdgeIIoTsetExtractor(max_tcp_streams=64))
+    frames = [segment(i * 0.001, ("10.0.1.1", 1024 + i), SERVER, 1000) for i in range(500)]
+    rows = list(ext.rows(frames))
+    assert len(rows) == 500 and len(ext._connections.table) <= 64
+    assert ext.stats()["connections_evicted"] == 500 - 64

@@ -13,12 +13,16 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote_plus
 
+import numpy as np
 import pytest
+from lab_capture import write_capture
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 from scapy.utils import RawPcapReader
 
+from agent.features.host_context import HostContextExtractor
+from agent.sources.pcapfile import PcapFileSource
 from trainer.lab import ethernet
 
 SCALE, SESSIONS, SEED = 0.05, 2, 7
@@ -223,8 +227,26 @@ def test_ransomware_and_backdoor(lab: Path) -> None:
     pk = [p for p in by_class(lab, "capture00", "Ransomware") if TCP in p]
     big = [bytes(p[Raw].load) for p in pk if Raw in p and len(p[Raw].load) >= 1000 and p[TCP].dport == 445]
     assert big and max(entropy(b) for b in big) > 7.5
+    # each file is read and written back: bulk flows both ways, and the receiver acknowledges as it comes
+    back = [p for p in pk if Raw in p and len(p[Raw].load) >= 1000 and p[TCP].sport == 445]
+    assert back, "no bulk reads from the share"
+    acks = [p for p in pk if Raw not in p and p[TCP].flags == "A"]
+    assert len(acks) >= (len(big) + len(back)) // 3, "bulk segments without the receiver's ACKs"
     bd = [p for p in by_class(lab, "capture00", "Backdoor") if TCP in p]
     assert bd
+
+
+def test_ransomware_turns_file_after_file(tmp_path: Path) -> None:
+    """An episode long enough for several files: the connection's bulk turns many times a second
+    (benign transfers turn seldom: test_lab_everyday)."""
+    rng = random.Random(5)
+    cap = ethernet.Capture(rng, pad_short=False)
+    ethernet.atk_ransomware(cap, ethernet.make_site(rng), 1_700_000_000.0, 3000)
+    path, _ = write_capture(cap, tmp_path / "ransomware.pcap")
+    ext = HostContextExtractor()
+    turning = [r["ctx.conn_turn_rate"] for r in (dict(zip(ext.columns, row, strict=True))
+                                                 for row in ext.rows(PcapFileSource(path))) if r["tcp.len"] >= 1000]
+    assert turning and np.median(turning) > 3.0, np.median(turning)  # above 7 turns/s
 
 
 def test_mitm_poisons_arp(lab: Path) -> None:

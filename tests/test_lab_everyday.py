@@ -17,6 +17,8 @@ import pytest
 from lab_capture import write_capture
 from test_edge_iiotset_parity import compare, ours_for, tshark_rows
 
+from agent.features.host_context import HostContextExtractor
+from agent.sources.pcapfile import PcapFileSource
 from trainer.lab import everyday
 from trainer.lab.ethernet import NORMAL, Capture, make_site, normal_mqtt
 
@@ -28,8 +30,9 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     site = make_site(rng)
     t0 = 1_700_000_000.0
     normal_mqtt(cap, site, t0, t0 + 20)  # the plant's own traffic, so MQTT 3 and 5 sit side by side
-    for func in (everyday.normal_tls, everyday.normal_rest, everyday.normal_discovery, everyday.normal_mqtt_churn):
+    for func in (everyday.normal_tls, everyday.normal_discovery, everyday.normal_mqtt_churn):
         func(cap, site, t0, t0 + 240)
+    everyday.normal_rest(cap, site, t0, t0 + 900)  # long enough for tens of requests: every method
     everyday.normal_non_ip(cap, site, t0, t0 + 240, stp=True)
     everyday.host_joins(cap, site, t0 + 5)
     return write_capture(cap, tmp_path_factory.mktemp("everyday") / "everyday.pcap")
@@ -64,3 +67,61 @@ def test_extractor_matches_tshark(tshark: str, capture: tuple[Path, list[str]]) 
     path, _ = capture
     diffs = compare(ours_for(path), tshark_rows(tshark, path))
     assert not diffs, diffs[:10]
+
+
+@pytest.fixture(scope="module")
+def transfers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    rng = random.Random(21)
+    site = make_site(rng)
+    cap = Capture(random.Random(22), pad_short=False, offload=True)  # segments of up to 64 KB, as on a host
+    t0 = 1_700_000_000.0
+    everyday.normal_transfers(cap, site, t0, t0 + 600)
+    everyday.normal_ssh(cap, site, t0, t0 + 600)
+    return write_capture(cap, tmp_path_factory.mktemp("transfers") / "transfers.pcap")
+
+
+def test_transfers_move_bulk_one_way_and_ssh_logs_in(tshark: str, transfers: tuple[Path, list[str]]) -> None:
+    """Benign bulk (HTTP, TLS, SMB, SCP) flows one way per connection (a verified copy comes back once),
+    unlike the lab's ransomware, in
+    segments of several MSS where the capture host offloads segmentation; every SSH connection carries
+    a well-formed key exchange before its encrypted part."""
+    path, labels = transfers
+    assert set(labels) == {NORMAL}
+    out = subprocess.run([tshark, "-r", str(path), "-T", "fields", "-E", "separator=\t", "-e", "tcp.stream",
+                          "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.len", "-e", "frame.protocols",
+                          "-e", "ssh.message_code"], capture_output=True, text=True, check=True, timeout=300).stdout
+    sent: dict[tuple[str, bool], int] = Counter()
+    service: dict[str, int] = {}
+    codes: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        stream, sport, dport, n, protos, code = line.split("\t")
+        service.setdefault(stream, min(int(sport), int(dport)))
+        sent[(stream, int(dport) == service[stream])] += int(n or 0)
+        if service[stream] == 22:
+            assert "_ws.malformed" not in protos, line
+            codes.setdefault(stream, set()).update(code.split(",") if code else ())
+    assert max(int(line.split("\t")[3] or 0) for line in out.splitlines()) > 20_000, "no offloaded segments"
+    bulk = {st: service[st] for st in service if sent[(st, True)] + sent[(st, False)] >= 100_000}
+    assert len(bulk) >= 2, sent
+    for st in bulk:  # one way, or an SMB upload read back once to verify it
+        up, down = sent[(st, True)], sent[(st, False)]
+        verified = service[st] == 445 and 0.95 <= down / max(up, 1) <= 1.05
+        assert max(up, down) >= 20 * min(up, down) or verified, (service[st], up, down)
+    assert len(codes) >= 3
+    for st, seen in codes.items():  # KEXINIT, ECDH init and reply, NEWKEYS
+        assert {"20", "30", "31", "21"} <= seen, (st, seen)
+
+
+def test_transfers_extractor_matches_tshark(tshark: str, transfers: tuple[Path, list[str]]) -> None:
+    path, _ = transfers
+    diffs = compare(ours_for(path), tshark_rows(tshark, path))
+    assert not diffs, diffs[:10]
+
+
+def test_transfers_turn_seldom(transfers: tuple[Path, list[str]]) -> None:
+    """Bulk changes direction on a benign connection once or twice (a post-quantum key exchange, a
+    verified copy), far below the lab's ransomware, which turns twice per file (see test_lab_ethernet)."""
+    path, _ = transfers
+    ext = HostContextExtractor()
+    turns = [dict(zip(ext.columns, r, strict=True))["ctx.conn_turn_rate"] for r in ext.rows(PcapFileSource(path))]
+    assert max(turns) < 2.0, max(turns)  # log2(1 + r): below 3 turns/s

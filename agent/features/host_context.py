@@ -14,11 +14,15 @@ Columns after the 61 Edge-IIoTset ones:
 ``ctx.src_endpoints``
     distinct endpoints (destination address, port, protocol) this frame's source *tried to open*
     during the last :attr:`~HostContextExtractor.horizon_s` seconds, at most :data:`MAX_PEERS`. An
-    attempt is a TCP segment with SYN and without ACK, the first datagram of a UDP conversation, an
-    ICMP message (to a destination address), or an ARP request (for its target address: on a LAN,
+    attempt is a TCP segment with SYN and without ACK, the first datagram of a UDP conversation (the
+    address and port pair in either direction, first seen), an ICMP message (to a destination
+    address), or an ARP request (for its target address: on a LAN,
     host discovery, nmap -sn or arp-scan, asks for every address of the subnet). Replies and traffic
     inside open connections do not count, so a busy broker or web server answering many clients
-    stays low while a scanner climbs.
+    stays low while a scanner climbs. UDP conversations are this extractor's own, not ``udp.stream``:
+    tshark gives an SNMP poll's reply a stream of its own (see :mod:`agent.features.edge_iiotset`),
+    and counting that as an attempt made every SNMP manager look like the target of a flood from the
+    agents it polls.
 ``ctx.dst_sources``
     distinct source addresses that made attempts to this frame's destination address during the
     same horizon, at most :data:`MAX_PEERS`: a flood with spoofed sources climbs, a scan stays at 1.
@@ -51,14 +55,28 @@ Columns after the 61 Edge-IIoTset ones:
     Suricata's brute-force rules count the same replies: one failure is a typo, tens are an attack,
     and a client that polls a server many times a second without failing is not guessing passwords.
 
+``ctx.conn_sent_rate``, ``ctx.conn_received_rate``, ``ctx.conn_turn_rate``
+    on TCP segments (0 elsewhere): ``log2(1 + r)`` of the payload bytes per second that this
+    segment's sender has sent on its connection and has received on it, and of the connection's
+    *turns* per second: a turn is a bulk segment (at least :data:`BULK_SEGMENT` payload bytes) from
+    the other endpoint than the previous bulk segment. All three decay like ``ctx.src_rate`` and cost
+    O(1) per segment. A download, an upload, a file copy or a backup moves bytes one way while the
+    other side acknowledges; a copy that is read back to verify it turns once. Ransomware encrypting
+    files on a share reads each file and writes it back: bulk both ways, turning twice per file,
+    file after file. Without these columns a bulk segment of an ordinary download and one of
+    ransomware are the same row. Zeek's ``orig_bytes`` / ``resp_bytes`` count bytes per connection;
+    these are rates, so they show what a connection does now, not what it did an hour ago.
+
 Time: rates, horizons and the ARP request window run on :class:`~agent.features.clock.DataClock`'s
 timeline, so a capture whose clock steps back (joined files, a clock set back) does not freeze state
 in the future. ARP frames count for their sender address (``ctx.src_endpoints``, ``ctx.src_rate``,
 ``ctx.src_attempt_rate``; ARP probes from 0.0.0.0 excepted); other frames without an IP layer get 0
 in the first four columns. State is bounded: at most
 ``features.max_hosts`` addresses per table (least recently seen evicted, counted in ``stats()``),
-each with at most :data:`MAX_PEERS` peers, so a flood of spoofed addresses cannot grow memory
-(Kitsune's unbounded per-host state is why it slows to tens of frames per second in such a flood).
+each with at most :data:`MAX_PEERS` peers, and at most ``features.max_tcp_streams`` TCP connections
+(``connections_evicted``) and ``features.max_udp_streams`` UDP conversations, so a flood of spoofed
+addresses cannot grow memory (Kitsune's unbounded per-host state is why it slows to tens of frames
+per second in such a flood).
 """
 
 from __future__ import annotations
@@ -83,6 +101,9 @@ if TYPE_CHECKING:
 MAX_PEERS = 64
 #: time constant of the decayed frame rates, seconds
 RATE_TAU_S = 1.0
+#: payload bytes from which a TCP segment counts as bulk for ``ctx.conn_turn_rate`` (about two
+#: thirds of an Ethernet MSS: requests, commands and acknowledgements stay below)
+BULK_SEGMENT = 1000
 #: how long an ARP request makes a reply to it solicited, seconds
 ARP_REQUEST_WINDOW_S = 5.0
 
@@ -122,10 +143,12 @@ CONTEXT_COLUMNS: tuple[str, ...] = (
     "ctx.http_keywords",
     "ctx.src_attempt_rate",
     "ctx.auth_failures",
+    "ctx.conn_sent_rate",
+    "ctx.conn_received_rate",
+    "ctx.conn_turn_rate",
 )
 
 _TCP_FLAGS = INDEX["tcp.flags"]
-_UDP_STREAM = INDEX["udp.stream"]
 _ARP_OP = INDEX["arp.opcode"]
 _ARP_SRC = INDEX["arp.src.proto_ipv4"]
 _ARP_DST = INDEX["arp.dst.proto_ipv4"]
@@ -133,6 +156,7 @@ _HTTP_METHOD = INDEX["http.request.method"]
 _HTTP_URI = INDEX["http.request.full_uri"]
 _HTTP_BODY = INDEX["http.file_data"]
 _TCP_PAYLOAD = INDEX["tcp.payload"]
+_TCP_LEN = INDEX["tcp.len"]
 _SYN, _ACK = 0x02, 0x10
 #: the sender address of an ARP probe (RFC 5227: a host checking an address before taking it)
 _NO_ADDRESS = "0.0.0.0"
@@ -140,16 +164,16 @@ _ICMP = ("ICMP", "IPv6-ICMP")
 
 
 class _LruTable:
-    """address -> state, at most ``max_keys`` addresses, the least recently seen evicted first."""
+    """key -> state, at most ``max_keys`` keys, the least recently seen evicted first."""
 
     __slots__ = ("evicted", "max_keys", "table")
 
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
-        self.table: dict[Any, list[Any]] = {}
+        self.table: dict[Any, Any] = {}
         self.evicted = 0
 
-    def take(self, key: Any) -> list[Any] | None:
+    def take(self, key: Any) -> Any:
         """``key``'s state, removed from the table (the caller puts it back, as most recent), or None
         for a new key, after evicting the least recently seen one if the table is full."""
         st = self.table.pop(key, None)
@@ -157,6 +181,37 @@ class _LruTable:
             del self.table[next(iter(self.table))]
             self.evicted += 1
         return st
+
+
+class _Connections(_LruTable):
+    """TCP connection (its two endpoints, in order) -> [last ts, decayed payload bytes the first
+    endpoint sent, decayed payload bytes the second sent, decayed turn count, endpoint that sent the
+    last bulk segment (0 none, 1 first, 2 second)]; one decay serves all three counts."""
+
+    __slots__ = ()
+
+    def hit(self, here: tuple[Any, Any], there: tuple[Any, Any], ts: float,
+            nbytes: int) -> tuple[float, float, float]:
+        """Count a segment of ``nbytes`` payload bytes sent from ``here`` to ``there`` at ``ts``;
+        ``log2(1 + r)`` of the bytes/s ``here`` sent and received on this connection and of its turns/s."""
+        forward = here <= there
+        key = (here, there) if forward else (there, here)
+        st = self.take(key)
+        if st is None:
+            st = [ts, 0.0, 0.0, 0.0, 0]
+        elif ts != st[0]:
+            decay = math.exp((st[0] - ts) / RATE_TAU_S)
+            st[0], st[1], st[2], st[3] = ts, st[1] * decay, st[2] * decay, st[3] * decay
+        self.table[key] = st
+        side = 1 if forward else 2
+        st[side] += nbytes
+        if nbytes >= BULK_SEGMENT:
+            if st[4] and st[4] != side:
+                st[3] += 1.0
+            st[4] = side
+        sent, received = (st[1], st[2]) if forward else (st[2], st[1])
+        log2 = math.log2
+        return log2(1.0 + sent / RATE_TAU_S), log2(1.0 + received / RATE_TAU_S), log2(1.0 + st[3] / RATE_TAU_S)
 
 
 class _HostTable(_LruTable):
@@ -251,7 +306,9 @@ class HostContextExtractor:
         #: (asker, asked) -> ts of the last ARP request
         self._arp_asked: dict[tuple[str, str], float] = {}
         self._max_hosts = max_hosts
-        self._udp_seen = -1  # highest udp.stream index seen: a higher one starts a conversation
+        #: UDP conversations seen ((address, port) pairs in order) -> True, least recently seen first
+        self._udp = _LruTable(self.base.max_udp)
+        self._connections = _Connections(self.base.max_tcp)
         self._clock = DataClock()
         self._counters = {"unsolicited_arp_replies": 0, "arp_evicted": 0}
 
@@ -267,6 +324,7 @@ class HostContextExtractor:
         out.update(self._counters)
         out["hosts_tracked"] = len(self._src.table) + len(self._dst.table)
         out["hosts_evicted"] = self._src.evicted + self._dst.evicted + self._failures.evicted
+        out["connections_evicted"] = self._connections.evicted
         out["clock_steps_back"] = self._clock.steps
         return out
 
@@ -285,6 +343,7 @@ class HostContextExtractor:
     def _iter(self, records: Iterable[Frame], context: bool) -> Iterator[Any]:
         src_hit, dst_hit = self._src.hit, self._dst.hit
         failures = self._failures
+        connections = self._connections.hit
         clock = self._clock
         log2 = math.log2
         for row, ctx in self.base.rows_with_context(records):
@@ -298,16 +357,18 @@ class HostContextExtractor:
                     target = row[_ARP_DST]
                     asks = op == 1 and target != sender  # a request, not a gratuitous announcement
                     n_src, r_src, tried = src_hit(sender, ts, (target, 0, "ARP") if asks else None)
-                row += (n_src, 0, r_src, 0.0, self._arp(row, ts) if op else 0, 0, 0, 0, tried, 0.0)
+                row += (n_src, 0, r_src, 0.0, self._arp(row, ts) if op else 0, 0, 0, 0, tried, 0.0, 0.0, 0.0, 0.0)
             else:
                 attempt = False
+                conn_rates = (0.0, 0.0, 0.0)
                 if proto == "TCP":
                     attempt = row[_TCP_FLAGS] & (_SYN | _ACK) == _SYN
+                    conn_rates = connections((src, ctx[2]), (dst, dport), ts, row[_TCP_LEN])
                 elif proto == "UDP":
-                    stream = row[_UDP_STREAM]
-                    if stream > self._udp_seen:
-                        self._udp_seen = stream
-                        attempt = True
+                    here, there = (src, ctx[2]), (dst, dport)
+                    conv = (here, there) if here <= there else (there, here)
+                    attempt = self._udp.take(conv) is None
+                    self._udp.table[conv] = True
                 elif proto in _ICMP:
                     attempt = True
                     dport = 0
@@ -323,7 +384,7 @@ class HostContextExtractor:
                 if payload and auth_failure(payload):
                     failures.add(dst, ts)
                 fails = max(failures.count(src, ts), failures.count(dst, ts)) if failures.table else 0.0
-                row += (tried, log2(1.0 + fails))
+                row += (tried, log2(1.0 + fails), *conn_rates)
             yield (row, ctx) if context else row
 
     def _arp(self, row: list[Any], ts: float) -> int:

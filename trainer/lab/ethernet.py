@@ -129,9 +129,12 @@ def public_ip(rng: random.Random) -> bytes:
 class Capture:
     """Frames of one capture session, each with its label; sorted by time when written."""
 
-    def __init__(self, rng: random.Random, pad_short: bool):
+    def __init__(self, rng: random.Random, pad_short: bool, offload: bool = False):
         self.rng = rng
         self.pad_short = pad_short
+        #: captured on a host whose NIC offloads segmentation (TSO/GSO sending, GRO receiving): bulk
+        #: data shows as segments of several MSS, up to 64 KB, as tcpdump and Wireshark record it there
+        self.offload = offload
         self.frames: list[tuple[float, int, bytes, str]] = []
 
     def add(self, ts: float, frame: bytes, label: str) -> None:
@@ -169,6 +172,10 @@ class Tcp:
         self.ts_base = {True: self.rng.getrandbits(31), False: self.rng.getrandbits(31)}
         self.mss = min(cli.os.mss, srv.os.mss)
         self.open_ = False
+        #: bytes/s the path carries in bulk (None: LAN speed, a segment every 0.1-0.5 ms)
+        self.rate: float | None = None
+        #: segments per ACK in bulk (2: delayed ACKs; 1: the receiver ACKs each, as quick-ACK does)
+        self.ack_every = 2
 
     # one segment from the client (True) or the server (False)
     def seg(self, from_cli: bool, flags: int, payload: bytes = b"", options: bytes | None = None,
@@ -229,8 +236,12 @@ class Tcp:
         return True
 
     def send(self, from_cli: bool, data: bytes, ack: bool = True) -> None:
-        """Send ``data`` in MSS-sized segments; the peer ACKs every second segment and the last one."""
-        chunks = [data[i:i + self.mss] for i in range(0, len(data), self.mss)] or [b""]
+        """Send ``data`` in MSS-sized segments (several MSS each on an offloading capture host), paced
+        by :attr:`rate`; the peer ACKs every :attr:`ack_every` segments and the last one."""
+        size = self.mss
+        if self.cap.offload and len(data) > 2 * self.mss:
+            size = self.mss * self.rng.randint(2, 64_000 // self.mss)
+        chunks = [data[i:i + size] for i in range(0, len(data), size)] or [b""]
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             flags = ACK | (PSH if last else 0)
@@ -239,8 +250,9 @@ class Tcp:
                 self.seg(from_cli, flags, chunk, dt=0.0002)
                 self.seg(from_cli, flags, chunk, seq=s, dt=max(0.2, self.rtt * 3) + self.rng.random() * 0.05)
             else:
-                self.seg(from_cli, flags, chunk, dt=0.0001 + self.rng.random() * 0.0004)
-            if ack and (last or i % 2 == 1):
+                gap = len(chunk) / self.rate if self.rate else 0.0001
+                self.seg(from_cli, flags, chunk, dt=gap + self.rng.random() * max(0.0004, gap * 0.3))
+            if ack and (last or i % self.ack_every == self.ack_every - 1):
                 self.seg(not from_cli, ACK, dt=self.rtt / 2 + (self.rng.random() * 0.04 if last else 0))
                 self.t -= self.rtt / 2  # the sender keeps sending while the ACK is in flight
 
@@ -1375,8 +1387,23 @@ def _smb2(cmd: int, body: bytes, mid: int, tree: int, sess: int, resp: bool) -> 
     return struct.pack("!I", len(msg)) + msg  # NetBIOS session header
 
 
+def smb_session(c: Tcp, rng: random.Random, share: str, setup_len: int) -> tuple[int, int, int]:
+    """SMB2 NEGOTIATE, SESSION_SETUP (``setup_len`` bytes of security blob) and TREE_CONNECT to ``share``;
+    returns (the last message id used, tree id, session id)."""
+    sess = rng.getrandbits(64)
+    tree = rng.randrange(1, 16)
+    c.exchange(_smb2(0, b"\x24\x00" + rng.randbytes(34), 0, 0, 0, False),
+               _smb2(0, b"\x41\x00" + rng.randbytes(126), 0, 0, 0, True), 0.001)
+    c.exchange(_smb2(1, b"\x19\x00" + rng.randbytes(setup_len), 1, 0, 0, False),
+               _smb2(1, b"\x09\x00" + rng.randbytes(8), 1, 0, sess, True), 0.005)
+    c.exchange(_smb2(3, b"\x09\x00\x00\x00\x48\x00" + share.encode("utf-16-le"), 2, 0, sess, False),
+               _smb2(3, b"\x10\x00" + rng.randbytes(14), 2, tree, sess, True), 0.002)
+    return 2, tree, sess
+
+
 def atk_ransomware(cap: Capture, site: Site, t: float, n: int, label: str = "Ransomware") -> None:
-    """An infected host reads files over SMB and writes them back encrypted: bulk high-entropy writes."""
+    """An infected host reads files over SMB and writes them back encrypted: bulk high-entropy reads and
+    writes of each file in turn (a benign copy moves bytes one way), acknowledged as TCP does."""
     rng = cap.rng
     victim = rng.choice([site.hmi, *site.clients, site.web])
     infected = site.attacker if rng.random() < 0.7 else rng.choice(site.clients)
@@ -1384,17 +1411,7 @@ def atk_ransomware(cap: Capture, site: Site, t: float, n: int, label: str = "Ran
         infected = site.attacker
     c = Tcp(cap, label, infected, victim, 445, t, site.rtt_lan)
     c.open()
-    sess = rng.getrandbits(64)
-    tree = rng.randrange(1, 16)
-    mid = 0
-    c.exchange(_smb2(0, b"\x24\x00" + rng.randbytes(34), mid, 0, 0, False),
-               _smb2(0, b"\x41\x00" + rng.randbytes(126), mid, 0, 0, True), 0.001)
-    mid += 1
-    c.exchange(_smb2(1, b"\x19\x00" + rng.randbytes(200), mid, 0, 0, False),
-               _smb2(1, b"\x09\x00" + rng.randbytes(8), mid, 0, sess, True), 0.005)
-    mid += 1
-    c.exchange(_smb2(3, b"\x09\x00\x00\x00\x48\x00" + "\\\\srv\\share".encode("utf-16-le"), mid, 0, sess, False),
-               _smb2(3, b"\x10\x00" + rng.randbytes(14), mid, tree, sess, True), 0.002)
+    mid, tree, sess = smb_session(c, rng, "\\\\srv\\share", 200)
     count = len(cap.frames)
     ext = rng.choice([".locked", ".enc", ".crypt", ".WNCRY", ".lockbit"])
     while len(cap.frames) - count < n:
@@ -1404,11 +1421,13 @@ def atk_ransomware(cap: Capture, site: Site, t: float, n: int, label: str = "Ran
                          False), _smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
         size = rng.choice([4096, 16384, 65536, 131072])
         mid += 1
-        c.exchange(_smb2(8, b"\x31\x00" + rng.randbytes(46), mid, tree, sess, False),
-                   _smb2(8, b"\x11\x00" + rng.randbytes(14) + _entropy_text(rng, size), mid, tree, sess, True), 0.002)
+        c.send(True, _smb2(8, b"\x31\x00" + rng.randbytes(46), mid, tree, sess, False), ack=False)
+        c.t += 0.002
+        c.send(False, _smb2(8, b"\x11\x00" + rng.randbytes(14) + _entropy_text(rng, size), mid, tree, sess, True))
         mid += 1
-        c.exchange(_smb2(9, b"\x31\x00" + rng.randbytes(46) + rng.randbytes(size + 16), mid, tree, sess, False),
-                   _smb2(9, b"\x11\x00" + rng.randbytes(14), mid, tree, sess, True), 0.002)
+        c.send(True, _smb2(9, b"\x31\x00" + rng.randbytes(46) + rng.randbytes(size + 16), mid, tree, sess, False))
+        c.t += 0.002
+        c.send(False, _smb2(9, b"\x11\x00" + rng.randbytes(14), mid, tree, sess, True), ack=False)
         mid += 1
         c.exchange(_smb2(5, b"\x39\x00" + rng.randbytes(54) + (name + ext).encode("utf-16-le"), mid, tree, sess,
                          False), _smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
@@ -1491,10 +1510,12 @@ class SessionResult:
 def generate_session(seed: int, index: int, scale: float = 1.0, plant_floor: bool = False) -> SessionResult:
     """One capture session of benign traffic with every attack interleaved as an episode.
 
-    ``plant_floor`` adds :mod:`trainer.lab.plant_floor` traffic drawn from its own random stream, so
-    the session holds exactly the frames it holds without it, plus those."""
+    Bulk transfers and SSH administration (:func:`trainer.lab.everyday.add_admin_and_transfers`) and,
+    with ``plant_floor``, :mod:`trainer.lab.plant_floor` traffic are each drawn from their own random
+    stream after the attacks, so adding one leaves every other frame of the session as it was."""
     rng = random.Random(f"edge-ids-lab-ethernet/{seed}/{index}")
     cap = Capture(rng, pad_short=rng.random() < 0.5)
+    cap.offload = random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/offload").random() < 0.5
     site = make_site(rng)
     start = rng.uniform(1.55e9, 1.75e9)  # 2019 .. 2025
     duration = max(120.0, 1800.0 * scale) * rng.uniform(0.8, 1.2)  # attacks are episodes in mostly benign time
@@ -1523,12 +1544,18 @@ def generate_session(seed: int, index: int, scale: float = 1.0, plant_floor: boo
         added = cap.frames[before:]
         episodes.append({"class": cls, "start": at - start, "frames": sum(1 for f in added if f[3] == cls)})
         spans.append((min(f[0] for f in added), max(f[0] for f in added)))
+    from trainer.lab.everyday import add_admin_and_transfers
+
+    streams: list[tuple[str, Callable[[Capture, Site, float, float], None]]] = [
+        ("transfers", add_admin_and_transfers)]
     if plant_floor:
         from trainer.lab.plant_floor import add_plant_floor
 
-        plant = Capture(random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/plant-floor"), cap.pad_short)
-        add_plant_floor(plant, site, t0 - lead, t1)
-        for ts, _, data, label in plant.frames:
+        streams.append(("plant-floor", add_plant_floor))
+    for name, add in streams:  # each from its own random stream: the frames above stay as they were
+        extra = Capture(random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/{name}"), cap.pad_short, cap.offload)
+        add(extra, site, t0 - lead, t1)
+        for ts, _, data, label in extra.frames:
             cap.add(ts, data, label)
     gaps = _capture_gaps(rng, spans, t0, t1)
     cap.frames = [f for f in cap.frames if f[0] >= t0 and not _in_gaps(f[0], gaps)]

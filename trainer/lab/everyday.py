@@ -29,6 +29,7 @@ from trainer.lab.ethernet import (
     Tcp,
     _entropy_text,
     _mstr,
+    _smb2,
     dns_answer,
     dns_name,
     external,
@@ -38,6 +39,7 @@ from trainer.lab.ethernet import (
     mqtt_connect,
     rand_mac,
     rtt,
+    smb_session,
     ssdp_msearch,
 )
 
@@ -55,6 +57,19 @@ def _tls_record(rng: random.Random, ctype: int, n: int) -> bytes:
         n -= k
         if n <= 0:
             return b"".join(out)
+
+
+def client_hello_size(rng: random.Random) -> int:
+    """Bytes of a ClientHello: 200-600 classic, 1.1-1.9 KB with a post-quantum key share (X25519MLKEM768,
+    what Chrome, Firefox and OpenSSL 3.5 send by default), so the first flight turns a connection."""
+    return rng.randint(180, 600) if rng.random() < 0.5 else rng.randint(1100, 1900)
+
+
+def llmnr_port(h: Host, rng: random.Random) -> int:
+    """The source port of an LLMNR query: Windows (Vista on) and systemd-resolved send it, both from
+    ephemeral ports above 32767. (A lower source port that tshark assigns to another dissector, as
+    4551 is to MIH, would make tshark read the query as that protocol: it tries the lower port first.)"""
+    return h.port(rng) if h.os.eph[0] > 5355 else rng.randint(49152, 65535)
 
 
 def group_host(site: Site, addr: bytes, mac: bytes) -> Host:
@@ -88,8 +103,9 @@ def normal_tls(cap: Capture, site: Site, t0: float, t1: float) -> None:
                 srv = rng.choice(servers)
                 c = Tcp(cap, NORMAL, h, srv, rng.choice([443, 443, 443, 443, 8443, 8883]), t + rng.uniform(0, 0.3),
                         rtt(site, h, srv), site.loss)
+                pace(c, rng, wan=True)
                 c.open()
-                c.exchange(_tls_record(rng, 22, rng.randint(180, 600)),
+                c.exchange(_tls_record(rng, 22, client_hello_size(rng)),
                            _tls_record(rng, 22, rng.randint(90, 130)) + _tls_record(rng, 20, 1)
                            + _tls_record(rng, 23, rng.randint(1500, 5200)), rng.uniform(0.002, 0.03))
                 c.send(True, _tls_record(rng, 20, 1) + _tls_record(rng, 23, rng.randint(50, 110)), ack=False)
@@ -98,7 +114,8 @@ def normal_tls(cap: Capture, site: Site, t0: float, t1: float) -> None:
                     big = rng.random() < 0.06
                     size = rng.randint(60_000, 600_000) if big else rng.choice([rng.randint(30, 900),
                                                                                rng.randint(900, 20_000)])
-                    c.exchange(_tls_record(rng, 23, rng.randint(30, 800)), _tls_record(rng, 23, size),
+                    request = rng.randint(30, 800) if rng.random() < 0.8 else rng.randint(800, 4000)  # cookies, forms
+                    c.exchange(_tls_record(rng, 23, request), _tls_record(rng, 23, size),
                                rng.uniform(0.005, 0.2))
                 c.t += rng.uniform(0.05, 10)
                 if rng.random() < 0.4:
@@ -253,7 +270,7 @@ def normal_discovery(cap: Capture, site: Site, t0: float, t1: float) -> None:
             qid = rng.randrange(65536)
             q = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0) + dns_name(f"desktop-{rng.randrange(16**4):04x}") + \
                 struct.pack("!HH", rng.choice([1, 28]), 1)
-            cap.udp(t, NORMAL, h, llmnr, h.port(rng), 5355, q, ttl=1)
+            cap.udp(t, NORMAL, h, llmnr, llmnr_port(h, rng), 5355, q, ttl=1)
         elif kind < 0.9:
             port = rng.choice([17500, 57621, 137, 138, 9956, 15600])
             cap.udp(t, NORMAL, h, bcast, port, port, rng.randbytes(rng.randint(30, 250)), ttl=64)
@@ -414,3 +431,201 @@ def add_everyday(cap: Capture, site: Site, t0: float, t1: float) -> None:
                     (normal_mqtt_churn, 0.6), (normal_pollers, 1.0), (normal_auth_failures, 0.7)):
         if rng.random() < p:
             func(cap, site, t0, t1)
+
+
+SSH_SERVER_BANNERS = [b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\r\n",
+                      b"SSH-2.0-OpenSSH_7.4\r\n", b"SSH-2.0-dropbear_2022.83\r\n",
+                      b"SSH-2.0-OpenSSH_for_Windows_8.1\r\n"]
+SSH_CLIENT_BANNERS = [b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\r\n",
+                      b"SSH-2.0-PuTTY_Release_0.80\r\n", b"SSH-2.0-paramiko_3.4.0\r\n",
+                      b"SSH-2.0-WinSCP_release_6.1\r\n"]
+
+
+#: captures shorter than this carry no bulk transfer (a few MB would dwarf them)
+MIN_TRANSFER_SPAN_S = 400.0
+
+
+def _ssh_packet(rng: random.Random, payload: bytes) -> bytes:
+    """An unencrypted SSH binary packet (RFC 4253 section 6): length, padding length, payload, padding."""
+    pad = 8 - (len(payload) + 5) % 8
+    pad += 8 if pad < 4 else 0
+    return struct.pack("!IB", len(payload) + pad + 1, pad) + payload + rng.randbytes(pad)
+
+
+def _ssh_string(b: bytes) -> bytes:
+    return struct.pack("!I", len(b)) + b
+
+
+def _ssh_kexinit(rng: random.Random) -> bytes:
+    lists = [b"curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ext-info-c",
+             b"ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256",
+             *[b"chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr,aes256-gcm@openssh.com"] * 2,
+             *[b"umac-64-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-256"] * 2,
+             *[rng.choice([b"none,zlib@openssh.com", b"none"])] * 2, b"", b""]
+    return _ssh_packet(rng, b"\x14" + rng.randbytes(16) + b"".join(map(_ssh_string, lists)) + b"\x00" + bytes(4))
+
+
+def _ssh_login(c: Tcp, rng: random.Random) -> None:
+    """Banners, key exchange (curve25519 or a post-quantum hybrid) and a public-key login that succeeds,
+    as every SSH connection starts; after NEWKEYS each packet is opaque bytes of its encrypted length."""
+    c.send(False, rng.choice(SSH_SERVER_BANNERS))
+    c.send(True, rng.choice(SSH_CLIENT_BANNERS))
+    c.send(True, _ssh_kexinit(rng))
+    c.send(False, _ssh_kexinit(rng))
+    # curve25519, or a post-quantum hybrid (sntrup761x25519, mlkem768x25519: OpenSSH 9.0+ defaults):
+    # its client key share is 1.2 KB and the server's reply 1.1 KB, so the key exchange turns once
+    client_share, server_share = (32, 32) if rng.random() < 0.5 else rng.choice([(1190, 1071), (1216, 1120)])
+    c.exchange(_ssh_packet(rng, b"\x1e" + _ssh_string(rng.randbytes(client_share))),
+               _ssh_packet(rng, b"\x1f" + _ssh_string(_ssh_string(b"ssh-ed25519") + _ssh_string(rng.randbytes(32)))
+                           + _ssh_string(rng.randbytes(server_share))
+                           + _ssh_string(_ssh_string(b"ssh-ed25519") + _ssh_string(rng.randbytes(64))))
+               + _ssh_packet(rng, b"\x15"), 0.002)
+    c.exchange(_ssh_packet(rng, b"\x15") + rng.randbytes(rng.choice([44, 60])), rng.randbytes(rng.choice([44, 52])),
+               0.001)  # NEWKEYS, then the encrypted service request and its answer
+    c.exchange(rng.randbytes(rng.randint(380, 700)), rng.randbytes(rng.choice([28, 44, 52])),
+               rng.uniform(0.002, 0.03))  # publickey: accepted
+    c.exchange(rng.randbytes(rng.choice([112, 128, 144])), rng.randbytes(rng.choice([44, 52, 600])), 0.001)  # channel
+
+
+def _transfer_size(rng: random.Random) -> int:
+    """Bytes of one bulk transfer: log-uniform from 100 KB to 4 MB."""
+    return int(100_000 * 40 ** rng.random())
+
+
+def _smb_copy(c: Tcp, rng: random.Random, sizes: list[int], upload: bool, verify: bool = False) -> None:
+    """Copy files one way over an SMB2 session: per file CREATE, READs (or WRITEs) of 64 KB-1 MB, CLOSE;
+    with ``verify``, an upload is read back once it is written (backup tools that check their copy).
+
+    A file copy moves bytes in one direction (a verified one turns once per file); ransomware reads
+    each file and writes it back, file after file."""
+    mid, tree, sess = smb_session(c, rng, "\\\\files\\projects", rng.randint(150, 400))
+    chunk = rng.choice([65536, 262144, 1048576])
+    for size in sizes:
+        name = f"{rng.choice(['backup', 'project', 'recipe', 'trend', 'firmware', 'report'])}{rng.randrange(999)}"
+        mid += 1
+        c.exchange(_smb2(5, b"\x39\x00" + rng.randbytes(54) + f"{name}.zip".encode("utf-16-le"), mid, tree, sess,
+                         False), _smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
+        for write in ((True, False) if verify else (True,)) if upload else (False,):
+            for off in range(0, size, chunk):
+                n = min(chunk, size - off)
+                mid += 1
+                if write:
+                    c.send(True, _smb2(9, b"\x31\x00" + rng.randbytes(46) + rng.randbytes(n), mid, tree, sess, False))
+                    c.send(False, _smb2(9, b"\x11\x00" + rng.randbytes(14), mid, tree, sess, True), ack=False)
+                else:
+                    c.send(True, _smb2(8, b"\x31\x00" + rng.randbytes(46), mid, tree, sess, False), ack=False)
+                    c.send(False, _smb2(8, b"\x11\x00" + rng.randbytes(14) + rng.randbytes(n), mid, tree, sess,
+                                        True))
+        mid += 1
+        c.exchange(_smb2(6, b"\x18\x00" + rng.randbytes(22), mid, tree, sess, False),
+                   _smb2(6, b"\x3c\x00" + rng.randbytes(58), mid, tree, sess, True), 0.001)
+        c.t += rng.uniform(0.001, 0.2)
+
+
+def pace(c: Tcp, rng: random.Random, wan: bool) -> None:
+    """A bulk path's rate and ACK policy: log-uniform from 30 KB/s to 3 MB/s across a WAN (a cloud
+    download, a remote site's uplink), from 1 MB/s to 60 MB/s on the LAN; a receiver ACKs every
+    second segment or, a third of the time, each one."""
+    lo, hi = (30e3, 3e6) if wan else (1e6, 60e6)
+    c.rate = lo * (hi / lo) ** rng.random()
+    c.ack_every = 1 if rng.random() < 0.33 else 2
+
+
+def normal_transfers(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Bulk transfers of compressed or encrypted files: firmware and update downloads over HTTP and
+    HTTPS, backups and project files copied over SMB and SCP, one direction each.
+
+    Why: a real capture of a plant LAN holds them every day (an engineering laptop pulls a PLC
+    project from the file server, a historian exports its archive), and they are the same
+    high-entropy bulk the lab's ransomware moves; a model that never saw benign bulk calls every
+    download ransomware (seen with curl, scp and smbclient on a real network). Captures shorter
+    than :data:`MIN_TRANSFER_SPAN_S` (the bundles' small demo captures) carry none.
+    """
+    rng = cap.rng
+    users = [site.hmi, site.gw, *site.clients]
+    for _ in range(rng.randint(2, 6) if t1 - t0 >= MIN_TRANSFER_SPAN_S else 0):
+        kind = rng.choice(["http", "https", "smb", "smb", "scp"])
+        cl = rng.choice(users)
+        t = rng.uniform(t0, t1)
+        size = _transfer_size(rng)
+        if kind == "https":
+            srv = external(site, rng, "updates") if rng.random() < 0.6 else site.web
+            c = Tcp(cap, NORMAL, cl, srv, 443, t, rtt(site, cl, srv), site.loss)
+            pace(c, rng, wan=srv is not site.web)
+            c.open()
+            c.exchange(_tls_record(rng, 22, client_hello_size(rng)),
+                       _tls_record(rng, 22, rng.randint(2000, 4500)), rng.uniform(0.002, 0.03))
+            c.exchange(_tls_record(rng, 20, 1) + _tls_record(rng, 23, rng.randint(90, 400)),
+                       _tls_record(rng, 23, rng.randint(200, 500)), rng.uniform(0.005, 0.1))
+            c.send(False, _tls_record(rng, 23, size))
+        else:
+            srv = rng.choice([h for h in (site.web, site.broker, site.hmi) if h is not cl] or [site.web])
+            wan = kind == "http" and rng.random() < 0.5  # a vendor's download server, a package mirror
+            if wan:
+                srv = external(site, rng, "mirror")
+            c = Tcp(cap, NORMAL, cl, srv, {"http": 80 if wan else site.http_port, "smb": 445, "scp": 22}[kind], t,
+                    rtt(site, cl, srv), site.loss)
+            pace(c, rng, wan)
+            c.open()
+            if kind == "http":
+                path = rng.choice(["/firmware/plc-fw-{}.bin", "/downloads/update-{}.tar.gz", "/export/trend-{}.zip",
+                                   "/backup/config-{}.tgz"]).format(rng.randrange(1000))
+                c.send(True, http_request(rng, "GET", site.web_host, path, rng.choice(["Wget/1.21.3", "curl/8.5.0",
+                                                                                      *BROWSER_UAS])), ack=False)
+                c.send(False, http_response(rng, 200, rng.randbytes(size), "application/octet-stream",
+                                            rng.choice(["nginx", "Apache/2.4.57 (Debian)", "lighttpd/1.4.69"])))
+            elif kind == "smb":
+                k = 1 if rng.random() < 0.5 else rng.randint(3, 30)  # one archive, or a folder of files
+                upload = rng.random() < 0.5
+                _smb_copy(c, rng, [max(2000, size // k)] * k, upload, verify=upload and rng.random() < 0.4)
+            else:
+                _ssh_login(c, rng)
+                c.exchange(rng.randbytes(rng.choice([96, 112, 160])), rng.randbytes(rng.choice([44, 60])), 0.002)
+                c.send(rng.random() < 0.5, rng.randbytes(size))
+        c.t += rng.uniform(0.001, 0.5)
+        c.close(rng.random() < 0.7)
+
+
+def normal_ssh(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Administrators and automation on SSH: an interactive session, and bursts of short sessions
+    (Ansible, a backup or deploy script) a second or a few apart, every few minutes.
+
+    Why: a brute force against SSH is many short sessions from one host; so is a configuration run.
+    The difference is that a brute force opens them many times a second and never gets past the login.
+    """
+    rng = cap.rng
+    admin = rng.choice([site.hmi, site.gw, *site.clients])
+    servers = [h for h in (site.web, site.broker, site.gw, *site.plcs) if h is not admin and not h.os.name
+               .startswith(("rtos", "lwip"))] or [site.web]
+    t = t0 + rng.uniform(0, 120)
+    while t < t1:
+        for _ in range(rng.randint(3, 15)):  # one run of a configuration or backup script
+            srv = rng.choice(servers)
+            c = Tcp(cap, NORMAL, admin, srv, 22, t, rtt(site, admin, srv), site.loss)
+            c.open()
+            _ssh_login(c, rng)
+            for _ in range(rng.randint(1, 6)):
+                c.exchange(rng.randbytes(rng.choice([52, 68, 100, 244])),
+                           rng.randbytes(rng.choice([44, 68, 132, 420, 1400, 3200])), rng.uniform(0.005, 0.5))
+            c.close(rng.random() < 0.5)
+            t = c.t + rng.uniform(0.5, 5)
+        t += rng.uniform(120, 600)
+    if rng.random() < 0.6:  # an engineer logged in, typing: one keystroke, one echo
+        srv = rng.choice(servers)
+        c = Tcp(cap, NORMAL, admin, srv, 22, rng.uniform(t0, t1), rtt(site, admin, srv), site.loss)
+        c.open()
+        _ssh_login(c, rng)
+        end = c.t + rng.uniform(30, 300)
+        while c.t < min(end, t1):
+            c.exchange(rng.randbytes(36), rng.randbytes(36), 0.001)
+            if rng.random() < 0.1:
+                c.send(False, rng.randbytes(rng.randint(100, 4000)))
+            c.t += rng.expovariate(4) if rng.random() < 0.9 else rng.uniform(2, 20)
+        c.close(True)
+
+
+def add_admin_and_transfers(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Bulk transfers always; SSH administration in most capture sessions."""
+    normal_transfers(cap, site, t0, t1)
+    if cap.rng.random() < 0.7:
+        normal_ssh(cap, site, t0, t1)

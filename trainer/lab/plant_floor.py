@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 from trainer.lab import wire
 from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, dns_name, rand_mac, snmp_pdu, ssdp_msearch
-from trainer.lab.everyday import BROADCAST_MAC, discovery_groups
+from trainer.lab.everyday import BROADCAST_MAC, discovery_groups, llmnr_port
 
 #: cyclic and polled traffic may add about this many frames per second of session, on average
 FRAME_BUDGET_PER_S = 40.0
@@ -276,7 +276,7 @@ def discovery_bursts(cap: Capture, site: Site, t0: float, t1: float) -> None:
             cap.udp(at, NORMAL, h, mdns, 5353, 5353, q, ttl=255)
             cap.udp(at + 0.05, NORMAL, h, ssdp, h.port(rng), 1900, ssdp_msearch(1, "upnp:rootdevice"),
                     ttl=rng.choice([1, 4]))
-            cap.udp(at + 0.1, NORMAL, h, llmnr, h.port(rng), 5355,
+            cap.udp(at + 0.1, NORMAL, h, llmnr, llmnr_port(h, rng), 5355,
                     struct.pack("!HHHHHH", rng.randrange(65536), 0, 1, 0, 0, 0) + dns_name("wpad") + b"\0\x01\0\x01",
                     ttl=1)
             cap.udp(at + 0.15, NORMAL, h, bcast, 137, 137, rng.randbytes(50))

@@ -177,7 +177,9 @@ class _TcpStream:
         self.buf: list[bytearray | None] = [None, None]  # reassembly buffer per direction
         self.nxt = [-1, -1]  # next expected absolute sequence number per direction
         self.mqtt_ver = 0
-        self.http_wait: list[Any] = [None, None]  # HTTP message waiting for its body, per direction
+        #: HTTP message waiting for its body, per direction: [head, first bytes of the body, bytes still
+        #: to come (-1: until the connection ends), is a response, Content-Length, over TLS]
+        self.http_wait: list[Any] = [None, None]
         self.flow_id = flow_id
         self.closed = False
         self.head = b""  # method of the last HTTP request: HEAD and CONNECT responses have no body
@@ -993,7 +995,8 @@ class EdgeIIoTsetExtractor:
         if plen <= 0:
             if flagb & 0x03 and (nxt < 0 or ((seg_end - nxt) & 0xFFFFFFFF) < 0x80000000):
                 st.nxt[di] = seg_end  # bare ACKs do not move it, SYN and FIN do
-            if flagb & 0x01 and st.http_wait[di] is not None:
+            wait = st.http_wait[di]
+            if flagb & 0x01 and wait is not None and wait[2] < 0:
                 self._http_flush(r, st, di)
             return
         payload = d[pstart:pstop]
@@ -1031,6 +1034,9 @@ class EdgeIIoTsetExtractor:
         if nxt >= 0 and seq != nxt:
             if ((seq - nxt) & 0xFFFFFFFF) < 0x80000000:
                 st.buf[di] = None  # a gap: what was pending cannot complete
+                wait = st.http_wait[di]
+                if wait is not None and wait[2] >= 0:
+                    st.http_wait[di] = None  # nor can a body of known length
             else:
                 return  # retransmission of data already seen
         st.nxt[di] = seg_end
@@ -1191,14 +1197,28 @@ class EdgeIIoTsetExtractor:
 
     # -- HTTP ----------------------------------------------------------------------------------
     def _http_stream(self, r: list[Any], data: bytes, st: _TcpStream, di: int, fin: int, tls: bool = False) -> bytes:
-        """One direction's bytes: emits a message once its headers and body are complete."""
+        """One direction's bytes: emits a message once its headers and body are complete.
+
+        A body that has not arrived whole waits in ``st.http_wait`` (its first :data:`MAX_REASSEMBLY`
+        bytes kept, the rest counted), so a download of any size costs O(1) per segment and bounded
+        memory, and its fields come on the segment that completes it, as tshark shows them."""
         wait = st.http_wait[di]
         if wait is not None:
-            # a response without Content-Length: its body runs to the end of the connection
-            wait[1] += data
-            if len(wait[1]) > MAX_REASSEMBLY or fin:
-                self._http_flush(r, st, di)
-            return b""
+            body, left = wait[1], wait[2]
+            take = data if left < 0 else data[:left]
+            if len(body) < MAX_REASSEMBLY:
+                body += take[:MAX_REASSEMBLY - len(body)]
+            if left < 0:  # a response without Content-Length: its body runs to the end of the connection
+                if fin:
+                    self._http_flush(r, st, di)
+                return b""
+            wait[2] = left - len(take)
+            if wait[2] > 0:
+                return b""
+            self._http_flush(r, st, di)
+            if len(take) == len(data):
+                return b""
+            data = data[len(take):]  # a pipelined message follows
         pos = 0
         n = len(data)
         while pos < n:
@@ -1234,7 +1254,9 @@ class EdgeIIoTsetExtractor:
                 nxt = body_at
             elif cl >= 0:
                 if n - body_at < cl:
-                    return data[pos:]
+                    st.http_wait[di] = [data[pos:body_at], bytearray(data[body_at:body_at + MAX_REASSEMBLY]),
+                                        cl - (n - body_at), is_resp, cl, tls]
+                    return b""
                 body = data[body_at:body_at + cl]
                 nxt = body_at + cl
             elif chunked:
@@ -1243,7 +1265,8 @@ class EdgeIIoTsetExtractor:
                     return data[pos:]
                 body, nxt = res
             elif is_resp:
-                st.http_wait[di] = [data[pos:body_at], bytearray(data[body_at:])]
+                st.http_wait[di] = [data[pos:body_at], bytearray(data[body_at:body_at + MAX_REASSEMBLY]), -1, True,
+                                    -1, tls]
                 if fin:
                     self._http_flush(r, st, di)
                 return b""
@@ -1255,9 +1278,9 @@ class EdgeIIoTsetExtractor:
         return b""
 
     def _http_flush(self, r: list[Any], st: _TcpStream, di: int) -> None:
-        head, body = st.http_wait[di]
+        head, body, _, is_resp, cl, tls = st.http_wait[di]
         st.http_wait[di] = None
-        self._http_fields(r, head, _headers(head), bytes(body), True, -1)
+        self._http_fields(r, head, _headers(head), bytes(body), is_resp, cl, tls)
 
     def _http_once(self, r: list[Any], data: bytes, tls: bool = False, body: bool = False) -> None:
         """A whole HTTP message in one buffer: SSDP over UDP, or TCP quoted by an ICMP error.
