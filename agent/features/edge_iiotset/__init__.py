@@ -14,7 +14,13 @@ Known, deliberate differences from tshark:
   and seen again gets a new ``udp.stream`` index (tshark would reuse the old one); a TCP stream
   evicted mid-connection restarts its relative sequence numbers at 1.
 * Reassembly follows tshark's defaults (in-order only). A PDU pending when a gap appears is dropped,
-  and an HTTP response without Content-Length that is never closed is not emitted.
+  and an HTTP response without Content-Length that is never closed is not emitted. An HTTP body of
+  any size completes its message, but only its first 1 MiB is kept (``MAX_REASSEMBLY``): a body with
+  no NUL byte in that part gets ``http.file_data`` cut there, where tshark prints all of it.
+* UDP ports: a datagram between a DNS-format port (53, 5353, 5355) and a lower port is read as DNS.
+  tshark tries the lower port's dissector first, so when that port belongs to another protocol
+  (4551 is MIH) it reads the datagram as that one. Stacks that send LLMNR and mDNS use ports above
+  32767 or 5353 itself, where both agree.
 * ``mqtt.msg_decoded_as`` is always absent (0): tshark fills it only when the user maps MQTT topics
   to a dissector (the ``mqtt.topic_decode`` preference); with default preferences it never appears.
 * DNS over TCP inside an ICMP error is not dissected (tshark does not either); an HTTP message
