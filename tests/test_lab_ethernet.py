@@ -20,8 +20,8 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 from scapy.utils import RawPcapReader
+from test_host_context import ctx_rows
 
-from agent.features.host_context import HostContextExtractor
 from agent.sources.pcapfile import PcapFileSource
 from trainer.lab import ethernet
 
@@ -243,9 +243,7 @@ def test_ransomware_turns_file_after_file(tmp_path: Path) -> None:
     cap = ethernet.Capture(rng, pad_short=False)
     ethernet.atk_ransomware(cap, ethernet.make_site(rng), 1_700_000_000.0, 3000)
     path, _ = write_capture(cap, tmp_path / "ransomware.pcap")
-    ext = HostContextExtractor()
-    turning = [r["ctx.conn_turn_rate"] for r in (dict(zip(ext.columns, row, strict=True))
-                                                 for row in ext.rows(PcapFileSource(path))) if r["tcp.len"] >= 1000]
+    turning = [r["ctx.conn_turn_rate"] for r in ctx_rows(PcapFileSource(path)) if r["tcp.len"] >= 1000]
     assert turning and np.median(turning) > 3.0, np.median(turning)  # above 7 turns/s
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from lab_capture import write_capture
 from test_edge_iiotset_parity import compare, ours_for, tshark_rows
+from test_host_context import ctx_rows
 
-from agent.features.host_context import HostContextExtractor
 from agent.sources.pcapfile import PcapFileSource
 from trainer.lab import everyday
 from trainer.lab.ethernet import NORMAL, Capture, make_site, normal_mqtt
@@ -82,9 +82,8 @@ def transfers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
 
 def test_transfers_move_bulk_one_way_and_ssh_logs_in(tshark: str, transfers: tuple[Path, list[str]]) -> None:
     """Benign bulk (HTTP, TLS, SMB, SCP) flows one way per connection (a verified copy comes back once),
-    unlike the lab's ransomware, in
-    segments of several MSS where the capture host offloads segmentation; every SSH connection carries
-    a well-formed key exchange before its encrypted part."""
+    unlike the lab's ransomware, in segments of several MSS where the capture host offloads
+    segmentation; every SSH connection carries a well-formed key exchange before its encrypted part."""
     path, labels = transfers
     assert set(labels) == {NORMAL}
     out = subprocess.run([tshark, "-r", str(path), "-T", "fields", "-E", "separator=\t", "-e", "tcp.stream",
@@ -122,6 +121,5 @@ def test_transfers_turn_seldom(transfers: tuple[Path, list[str]]) -> None:
     """Bulk changes direction on a benign connection once or twice (a post-quantum key exchange, a
     verified copy), far below the lab's ransomware, which turns twice per file (see test_lab_ethernet)."""
     path, _ = transfers
-    ext = HostContextExtractor()
-    turns = [dict(zip(ext.columns, r, strict=True))["ctx.conn_turn_rate"] for r in ext.rows(PcapFileSource(path))]
+    turns = [r["ctx.conn_turn_rate"] for r in ctx_rows(PcapFileSource(path))]
     assert max(turns) < 2.0, max(turns)  # log2(1 + r): below 3 turns/s

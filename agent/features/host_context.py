@@ -183,6 +183,12 @@ class _LruTable:
         return st
 
 
+def _conversation(here: tuple[Any, Any], there: tuple[Any, Any]) -> tuple[tuple[Any, Any], bool]:
+    """The key of the conversation between two (address, port) endpoints, the same from either side,
+    and whether ``here`` is its first endpoint."""
+    return ((here, there), True) if here <= there else ((there, here), False)
+
+
 class _Connections(_LruTable):
     """TCP connection (its two endpoints, in order) -> [last ts, decayed payload bytes the first
     endpoint sent, decayed payload bytes the second sent, decayed turn count, endpoint that sent the
@@ -194,8 +200,7 @@ class _Connections(_LruTable):
             nbytes: int) -> tuple[float, float, float]:
         """Count a segment of ``nbytes`` payload bytes sent from ``here`` to ``there`` at ``ts``;
         ``log2(1 + r)`` of the bytes/s ``here`` sent and received on this connection and of its turns/s."""
-        forward = here <= there
-        key = (here, there) if forward else (there, here)
+        key, forward = _conversation(here, there)
         st = self.take(key)
         if st is None:
             st = [ts, 0.0, 0.0, 0.0, 0]
@@ -365,8 +370,7 @@ class HostContextExtractor:
                     attempt = row[_TCP_FLAGS] & (_SYN | _ACK) == _SYN
                     conn_rates = connections((src, ctx[2]), (dst, dport), ts, row[_TCP_LEN])
                 elif proto == "UDP":
-                    here, there = (src, ctx[2]), (dst, dport)
-                    conv = (here, there) if here <= there else (there, here)
+                    conv = _conversation((src, ctx[2]), (dst, dport))[0]
                     attempt = self._udp.take(conv) is None
                     self._udp.table[conv] = True
                 elif proto in _ICMP:

@@ -1401,6 +1401,25 @@ def smb_session(c: Tcp, rng: random.Random, share: str, setup_len: int) -> tuple
     return 2, tree, sess
 
 
+def smb_read(c: Tcp, rng: random.Random, ids: tuple[int, int, int], n: int,
+             fill: Callable[[random.Random, int], bytes] = random.Random.randbytes, think: float = 0.0) -> None:
+    """SMB2 READ of ``n`` bytes (``fill(rng, n)``) with message, tree and session ``ids``: the request,
+    ``think`` seconds, then the response the client ACKs as it comes."""
+    mid, tree, sess = ids
+    c.send(True, _smb2(8, b"\x31\x00" + rng.randbytes(46), mid, tree, sess, False), ack=False)
+    c.t += think
+    c.send(False, _smb2(8, b"\x11\x00" + rng.randbytes(14) + fill(rng, n), mid, tree, sess, True))
+
+
+def smb_write(c: Tcp, rng: random.Random, ids: tuple[int, int, int], n: int, think: float = 0.0) -> None:
+    """SMB2 WRITE of ``n`` random bytes: the request the server ACKs as it comes, ``think`` seconds,
+    then the response."""
+    mid, tree, sess = ids
+    c.send(True, _smb2(9, b"\x31\x00" + rng.randbytes(46) + rng.randbytes(n), mid, tree, sess, False))
+    c.t += think
+    c.send(False, _smb2(9, b"\x11\x00" + rng.randbytes(14), mid, tree, sess, True), ack=False)
+
+
 def atk_ransomware(cap: Capture, site: Site, t: float, n: int, label: str = "Ransomware") -> None:
     """An infected host reads files over SMB and writes them back encrypted: bulk high-entropy reads and
     writes of each file in turn (a benign copy moves bytes one way), acknowledged as TCP does."""
@@ -1421,13 +1440,9 @@ def atk_ransomware(cap: Capture, site: Site, t: float, n: int, label: str = "Ran
                          False), _smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
         size = rng.choice([4096, 16384, 65536, 131072])
         mid += 1
-        c.send(True, _smb2(8, b"\x31\x00" + rng.randbytes(46), mid, tree, sess, False), ack=False)
-        c.t += 0.002
-        c.send(False, _smb2(8, b"\x11\x00" + rng.randbytes(14) + _entropy_text(rng, size), mid, tree, sess, True))
+        smb_read(c, rng, (mid, tree, sess), size, _entropy_text, think=0.002)
         mid += 1
-        c.send(True, _smb2(9, b"\x31\x00" + rng.randbytes(46) + rng.randbytes(size + 16), mid, tree, sess, False))
-        c.t += 0.002
-        c.send(False, _smb2(9, b"\x11\x00" + rng.randbytes(14), mid, tree, sess, True), ack=False)
+        smb_write(c, rng, (mid, tree, sess), size + 16, think=0.002)
         mid += 1
         c.exchange(_smb2(5, b"\x39\x00" + rng.randbytes(54) + (name + ext).encode("utf-16-le"), mid, tree, sess,
                          False), _smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
@@ -1514,8 +1529,8 @@ def generate_session(seed: int, index: int, scale: float = 1.0, plant_floor: boo
     with ``plant_floor``, :mod:`trainer.lab.plant_floor` traffic are each drawn from their own random
     stream after the attacks, so adding one leaves every other frame of the session as it was."""
     rng = random.Random(f"edge-ids-lab-ethernet/{seed}/{index}")
-    cap = Capture(rng, pad_short=rng.random() < 0.5)
-    cap.offload = random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/offload").random() < 0.5
+    cap = Capture(rng, pad_short=rng.random() < 0.5,
+                  offload=random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/offload").random() < 0.5)
     site = make_site(rng)
     start = rng.uniform(1.55e9, 1.75e9)  # 2019 .. 2025
     duration = max(120.0, 1800.0 * scale) * rng.uniform(0.8, 1.2)  # attacks are episodes in mostly benign time

@@ -39,7 +39,9 @@ from trainer.lab.ethernet import (
     mqtt_connect,
     rand_mac,
     rtt,
+    smb_read,
     smb_session,
+    smb_write,
     ssdp_msearch,
 )
 
@@ -505,17 +507,16 @@ def _smb_copy(c: Tcp, rng: random.Random, sizes: list[int], upload: bool, verify
         mid += 1
         c.exchange(_smb2(5, b"\x39\x00" + rng.randbytes(54) + f"{name}.zip".encode("utf-16-le"), mid, tree, sess,
                          False), _smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
-        for write in ((True, False) if verify else (True,)) if upload else (False,):
+        passes = [upload]  # write the file (an upload) or read it (a download)
+        if upload and verify:
+            passes.append(False)  # then read it back
+        for write in passes:
             for off in range(0, size, chunk):
-                n = min(chunk, size - off)
                 mid += 1
                 if write:
-                    c.send(True, _smb2(9, b"\x31\x00" + rng.randbytes(46) + rng.randbytes(n), mid, tree, sess, False))
-                    c.send(False, _smb2(9, b"\x11\x00" + rng.randbytes(14), mid, tree, sess, True), ack=False)
+                    smb_write(c, rng, (mid, tree, sess), min(chunk, size - off))
                 else:
-                    c.send(True, _smb2(8, b"\x31\x00" + rng.randbytes(46), mid, tree, sess, False), ack=False)
-                    c.send(False, _smb2(8, b"\x11\x00" + rng.randbytes(14) + rng.randbytes(n), mid, tree, sess,
-                                        True))
+                    smb_read(c, rng, (mid, tree, sess), min(chunk, size - off))
         mid += 1
         c.exchange(_smb2(6, b"\x18\x00" + rng.randbytes(22), mid, tree, sess, False),
                    _smb2(6, b"\x3c\x00" + rng.randbytes(58), mid, tree, sess, True), 0.001)

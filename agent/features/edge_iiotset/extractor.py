@@ -164,6 +164,21 @@ def ipv6_text(b: bytes) -> str:
     return str(ipaddress.IPv6Address(b))
 
 
+class _HttpWait:
+    """An HTTP message whose headers arrived and whose body has not: its first :data:`MAX_REASSEMBLY`
+    bytes are kept and the rest only counted."""
+
+    __slots__ = ("body", "cl", "head", "is_resp", "left", "tls")
+
+    def __init__(self, head: bytes, body: bytes, left: int, is_resp: bool, cl: int, tls: bool) -> None:
+        self.head = head
+        self.body = bytearray(body[:MAX_REASSEMBLY])
+        self.left = left  # body bytes still to come; -1: until the connection ends (no Content-Length)
+        self.is_resp = is_resp
+        self.cl = cl
+        self.tls = tls
+
+
 class _TcpStream:
     """What tshark remembers per TCP conversation that the columns depend on."""
 
@@ -177,9 +192,7 @@ class _TcpStream:
         self.buf: list[bytearray | None] = [None, None]  # reassembly buffer per direction
         self.nxt = [-1, -1]  # next expected absolute sequence number per direction
         self.mqtt_ver = 0
-        #: HTTP message waiting for its body, per direction: [head, first bytes of the body, bytes still
-        #: to come (-1: until the connection ends), is a response, Content-Length, over TLS]
-        self.http_wait: list[Any] = [None, None]
+        self.http_wait: list[_HttpWait | None] = [None, None]  # a message waiting for its body, per direction
         self.flow_id = flow_id
         self.closed = False
         self.head = b""  # method of the last HTTP request: HEAD and CONNECT responses have no body
@@ -996,8 +1009,8 @@ class EdgeIIoTsetExtractor:
             if flagb & 0x03 and (nxt < 0 or ((seg_end - nxt) & 0xFFFFFFFF) < 0x80000000):
                 st.nxt[di] = seg_end  # bare ACKs do not move it, SYN and FIN do
             wait = st.http_wait[di]
-            if flagb & 0x01 and wait is not None and wait[2] < 0:
-                self._http_flush(r, st, di)
+            if flagb & 0x01 and wait is not None and wait.left < 0:
+                self._http_flush(r, st, di, wait)
             return
         payload = d[pstart:pstop]
         if payload:
@@ -1035,7 +1048,7 @@ class EdgeIIoTsetExtractor:
             if ((seq - nxt) & 0xFFFFFFFF) < 0x80000000:
                 st.buf[di] = None  # a gap: what was pending cannot complete
                 wait = st.http_wait[di]
-                if wait is not None and wait[2] >= 0:
+                if wait is not None and wait.left >= 0:
                     st.http_wait[di] = None  # nor can a body of known length
             else:
                 return  # retransmission of data already seen
@@ -1204,18 +1217,18 @@ class EdgeIIoTsetExtractor:
         memory, and its fields come on the segment that completes it, as tshark shows them."""
         wait = st.http_wait[di]
         if wait is not None:
-            body, left = wait[1], wait[2]
+            kept, left = wait.body, wait.left
             take = data if left < 0 else data[:left]
-            if len(body) < MAX_REASSEMBLY:
-                body += take[:MAX_REASSEMBLY - len(body)]
+            if len(kept) < MAX_REASSEMBLY:
+                kept += take[:MAX_REASSEMBLY - len(kept)]
             if left < 0:  # a response without Content-Length: its body runs to the end of the connection
                 if fin:
-                    self._http_flush(r, st, di)
+                    self._http_flush(r, st, di, wait)
                 return b""
-            wait[2] = left - len(take)
-            if wait[2] > 0:
+            wait.left = left - len(take)
+            if wait.left > 0:
                 return b""
-            self._http_flush(r, st, di)
+            self._http_flush(r, st, di, wait)
             if len(take) == len(data):
                 return b""
             data = data[len(take):]  # a pipelined message follows
@@ -1254,8 +1267,8 @@ class EdgeIIoTsetExtractor:
                 nxt = body_at
             elif cl >= 0:
                 if n - body_at < cl:
-                    st.http_wait[di] = [data[pos:body_at], bytearray(data[body_at:body_at + MAX_REASSEMBLY]),
-                                        cl - (n - body_at), is_resp, cl, tls]
+                    st.http_wait[di] = _HttpWait(data[pos:body_at], data[body_at:], cl - (n - body_at), is_resp,
+                                                 cl, tls)
                     return b""
                 body = data[body_at:body_at + cl]
                 nxt = body_at + cl
@@ -1265,10 +1278,9 @@ class EdgeIIoTsetExtractor:
                     return data[pos:]
                 body, nxt = res
             elif is_resp:
-                st.http_wait[di] = [data[pos:body_at], bytearray(data[body_at:body_at + MAX_REASSEMBLY]), -1, True,
-                                    -1, tls]
+                wait = st.http_wait[di] = _HttpWait(data[pos:body_at], data[body_at:], -1, True, -1, tls)
                 if fin:
-                    self._http_flush(r, st, di)
+                    self._http_flush(r, st, di, wait)
                 return b""
             else:
                 body = b""
@@ -1277,10 +1289,10 @@ class EdgeIIoTsetExtractor:
             pos = nxt
         return b""
 
-    def _http_flush(self, r: list[Any], st: _TcpStream, di: int) -> None:
-        head, body, _, is_resp, cl, tls = st.http_wait[di]
+    def _http_flush(self, r: list[Any], st: _TcpStream, di: int, wait: _HttpWait) -> None:
+        """Emit the message ``wait`` (direction ``di``'s) now that its body is complete."""
         st.http_wait[di] = None
-        self._http_fields(r, head, _headers(head), bytes(body), is_resp, cl, tls)
+        self._http_fields(r, wait.head, _headers(wait.head), bytes(wait.body), wait.is_resp, wait.cl, wait.tls)
 
     def _http_once(self, r: list[Any], data: bytes, tls: bool = False, body: bool = False) -> None:
         """A whole HTTP message in one buffer: SSDP over UDP, or TCP quoted by an ICMP error.
