@@ -168,11 +168,27 @@ class TcpFloodConfig:
 
 
 @dataclass
+class UdpFloodConfig:
+    """The UDP flood rule: one host sent datagrams from very many source ports and answering none
+    (see agent/rules/udp_flood.py)."""
+
+    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
+    min_sources: int = doc(
+        "(source address, port) pairs that send one address datagrams it neither asked for nor answers "
+        "within window_s before it alerts (floods and reflection attacks: thousands a second)", 256
+    )
+    window_s: float = doc("the interval those pairs must fall in", 1.0)
+    class_name: str = doc("class its alerts carry; the model's class for UDP floods, so incidents merge", "DDoS_UDP")
+    max_targets: int = doc("addresses tracked at once; least recently seen dropped beyond", 256)
+
+
+@dataclass
 class RulesConfig:
     """Exact detectors that run beside the model on the same feature rows."""
 
     arp_poisoning: ArpPoisoningConfig = doc("ARP cache poisoning", factory=ArpPoisoningConfig)
     tcp_flood: TcpFloodConfig = doc("TCP floods of any flags", factory=TcpFloodConfig)
+    udp_flood: UdpFloodConfig = doc("UDP floods and reflection attacks", factory=UdpFloodConfig)
 
 
 @dataclass

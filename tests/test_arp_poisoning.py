@@ -89,10 +89,11 @@ def test_thresholds_come_from_the_config_and_pairs_stay_bounded() -> None:
 
 
 def test_rules_are_built_for_the_context_features_only_and_bad_settings_are_named() -> None:
-    assert [r.name for r in build_rules(RulesConfig(), HostContextExtractor.columns)] == ["arp_poisoning", "tcp_flood"]
-    assert [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)] == ["tcp_flood"]
+    everything = ["arp_poisoning", "tcp_flood", "udp_flood"]
+    assert [r.name for r in build_rules(RulesConfig(), HostContextExtractor.columns)] == everything
+    assert [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)] == everything[1:]
     off = load_config(None, ["rules.arp_poisoning.enabled=false"])
-    assert [r.name for r in build_rules(off.rules, HostContextExtractor.columns)] == ["tcp_flood"]
+    assert [r.name for r in build_rules(off.rules, HostContextExtractor.columns)] == everything[1:]
     bad = load_config(None, ["rules.arp_poisoning.min_replies=0"])
     with pytest.raises(ConfigError, match=r"rules\.arp_poisoning\.min_replies"):
         build_rules(bad.rules, HostContextExtractor.columns)

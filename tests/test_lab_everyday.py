@@ -123,3 +123,42 @@ def test_transfers_turn_seldom(transfers: tuple[Path, list[str]]) -> None:
     path, _ = transfers
     turns = [r["ctx.conn_turn_rate"] for r in ctx_rows(PcapFileSource(path))]
     assert max(turns) < 2.0, max(turns)  # log2(1 + r): below 3 turns/s
+
+
+@pytest.fixture(scope="module")
+def monitoring(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    rng = random.Random(8)
+    cap = Capture(rng, pad_short=True)
+    site = make_site(rng)
+    t0 = 1_700_000_000.0
+    for _ in range(3):  # three management setups on one site: polling styles, syslog senders, traps
+        everyday.normal_monitoring(cap, site, t0, t0 + 600)
+    return write_capture(cap, tmp_path_factory.mktemp("monitoring") / "monitoring.pcap")
+
+
+def test_snmp_walks_are_answered_request_by_request_and_syslog_comes_from_its_ports(
+        tshark: str, monitoring: tuple[Path, list[str]]) -> None:
+    path, labels = monitoring
+    assert set(labels) == {NORMAL}
+    out = subprocess.run([tshark, "-r", str(path), "-T", "fields", "-E", "separator=\t", "-e", "frame.protocols",
+                          "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport", "-e", "snmp.data",
+                          "-e", "snmp.request_id", "-e", "udp.checksum.status", "-o", "udp.check_checksum:TRUE"],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert not [r for r in rows if "_ws.malformed" in r[0] or r[7] == "2"]
+    pdus = Counter(r[5] for r in rows if r[5])
+    assert pdus["1"] > 100, pdus  # get-next-request: walks
+    assert pdus["0"] and pdus["2"], pdus  # gets and responses
+    # each walk request is answered, to the port it came from, before the next request of the walk
+    asked = {(r[1], r[2], r[6]) for r in rows if r[5] in ("1", "5")}
+    answered = {(r[3], r[4], r[6]) for r in rows if r[5] == "2"}
+    assert asked <= answered
+    syslog = [r for r in rows if r[0].endswith("syslog")]
+    assert len(syslog) > 50
+    assert {r[2] for r in syslog} - {"514"}, "syslog from ephemeral ports as well as from 514"
+
+
+def test_monitoring_extractor_matches_tshark(tshark: str, monitoring: tuple[Path, list[str]]) -> None:
+    path, _ = monitoring
+    diffs = compare(ours_for(path), tshark_rows(tshark, path))
+    assert not diffs, diffs[:10]

@@ -31,7 +31,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     for kind in ("profinet", "ethercat", "enip_io"):
         plant_floor.normal_cyclic_io(cap, site, t0, t0 + 30, kind=kind)
     plant_floor.normal_substation(cap, site, t0, t0 + 600, ptp=True)
-    for func in (plant_floor.normal_management, plant_floor.discovery_bursts):
+    for func in (plant_floor.normal_monitoring, plant_floor.discovery_bursts):
         func(cap, site, t0, t0 + 600)
     return write_capture(cap, tmp_path_factory.mktemp("plant_floor") / "plant_floor.pcap")
 

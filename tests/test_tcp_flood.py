@@ -49,6 +49,17 @@ def scan(packets: list[Any], **kw: Any) -> tuple[list[Finding], TcpFloodRule]:
     return rule.scan(rows, ctxs), rule
 
 
+def modbus_polls(client: str, server: str, n: int = 40) -> list[Any]:
+    """A Modbus/TCP poll every 100 ms and its answer: ordinary traffic for a capture to hold besides an attack."""
+    packets: list[Any] = []
+    for i in range(n):
+        t = 0.1 * i
+        packets += [seg(t, client, 50200, server, 502, "PA", bytes.fromhex(f"{i:04x}000000060103000a0004")),
+                    seg(t + 0.002, server, 502, client, 50200, "PA",
+                        bytes.fromhex(f"{i:04x}0000000b010308000100020003000400"))]
+    return packets
+
+
 def hping3_flood(n: int, flags: str, rate: float, start: float = 0.0, spoofed: bool = False) -> list[Any]:
     """hping3 --flood as it sends: the next source port for every segment, to one service."""
     return [seg(start + i / rate, f"198.51.{i // 250 % 250}.{i % 250 + 1}" if spoofed else ATTACKER,
@@ -115,9 +126,9 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 
 
 def test_rules_are_built_for_ethernet_rows_and_bad_settings_are_named() -> None:
-    assert [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)] == ["tcp_flood"]
+    assert [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)] == ["tcp_flood", "udp_flood"]
     off = load_config(None, ["rules.tcp_flood.enabled=false"])
-    assert [r.name for r in build_rules(off.rules, HostContextExtractor.columns)] == ["arp_poisoning"]
+    assert [r.name for r in build_rules(off.rules, HostContextExtractor.columns)] == ["arp_poisoning", "udp_flood"]
     for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0")):
         bad = load_config(None, [f"rules.tcp_flood.{key}={value}"])
         with pytest.raises(ConfigError, match=rf"rules\.tcp_flood\.{key}"):
@@ -129,12 +140,7 @@ def test_an_ack_flood_raises_ddos_tcp_through_the_shipped_bundle(tmp_path: Path)
     named after the rule, with the attacker's address."""
     from trainer.lab.default_models import PLANS, _incidents, replay_alerts
 
-    packets: list[Any] = []
-    for i in range(40):  # a Modbus/TCP poll every 100 ms
-        t = 0.1 * i
-        packets += [seg(t, "10.10.0.9", 50200, VICTIM, 502, "PA", bytes.fromhex(f"{i:04x}000000060103000a0004")),
-                    seg(t + 0.002, VICTIM, 502, "10.10.0.9", 50200, "PA",
-                        bytes.fromhex(f"{i:04x}0000000b010308000100020003000400"))]
+    packets = modbus_polls("10.10.0.9", VICTIM)
     packets += hping3_flood(4000, "A", rate=2000.0, start=1.0)  # 2 s: two intervals
     packets.sort(key=lambda p: float(p.time))
     capture = tmp_path / "ack_flood.pcap"

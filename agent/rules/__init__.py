@@ -89,6 +89,7 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
     """The enabled rules whose input columns ``columns`` (the extractor's) has."""
     from agent.rules.arp_poisoning import ArpPoisoningRule
     from agent.rules.tcp_flood import TcpFloodRule
+    from agent.rules.udp_flood import UdpFloodRule
 
     rules: list[Rule] = []
     arp = config.arp_poisoning
@@ -99,4 +100,6 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
             log.info("rules.arp_poisoning is off: feature kind edge-iiotset-context makes the columns it reads")
     if config.tcp_flood.enabled and TcpFloodRule.needs(columns):
         rules.append(TcpFloodRule.from_config(config.tcp_flood, columns))
+    if config.udp_flood.enabled and UdpFloodRule.needs(columns):
+        rules.append(UdpFloodRule.from_config(config.udp_flood, columns))
     return rules

@@ -23,22 +23,18 @@ as a scan. The rule reports the model's class for TCP floods (``DDoS_TCP`` by de
 Ethernet stream's key, so a flood both see is one incident.
 
 What it cannot see: floods spread over many ports of a host (counted per port, each stays low),
-and slow floods under ``min_sources`` a second (the model is left to judge both). Memory is bounded:
-at most ``max_targets`` (address, port) targets are tracked, the least recently seen dropped beyond
-and counted, and each holds at most ``2 * min_sources`` pairs for the current interval, cleared once
-it has reported.
+and slow floods under ``min_sources`` a second (the model is left to judge both). Memory is bounded
+(:class:`agent.rules.floods.FloodCounter`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import TcpFloodConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, check_settings, column_indices
+from agent.rules import Finding, column_indices
+from agent.rules.floods import FloodRule, Report
 from agent.windows import GLOBAL_KEY
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
@@ -47,27 +43,9 @@ COLUMNS = ("tcp.len", "tcp.flags")
 _RST, _SYN_ACK = 0x04, 0x12
 _TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
                                           ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto"))
-#: a run of reports closer than this many intervals is one flood (one incident)
-QUIET_INTERVALS = 10
 
 
-@dataclass
-class _Target:
-    """One (address, port) and the source pairs that reached it in the current interval."""
-
-    start: float
-    pairs: dict[tuple[Any, Any], bool] = field(default_factory=dict)
-    """(source address, source port) -> whether it carried data."""
-    bare: int = 0
-    """Pairs without data so far in the interval."""
-    reported: bool = False
-    """The interval has reported (its pairs are cleared)."""
-    last_report: float | None = None
-    run_start: float = 0.0
-    """Start of the first interval of the current run of reports."""
-
-
-class TcpFloodRule:
+class TcpFloodRule(FloodRule):
     """Finds TCP floods in Edge-IIoTset rows (see the module docstring)."""
 
     name = "tcp_flood"
@@ -81,101 +59,43 @@ class TcpFloodRule:
         max_targets: int = 256,
     ) -> None:
         self._len, self._flags = column_indices(self.name, COLUMNS, columns)
-        check_settings(self.name, {"min_sources": (min_sources, 2), "max_targets": (max_targets, 1)},
-                       {"window_s": window_s})
-        self.class_name = class_name
-        self.min_sources = int(min_sources)
-        self.window_s = float(window_s)
-        self.max_targets = int(max_targets)
-        self._cap = 2 * self.min_sources
-        self._targets: OrderedDict[tuple[Any, Any], _Target] = OrderedDict()
-        self._counters = {"tcp_flood_findings": 0, "tcp_flood_targets_evicted": 0, "tcp_flood_pairs_capped": 0}
+        super().__init__(columns, class_name, min_sources, window_s, max_targets)
 
     @staticmethod
     def needs(columns: Sequence[str]) -> bool:
         """Whether ``columns`` has what the rule reads."""
         return all(c in columns for c in COLUMNS)
 
-    @classmethod
-    def from_config(cls, config: TcpFloodConfig, columns: Sequence[str]) -> TcpFloodRule:
-        """Build from the ``rules.tcp_flood`` section."""
-        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets)
-
-    def stats(self) -> dict[str, int]:
-        """Findings raised, targets tracked and evicted, pairs not tracked for lack of room."""
-        return {**self._counters, "tcp_flood_targets_tracked": len(self._targets)}
-
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one per interval in which a target's bare pairs reach ``min_sources``."""
         out: list[Finding] = []
-        length, flags = self._len, self._flags
+        length, flags, arrive = self._len, self._flags, self._counter.arrive
         for row, ctx in zip(rows, contexts, strict=True):
             if ctx[_PROTO] != "TCP" or ctx[_DST] is None:
                 continue
             f = row[flags]
             if f & _RST or f & _SYN_ACK == _SYN_ACK:
                 continue
-            found = self._segment(ctx, row[length] > 0)
-            if found is not None:
-                out.append(found)
+            report = arrive((ctx[_DST], ctx[_DPORT]), float(ctx[_TS]), (ctx[_SRC], ctx[_SPORT]), ctx[_DPORT],
+                            row[length] > 0)
+            if report is not None:
+                out.append(self._finding(report))
         return out
 
-    def _segment(self, ctx: tuple[Any, ...], data: bool) -> Finding | None:
-        ts = float(ctx[_TS])
-        key = (ctx[_DST], ctx[_DPORT])
-        targets = self._targets
-        t = targets.get(key)
-        if t is None:
-            t = targets[key] = _Target(ts)
-            if len(targets) > self.max_targets:
-                targets.popitem(last=False)
-                self._counters["tcp_flood_targets_evicted"] += 1
-        else:
-            targets.move_to_end(key)
-            if ts - t.start >= self.window_s or ts < t.start:  # a new interval (or the clock went back)
-                t.start, t.bare, t.reported = ts, 0, False
-                t.pairs.clear()
-        if t.reported:
-            return None
-        pair = (ctx[_SRC], ctx[_SPORT])
-        had = t.pairs.get(pair)
-        if had is None:
-            if len(t.pairs) >= self._cap:
-                self._counters["tcp_flood_pairs_capped"] += 1
-                return None
-            t.pairs[pair] = data
-            t.bare += not data
-        elif data and not had:
-            t.pairs[pair] = True
-            t.bare -= 1
-        if t.bare < self.min_sources:
-            return None
-        return self._report(t, key, ts)
-
-    def _report(self, t: _Target, key: tuple[Any, Any], ts: float) -> Finding:
-        sources = {pair[0] for pair, had in t.pairs.items() if not had}
-        t.reported = True
-        t.pairs.clear()
-        quiet = QUIET_INTERVALS * self.window_s
-        if t.last_report is None or ts - t.last_report > quiet or ts < t.last_report:
-            t.run_start, since = t.start, t.start
-        else:
-            since = t.last_report
-        t.last_report = ts
-        self._counters["tcp_flood_findings"] += 1
-        dst, port = key
-        one = next(iter(sources)) if len(sources) == 1 else None
-        origin = f"from {one}" if one is not None else f"from {len(sources)} addresses"
+    def _finding(self, r: Report) -> Finding:
+        dst, port = r.target
+        one = next(iter(r.sources)) if len(r.sources) == 1 else None
+        origin = f"from {one}" if one is not None else f"from {len(r.sources)} addresses"
         return Finding(
             key=GLOBAL_KEY,
             cls=self.class_name,
-            first_ts=since,
-            last_ts=ts,
+            first_ts=r.since,
+            last_ts=r.ts,
             context={"src_ip": one, "dest_ip": dst, "dest_port": port, "proto": "TCP"},
-            quiet_s=quiet,
+            quiet_s=r.quiet_s,
             evidence=(
-                f"{t.bare} source ports {origin} sent TCP segments to {dst} port {port} within "
-                f"{ts - t.start:.2f} s and none of them sent it data (a TCP flood, as hping3 --flood "
-                f"sends; {ts - t.run_start:.0f} s so far)"
+                f"{r.bare} source ports {origin} sent TCP segments to {dst} port {port} within "
+                f"{r.ts - r.interval_start:.2f} s and none of them sent it data (a TCP flood, as hping3 --flood "
+                f"sends; {r.run_s:.0f} s so far)"
             ),
         )

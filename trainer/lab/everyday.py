@@ -23,6 +23,11 @@ from trainer.lab.ethernet import (
     BROWSER_UAS,
     NORMAL,
     RST,
+    SNMP_GET,
+    SNMP_GETBULK,
+    SNMP_GETNEXT,
+    SNMP_RESPONSE,
+    SNMP_TRAP2,
     Capture,
     Host,
     Site,
@@ -30,6 +35,8 @@ from trainer.lab.ethernet import (
     _entropy_text,
     _mstr,
     _smb2,
+    ber,
+    ber_oid,
     dns_answer,
     dns_name,
     external,
@@ -42,6 +49,7 @@ from trainer.lab.ethernet import (
     smb_read,
     smb_session,
     smb_write,
+    snmp_message,
     ssdp_msearch,
 )
 
@@ -424,6 +432,160 @@ def normal_auth_failures(cap: Capture, site: Site, t0: float, t1: float) -> None
                                     ctype="application/x-www-form-urlencoded"),
                        http_response(rng, 302, b"", "text/html", "nginx"), rng.uniform(0.01, 0.1))
             c.close(True)
+
+
+#: the MIB-2 subtrees an NMS walks (system, interfaces, ifX counters, host resources, UCD load)
+WALKED_TREES = ("1.3.6.1.2.1.1", "1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1", "1.3.6.1.2.1.25.2.3.1",
+                "1.3.6.1.4.1.2021.10.1")
+#: linkDown, linkUp, coldStart (snmpTrapOID values)
+LINK_TRAPS = ("1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.6.3.1.1.5.1")
+#: what devices say in syslog
+SYSLOG_TEXTS = ("link up on port {n}", "cycle time {n} us", "io module {n} ok", "user admin logged in from console",
+                "config saved", "NTP sync to {n}", "watchdog ok", "CRON[{n}]: (root) CMD (run-parts /etc/cron.hourly)",
+                "dhcp lease renewed", "temperature {n} C", "fan {n} rpm", "sshd[{n}]: Accepted publickey for admin")
+
+
+def _snmp_value(rng: random.Random) -> bytes:
+    """A varbind's value as agents answer: a counter, gauge, timeticks, integer or a display string."""
+    kind = rng.random()
+    if kind < 0.5:
+        raw = rng.getrandbits(32).to_bytes(5, "big")
+        while len(raw) > 1 and raw[0] == 0 and raw[1] < 0x80:  # the shortest two's complement form
+            raw = raw[1:]
+        return ber(rng.choice([0x41, 0x42, 0x43]), raw)
+    if kind < 0.7:
+        return ber(0x02, bytes((rng.randrange(128),)))
+    return ber(0x04, _entropy_text(rng, rng.randint(3, 90)))
+
+
+def _snmp_walk(cap: Capture, nms: Host, dev: Host, t: float, sport: int, community: bytes, version: int,
+               rtt_s: float, most: int) -> float:
+    """snmpwalk / snmpbulkwalk of one subtree: each request sent as soon as the previous answer arrives,
+    from one port; the walk ends with the first OID past the subtree (of at most ``most`` rows).
+    Returns when it ended."""
+    rng = cap.rng
+    tree = rng.choice(WALKED_TREES)
+    rows = rng.randint(8, most)
+    bulk = version == 1 and rng.random() < 0.5
+    per = rng.randint(10, 25) if bulk else 1
+    rid = rng.randrange(1 << 30)
+    done = 0
+    while done <= rows:
+        rid += 1
+        oid = f"{tree}.{done}" if done else tree
+        pdu = SNMP_GETBULK if bulk else SNMP_GETNEXT
+        req = snmp_message(version, community, pdu, rid, [(oid, b"\x05\x00")], (0, per) if bulk else (0, 0))
+        cap.udp(t, NORMAL, nms, dev, sport, 161, req)
+        n = min(per, rows + 1 - done)
+        ans = [(f"{tree}.{done + i + 1}", _snmp_value(rng)) for i in range(n)]
+        t += rtt_s + rng.uniform(0.0002, 0.004) + 0.00002 * n
+        cap.udp(t, NORMAL, dev, nms, 161, sport, snmp_message(version, community, SNMP_RESPONSE, rid, ans))
+        done += n
+        t += rng.uniform(0.00005, 0.0005)
+    return t
+
+
+def _syslog_line(rng: random.Random, h: Host, t: float, rfc5424: bool) -> bytes:
+    """One syslog message (RFC 3164 or RFC 5424)."""
+    pri = rng.choice([13, 14, 30, 134, 165, 11, 28])
+    text = rng.choice(SYSLOG_TEXTS).format(n=rng.randint(1, 9999))
+    if rfc5424:
+        stamp = f"2026-11-{int(t // 86400) % 28 + 1:02d}T{int(t % 86400) // 3600:02d}:{int(t % 3600) // 60:02d}:" \
+                f"{t % 60:06.3f}Z"
+        return f"<{pri}>1 {stamp} {h.name} {rng.choice(['plc-agent', 'kernel', 'sshd', '-'])} " \
+               f"{rng.randint(1, 30000)} - - {text}".encode()
+    return f"<{pri}>Nov {int(t // 86400) % 28 + 1:2d} {int(t % 86400) // 3600:02d}:{int(t % 3600) // 60:02d}:" \
+           f"{int(t % 60):02d} {h.name} {text}".encode()
+
+
+def normal_monitoring(cap: Capture, site: Site, t0: float, t1: float) -> None:
+    """Network management: an NMS polling devices over SNMP, devices sending syslog and traps.
+
+    Why: every managed plant network has it, and its shapes look like attacks to a model that never
+    saw them. An NMS sweeps every device with a get each period, or walks subtrees: a walk sends
+    hundreds of GetNext/GetBulk requests back to back, as fast as the agent answers (snmpwalk,
+    LibreNMS, Zabbix). net-snmp's tools bind a new source port for each run. Syslog comes from
+    port 514 (embedded stacks), from one ephemeral port (rsyslog), or from a new port per message
+    (``logger``, busybox), from 1 message a minute to bursts of hundreds when a device boots; a
+    collector that is not listening answers each with ICMP port unreachable, rate-limited.
+
+    Switched on with the plant-floor traffic (:func:`trainer.lab.plant_floor.add_plant_floor`,
+    ``generate --plant-floor``), not in every session: see README's *Known limits* for what a model
+    trained with it in every session did.
+    """
+    rng = cap.rng
+    lan = [h for h in site.hosts if not h.external]
+    nms = rng.choice([site.hmi, *site.clients, site.gw])
+    devices = [h for h in lan if h is not nms]
+    community = rng.choice([b"public", b"public", b"monitor", b"pl4nt-ro"])
+    version = rng.choice([0, 1, 1])
+    new_port = rng.random() < 0.6  # each poll a new process (snmpget, snmpwalk) or one long-lived poller
+    sport = nms.port(rng)
+    period = rng.choice([1.0, 2.0, 5.0, 10.0, 30.0, 60.0])
+    sweep = period >= 5 and rng.random() < 0.6
+    # walks: one device's small subtree every second or so, or a few devices' tables every minutes
+    walk_s = rng.choice([1.0, 10.0, 60.0, 300.0])
+    walked = rng.sample(devices, k=min(len(devices), 1 if walk_s < 10 else rng.randint(1, 4)))
+    walk_every = max(1, round(walk_s / period))
+    polls = 0
+    silent = {id(h) for h in devices if rng.random() < 0.1}
+    t, rid = t0 + rng.uniform(0, period), rng.randrange(1 << 20)
+    while t < t1:
+        at = t
+        if sweep:
+            for h in devices:
+                rid += 1
+                port = nms.port(rng) if new_port else sport
+                oids = rng.sample(["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.2.2.1.10.1",
+                                   "1.3.6.1.2.1.2.2.1.16.1", "1.3.6.1.2.1.1.5.0"], k=rng.randint(1, 3))
+                cap.udp(at, NORMAL, nms, h, port, 161, snmp_message(version, community, SNMP_GET, rid,
+                                                                    [(o, b"\x05\x00") for o in oids]))
+                if id(h) not in silent:
+                    cap.udp(at + rng.uniform(0.001, 0.02), NORMAL, h, nms, 161, port, snmp_message(
+                        version, community, SNMP_RESPONSE, rid, [(o, _snmp_value(rng)) for o in oids]))
+                at += rng.uniform(0.002, 0.05)
+        polls += 1
+        for h in walked if polls % walk_every == 0 else ():
+            at = _snmp_walk(cap, nms, h, at + rng.uniform(0.001, 0.05), nms.port(rng) if new_port else sport,
+                            community, version, site.rtt_lan, 30 if walk_s < 10 else 250)
+        t += max(period, at - t + 0.5) * rng.uniform(0.98, 1.02)
+    if rng.random() < 0.3:  # traps: link changes, threshold crossings
+        for h in rng.sample(devices, k=min(len(devices), 3)):
+            t = t0 + rng.expovariate(1 / 120)
+            while t < t1:
+                trap = snmp_message(1, community, SNMP_TRAP2, rng.randrange(1 << 30),
+                                    [("1.3.6.1.2.1.1.3.0", ber(0x43, rng.randbytes(3))),
+                                     ("1.3.6.1.6.3.1.1.4.1.0", ber_oid(rng.choice(LINK_TRAPS)))])
+                cap.udp(t, NORMAL, h, nms, h.port(rng), 162, trap)
+                t += rng.expovariate(1 / 300)
+    collector = rng.choice([site.hmi, site.broker, site.gw, nms])
+    listening = rng.random() < 0.75
+    tokens: dict[int, list[float]] = {}
+    for i, h in enumerate(rng.sample([h for h in devices if h is not collector], k=min(len(devices) - 1, 6))):
+        mode = rng.choice(["514", "514", "fixed", "per-message"])
+        port = 514 if mode == "514" else h.port(rng)
+        rfc5424 = rng.random() < 0.4
+        gap = rng.choice([0.2, 0.5, 1.0, 5.0] if i == 0 else [5.0, 30.0, 60.0, 300.0])  # one chatty sender
+        t = t0 + rng.uniform(0, gap)
+        while t < t1:
+            burst = rng.randint(20, 200) if rng.random() < 0.01 else 1  # a boot or an error storm
+            for _ in range(burst):
+                if mode == "per-message":
+                    port = h.port(rng)
+                msg = _syslog_line(rng, h, t, rfc5424)
+                cap.udp(t, NORMAL, h, collector, port, 514, msg)
+                if not listening:  # Linux: a burst of 6 port unreachables per peer, then one a second
+                    bucket = tokens.setdefault(id(h), [6.0, t])
+                    bucket[0] = min(6.0, bucket[0] + (t - bucket[1]))
+                    bucket[1] = t
+                    if bucket[0] >= 1:
+                        bucket[0] -= 1
+                        orig = wire.ipv4(h.ip, collector.ip, wire.PROTO_UDP,  # Linux quotes up to 548 bytes
+                                         wire.udp(h.ip, collector.ip, port, 514, msg), h.ttl, 0)[:548]
+                        cap.ip(t + 0.0001, NORMAL, collector, h, wire.PROTO_ICMP,
+                               wire.icmp(3, 3, b"\0\0\0\0", orig), df=False)
+                t += rng.uniform(0.001, 0.02) if burst > 1 else 0.0
+            t += rng.expovariate(1 / gap)
 
 
 def add_everyday(cap: Capture, site: Site, t0: float, t1: float) -> None:

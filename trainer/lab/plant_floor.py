@@ -4,8 +4,9 @@ Why this exists: a real plant LAN is not only Modbus polling. SCADA and HMIs pol
 EtherNet/IP, DNP3, OPC UA or IEC 60870-5-104 many times a second; controllers exchange cyclic I/O
 every few milliseconds (PROFINET RT and EtherCAT at layer 2, EtherNet/IP implicit messaging over
 UDP); IEDs send GOOSE heartbeats; clocks sync over PTP; every device is polled by SNMP and sends
-syslog. None of these carries an Edge-IIoTset field beyond TCP/UDP, and a model that never saw them
-called S7 polling an HTTP flood, PROFINET cycles a UDP flood and SNMP polling a port scan. Each kind
+syslog (:func:`trainer.lab.everyday.normal_monitoring`). None of these carries an Edge-IIoTset field
+beyond TCP/UDP, and a model that never saw them called S7 polling an HTTP flood, PROFINET cycles a
+UDP flood and SNMP polling a port scan. Each kind
 is switched on per capture session with its own probability and its own rates, and the busiest run
 for a stretch of the session only, so one session does not drown the others.
 
@@ -19,8 +20,8 @@ import struct
 from collections.abc import Callable, Sequence
 
 from trainer.lab import wire
-from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, dns_name, rand_mac, snmp_pdu, ssdp_msearch
-from trainer.lab.everyday import BROADCAST_MAC, discovery_groups, llmnr_port
+from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, dns_name, rand_mac, ssdp_msearch
+from trainer.lab.everyday import BROADCAST_MAC, discovery_groups, llmnr_port, normal_monitoring
 
 #: cyclic and polled traffic may add about this many frames per second of session, on average
 FRAME_BUDGET_PER_S = 40.0
@@ -227,41 +228,6 @@ def normal_substation(cap: Capture, site: Site, t0: float, t1: float, ptp: bool 
             t += rng.choice([0.125, 0.5, 1.0])
 
 
-def normal_management(cap: Capture, site: Site, t0: float, t1: float) -> None:
-    """An NMS polls every device over SNMP (some never answer); devices send syslog to a collector."""
-    rng = cap.rng
-    lan = [h for h in site.hosts if not h.external]
-    nms = rng.choice([site.hmi, *site.clients, site.gw])
-    period = rng.choice([5.0, 10.0, 30.0, 60.0])
-    community = rng.choice([b"public", b"public", b"monitor", b"pl4nt-ro"])
-    silent = {id(h) for h in lan if rng.random() < 0.1}
-    t, rid = t0 + rng.uniform(0, period), rng.randrange(1 << 20)
-    sport = nms.port(rng)
-    while t < t1:
-        for i, h in enumerate(lan):
-            if h is nms:
-                continue
-            rid += 1
-            at = t + i * rng.uniform(0.002, 0.05)
-            cap.udp(at, NORMAL, nms, h, sport, 161, snmp_pdu(community, rid))
-            if id(h) not in silent:
-                cap.udp(at + rng.uniform(0.001, 0.02), NORMAL, h, nms, 161, sport,
-                        snmp_pdu(community, rid, struct.pack("!I", rng.randrange(1 << 31))))
-        t += period * rng.uniform(0.98, 1.02)
-    if rng.random() < 0.7:
-        collector = rng.choice([site.hmi, site.broker, site.gw])
-        for h in rng.sample(lan, max(1, len(lan) // 2)):
-            if h is collector:
-                continue
-            gap = rng.uniform(0.5, 30.0)
-            t = t0 + rng.uniform(0, gap)
-            while t < t1:
-                what = rng.choice(["cycle ok", "link up", "io ok", "scan"])
-                msg = f"<{rng.choice([30, 134, 166, 13])}>{h.name}: {what} {rng.randint(0, 10**6)}".encode()
-                cap.udp(t, NORMAL, h, collector, 514, 514, msg)
-                t += rng.expovariate(1 / gap)
-
-
 def discovery_bursts(cap: Capture, site: Site, t0: float, t1: float) -> None:
     """Many hosts announcing at once (after a switch reboot, a link flap, a shift's PCs waking up):
     mDNS, SSDP, LLMNR and NetBIOS from each within a second or two."""
@@ -287,6 +253,6 @@ def add_plant_floor(cap: Capture, site: Site, t0: float, t1: float) -> None:
     """Switch each kind of plant-floor traffic on with its own probability for this capture session."""
     rng = cap.rng
     for func, p in ((normal_ot_polling, 0.6), (normal_cyclic_io, 0.5), (normal_substation, 0.3),
-                    (normal_management, 0.6), (discovery_bursts, 0.4)):
+                    (normal_monitoring, 0.6), (discovery_bursts, 0.4)):
         if rng.random() < p:
             func(cap, site, t0, t1)

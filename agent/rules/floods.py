@@ -1,0 +1,175 @@
+"""What the flood rules share: per target, the source pairs that reached it in one interval and got
+nowhere, counted with bounded memory.
+
+A flood, whatever the protocol, is very many (source address, source port) pairs reaching one
+target within a second, none of which gets anywhere: a TCP flood's pairs never send data, a UDP
+flood's are never answered. Ordinary traffic settles almost every pair within milliseconds (a
+client sends its request, a server answers). :class:`FloodCounter` counts, per target and per
+``window_s`` interval, the pairs not settled yet, and reports once per interval when they reach
+``min_sources``; the rules (:mod:`agent.rules.tcp_flood`, :mod:`agent.rules.udp_flood`) decide
+what a target, a pair and settling are, and word the finding.
+
+Memory is bounded: at most ``max_targets`` targets are tracked (the least recently seen dropped
+beyond and counted), each with at most ``2 * min_sources`` pairs for the current interval (pairs
+beyond are counted, not stored), cleared once the interval has reported.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from agent.rules import check_settings
+
+#: a run of reports closer than this many intervals is one flood (one incident)
+QUIET_INTERVALS = 10
+#: (source address, source port)
+Pair = tuple[Any, Any]
+
+
+@dataclass
+class Target:
+    """One target and the source pairs that reached it in the current interval."""
+
+    start: float
+    pairs: dict[Pair, bool] = field(default_factory=dict)
+    """(source address, source port) -> whether it settled."""
+    bare: int = 0
+    """Pairs not settled so far in the interval."""
+    ports: set[int] = field(default_factory=set)
+    """Destination ports reached in the interval (at most as many as the pairs)."""
+    reported: bool = False
+    """The interval has reported (its pairs are cleared)."""
+    last_report: float | None = None
+    run_start: float = 0.0
+    """Start of the first interval of the current run of reports."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """One interval that reached ``min_sources``: what the rule words its finding from."""
+
+    target: Any
+    bare: int
+    """Pairs not settled when it reported."""
+    sources: frozenset[object]
+    """Their source addresses."""
+    ports: frozenset[int]
+    """Destination ports reached in the interval."""
+    interval_start: float
+    since: float
+    """Start of the evidence this report adds (the interval's start, or the previous report)."""
+    ts: float
+    run_s: float
+    """How long the flood has gone on (since its first reported interval)."""
+    quiet_s: float
+    """How long it may go quiet and still be the same flood."""
+
+
+class FloodCounter:
+    """Unsettled source pairs per target and interval (see the module docstring)."""
+
+    def __init__(self, prefix: str, min_sources: int, window_s: float, max_targets: int) -> None:
+        self.min_sources = int(min_sources)
+        self.window_s = float(window_s)
+        self.max_targets = int(max_targets)
+        self._cap = 2 * self.min_sources
+        self._targets: OrderedDict[Hashable, Target] = OrderedDict()
+        self._prefix = prefix
+        self._counters = {f"{prefix}_findings": 0, f"{prefix}_targets_evicted": 0, f"{prefix}_pairs_capped": 0}
+
+    def stats(self) -> dict[str, int]:
+        """Findings raised, targets tracked and evicted, pairs not tracked for lack of room."""
+        return {**self._counters, f"{self._prefix}_targets_tracked": len(self._targets)}
+
+    def arrive(self, key: Hashable, ts: float, pair: Pair, port: int, settled: bool) -> Report | None:
+        """``pair`` reached target ``key`` (on ``port``) at ``ts``, ``settled`` or not: a report if the
+        target's unsettled pairs reach ``min_sources`` in this interval."""
+        targets = self._targets
+        t = targets.get(key)
+        if t is None:
+            t = targets[key] = Target(ts)
+            if len(targets) > self.max_targets:
+                targets.popitem(last=False)
+                self._counters[f"{self._prefix}_targets_evicted"] += 1
+        else:
+            targets.move_to_end(key)
+            if ts - t.start >= self.window_s or ts < t.start:  # a new interval (or the clock went back)
+                t.start, t.bare, t.reported = ts, 0, False
+                t.pairs.clear()
+                t.ports.clear()
+        if t.reported:
+            return None
+        had = t.pairs.get(pair)
+        if had is None:
+            if len(t.pairs) >= self._cap:
+                self._counters[f"{self._prefix}_pairs_capped"] += 1
+                return None
+            t.pairs[pair] = settled
+            t.bare += not settled
+            t.ports.add(port)
+        elif settled and not had:
+            t.pairs[pair] = True
+            t.bare -= 1
+        if t.bare < self.min_sources:
+            return None
+        return self._report(t, key, ts)
+
+    def settle(self, key: Hashable, pair: Pair) -> None:
+        """``pair`` got somewhere with target ``key`` (an answer came back): it no longer counts."""
+        t = self._targets.get(key)
+        if t is not None and t.pairs.get(pair) is False:
+            t.pairs[pair] = True
+            t.bare -= 1
+
+    def _report(self, t: Target, key: Hashable, ts: float) -> Report:
+        sources = frozenset(pair[0] for pair, had in t.pairs.items() if not had)
+        ports = frozenset(t.ports)
+        t.reported = True
+        t.pairs.clear()
+        t.ports.clear()
+        quiet = QUIET_INTERVALS * self.window_s
+        if t.last_report is None or ts - t.last_report > quiet or ts < t.last_report:
+            t.run_start, since = t.start, t.start
+        else:
+            since = t.last_report
+        t.last_report = ts
+        self._counters[f"{self._prefix}_findings"] += 1
+        return Report(key, t.bare, sources, ports, t.start, since, ts, ts - t.run_start, quiet)
+
+
+class FloodSettings(Protocol):
+    """What a flood rule's config section holds (``rules.tcp_flood``, ``rules.udp_flood``)."""
+
+    class_name: str
+    min_sources: int
+    window_s: float
+    max_targets: int
+
+
+_Rule = TypeVar("_Rule", bound="FloodRule")
+
+
+class FloodRule:
+    """The settings, checks and counters the flood rules share; each names itself and scans its rows
+    (``columns``, the extractor's, are for the rules that read row columns)."""
+
+    name = "flood"
+
+    def __init__(self, columns: Sequence[str], class_name: str, min_sources: int, window_s: float,
+                 max_targets: int) -> None:
+        check_settings(self.name, {"min_sources": (min_sources, 2), "max_targets": (max_targets, 1)},
+                       {"window_s": window_s})
+        self.class_name = class_name
+        self._counter = FloodCounter(self.name, min_sources, window_s, max_targets)
+
+    @classmethod
+    def from_config(cls: type[_Rule], config: FloodSettings, columns: Sequence[str]) -> _Rule:
+        """Build from the rule's config section."""
+        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets)
+
+    def stats(self) -> dict[str, int]:
+        """Findings raised, targets tracked and evicted, pairs not tracked for lack of room."""
+        return self._counter.stats()

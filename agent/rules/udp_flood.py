@@ -1,0 +1,142 @@
+"""UDP floods: one host sent datagrams from very many source ports at once, and answering none.
+
+What floods look like: hping3 ``--udp --flood`` sends each datagram from the next source port (with
+``--rand-source`` from a random address too), to one port or to random ones; flooders written for
+bandwidth pick random source and destination ports; a reflection attack (DNS, NTP, SSDP, memcached
+amplification) has hundreds to thousands of servers answer queries the victim never sent, each
+from its service port to whatever port the forged query named. Whatever the tool, the victim sees
+hundreds to hundreds of thousands of (source address, source port) pairs a second, and answers
+none of them over UDP (at most with ICMP port unreachable, which the rule ignores). Ordinary
+traffic does not: a DNS, NTP or SNMP server answers each client's pair within milliseconds, and
+senders of one-way UDP (syslog, traps, NetFlow, RTP) keep one port, or take a new one per message
+a few times a second (``logger``).
+
+So the evidence is: at least ``min_sources`` (source address, port) pairs sent UDP datagrams to one
+address within one ``window_s`` interval, none of them answering something that address had sent
+them, and that address sent none of them a datagram back in that interval (a pair it answers no
+longer counts). An NMS sweeping 500 devices gets 500 answers within a second: it asked each. The
+last ``max_targets * 256`` (asker, address, port) requests are remembered for this, the oldest
+forgotten. Multicast and broadcast destinations are left out: discovery protocols (mDNS, SSDP,
+NetBIOS) send to them from every host of a segment, and the unicast answers to such a query count
+as asked. A UDP port scan does not count either: nmap and masscan send their probes from one source
+port, which is one pair however many ports it reaches.
+
+Why a rule and not only the model: see :mod:`agent.rules`. The lab's model has to tell a flood from
+a scan by rows that do not show ports, and read a one-source flood to random ports as a scan and a
+reflection attack as nothing. The rule reports the model's class for UDP floods (``DDoS_UDP`` by
+default) under the Ethernet stream's key, so a flood both see is one incident.
+
+What it cannot see: a flood from one source port (one pair; the model is left to judge it), and
+slow floods under ``min_sources`` pairs a second. Memory is bounded
+(:class:`agent.rules.floods.FloodCounter`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from agent.features import ETHERNET_CONTEXT
+from agent.rules import Finding
+from agent.rules.floods import FloodRule, Report
+from agent.windows import GLOBAL_KEY
+
+_TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
+                                          ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto"))
+
+#: stands for any multicast or broadcast address in a remembered request (answers come from unicast ones)
+ANY_GROUP = "*"
+
+
+def _group_address(addr: str) -> bool:
+    """Whether ``addr`` is multicast or broadcast (limited, or the last address of a /24)."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    if ip.is_multicast:
+        return True
+    return ip.version == 4 and (addr == "255.255.255.255" or addr.endswith(".255"))
+
+
+class UdpFloodRule(FloodRule):
+    """Finds UDP floods in Edge-IIoTset rows (see the module docstring)."""
+
+    name = "udp_flood"
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        class_name: str = "DDoS_UDP",
+        min_sources: int = 256,
+        window_s: float = 1.0,
+        max_targets: int = 256,
+    ) -> None:
+        super().__init__(columns, class_name, min_sources, window_s, max_targets)
+        self._group: dict[str, bool] = {}
+        #: (asker, address or ANY_GROUP, port) of the requests seen lately, oldest first
+        self._asked: OrderedDict[tuple[Any, Any, Any], None] = OrderedDict()
+        self._max_asked = 256 * int(max_targets)
+
+    @staticmethod
+    def needs(columns: Sequence[str]) -> bool:
+        """Whether ``columns`` are Ethernet rows (the rule reads only the alert context)."""
+        return "udp.stream" in columns
+
+    def _is_group(self, addr: str) -> bool:
+        group = self._group.get(addr)
+        if group is None:
+            if len(self._group) >= 4096:  # addresses seen as destinations: bounded like the rest
+                self._group.clear()
+            group = self._group[addr] = _group_address(addr)
+        return group
+
+    def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
+        """Findings of ``rows``: one per interval in which a host's unanswered pairs reach ``min_sources``."""
+        out: list[Finding] = []
+        counter, asked, most = self._counter, self._asked, self._max_asked
+        for ctx in contexts:
+            if ctx[_PROTO] != "UDP":
+                continue
+            src, sport, dst, dport = ctx[_SRC], ctx[_SPORT], ctx[_DST], ctx[_DPORT]
+            if dst is None or sport is None:
+                continue
+            group = self._is_group(dst)
+            request = (src, ANY_GROUP if group else dst, dport)
+            if request in asked:
+                asked.move_to_end(request)
+            else:
+                asked[request] = None
+                if len(asked) > most:
+                    asked.popitem(last=False)
+            if group:
+                continue
+            counter.settle(src, (dst, dport))  # src answers a pair that reached it
+            if (dst, src, sport) in asked or (dst, ANY_GROUP, sport) in asked:
+                continue  # the answer to something dst sent
+            report = counter.arrive(dst, float(ctx[_TS]), (src, sport), dport, False)
+            if report is not None:
+                out.append(self._finding(report))
+        return out
+
+    def _finding(self, r: Report) -> Finding:
+        dst = r.target
+        one = next(iter(r.sources)) if len(r.sources) == 1 else None
+        port = next(iter(r.ports)) if len(r.ports) == 1 else None
+        origin = f"from {one}" if one is not None else f"from {len(r.sources)} addresses"
+        where = f"port {port}" if port is not None else f"{len(r.ports)} ports"
+        return Finding(
+            key=GLOBAL_KEY,
+            cls=self.class_name,
+            first_ts=r.since,
+            last_ts=r.ts,
+            context={"src_ip": one, "dest_ip": dst, "dest_port": port, "proto": "UDP"},
+            quiet_s=r.quiet_s,
+            evidence=(
+                f"{r.bare} source ports {origin} sent UDP datagrams to {dst} ({where}) within "
+                f"{r.ts - r.interval_start:.2f} s and it answered none of them (a UDP flood or a "
+                f"reflection attack; {r.run_s:.0f} s so far)"
+            ),
+        )
