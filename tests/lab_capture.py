@@ -1,11 +1,21 @@
-"""Writing a lab :class:`~trainer.lab.ethernet.Capture` built by a test to a pcap."""
+"""A lab :class:`~trainer.lab.ethernet.Capture` for a test to fill, and writing it to a pcap."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from trainer.lab import wire
-from trainer.lab.ethernet import Capture
+from trainer.lab.ethernet import Capture, Site, make_site
+
+#: when the captures tests build start
+T0 = 1_700_000_000.0
+
+
+def new_capture(seed: int) -> tuple[Capture, Site]:
+    """An empty capture (short frames padded, as on the wire) and a site, both from one ``seed``."""
+    rng = random.Random(seed)
+    return Capture(rng, pad_short=True), make_site(rng)
 
 
 def write_capture(cap: Capture, path: Path) -> tuple[Path, list[str]]:

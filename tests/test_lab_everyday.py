@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from lab_capture import write_capture
+from lab_capture import T0, new_capture, write_capture
 from test_edge_iiotset_parity import compare, ours_for, tshark_rows
 from test_host_context import ctx_rows
 
@@ -25,10 +25,8 @@ from trainer.lab.ethernet import NORMAL, Capture, make_site, normal_mqtt
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    rng = random.Random(12)
-    cap = Capture(rng, pad_short=True)
-    site = make_site(rng)
-    t0 = 1_700_000_000.0
+    cap, site = new_capture(12)
+    t0 = T0
     normal_mqtt(cap, site, t0, t0 + 20)  # the plant's own traffic, so MQTT 3 and 5 sit side by side
     for func in (everyday.normal_tls, everyday.normal_discovery, everyday.normal_mqtt_churn):
         func(cap, site, t0, t0 + 240)
@@ -74,7 +72,7 @@ def transfers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
     rng = random.Random(21)
     site = make_site(rng)
     cap = Capture(random.Random(22), pad_short=False, offload=True)  # segments of up to 64 KB, as on a host
-    t0 = 1_700_000_000.0
+    t0 = T0
     everyday.normal_transfers(cap, site, t0, t0 + 600)
     everyday.normal_ssh(cap, site, t0, t0 + 600)
     return write_capture(cap, tmp_path_factory.mktemp("transfers") / "transfers.pcap")
@@ -127,10 +125,8 @@ def test_transfers_turn_seldom(transfers: tuple[Path, list[str]]) -> None:
 
 @pytest.fixture(scope="module")
 def monitoring(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    rng = random.Random(8)
-    cap = Capture(rng, pad_short=True)
-    site = make_site(rng)
-    t0 = 1_700_000_000.0
+    cap, site = new_capture(8)
+    t0 = T0
     for _ in range(3):  # three management setups on one site: polling styles, syslog senders, traps
         everyday.normal_monitoring(cap, site, t0, t0 + 600)
     return write_capture(cap, tmp_path_factory.mktemp("monitoring") / "monitoring.pcap")

@@ -8,25 +8,22 @@ agent's extractor must give tshark's values on them, or the model learns from ro
 
 from __future__ import annotations
 
-import random
 import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from lab_capture import write_capture
+from lab_capture import T0, new_capture, write_capture
 from test_edge_iiotset_parity import compare, ours_for, tshark_rows
 
 from trainer.lab import plant_floor
-from trainer.lab.ethernet import NORMAL, Capture, generate_session, make_site
+from trainer.lab.ethernet import NORMAL, generate_session
 
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    rng = random.Random(21)
-    cap = Capture(rng, pad_short=True)
-    site = make_site(rng)
-    t0 = 1_700_000_000.0
+    cap, site = new_capture(21)
+    t0 = T0
     plant_floor.normal_ot_polling(cap, site, t0, t0 + 30, protocols=sorted(plant_floor.OT_TCP))
     for kind in ("profinet", "ethercat", "enip_io"):
         plant_floor.normal_cyclic_io(cap, site, t0, t0 + 30, kind=kind)

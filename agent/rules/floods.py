@@ -21,7 +21,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from agent.rules import check_settings
+from agent.rules import Finding, check_settings
+from agent.windows import GLOBAL_KEY
 
 #: a run of reports closer than this many intervals is one flood (one incident)
 QUIET_INTERVALS = 10
@@ -66,6 +67,17 @@ class Report:
     """How long the flood has gone on (since its first reported interval)."""
     quiet_s: float
     """How long it may go quiet and still be the same flood."""
+
+    @property
+    def source(self) -> Any:
+        """The one source address, or None when the pairs came from several."""
+        return next(iter(self.sources)) if len(self.sources) == 1 else None
+
+    @property
+    def origin(self) -> str:
+        """Where the pairs came from, as the evidence says it."""
+        one = self.source
+        return f"from {one}" if one is not None else f"from {len(self.sources)} addresses"
 
 
 class FloodCounter:
@@ -156,7 +168,7 @@ class FloodRule:
     """The settings, checks and counters the flood rules share; each names itself and scans its rows
     (``columns``, the extractor's, are for the rules that read row columns)."""
 
-    name = "flood"
+    name: str
 
     def __init__(self, columns: Sequence[str], class_name: str, min_sources: int, window_s: float,
                  max_targets: int) -> None:
@@ -173,3 +185,15 @@ class FloodRule:
     def stats(self) -> dict[str, int]:
         """Findings raised, targets tracked and evicted, pairs not tracked for lack of room."""
         return self._counter.stats()
+
+    def finding(self, r: Report, dst: Any, port: Any, proto: str, evidence: str) -> Finding:
+        """``r`` as a finding under the Ethernet stream's key, so a flood the model sees too is one incident."""
+        return Finding(
+            key=GLOBAL_KEY,
+            cls=self.class_name,
+            first_ts=r.since,
+            last_ts=r.ts,
+            context={"src_ip": r.source, "dest_ip": dst, "dest_port": port, "proto": proto},
+            quiet_s=r.quiet_s,
+            evidence=evidence,
+        )

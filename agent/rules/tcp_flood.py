@@ -35,7 +35,6 @@ from typing import Any
 from agent.features import ETHERNET_CONTEXT
 from agent.rules import Finding, column_indices
 from agent.rules.floods import FloodRule, Report
-from agent.windows import GLOBAL_KEY
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
 COLUMNS = ("tcp.len", "tcp.flags")
@@ -84,18 +83,7 @@ class TcpFloodRule(FloodRule):
 
     def _finding(self, r: Report) -> Finding:
         dst, port = r.target
-        one = next(iter(r.sources)) if len(r.sources) == 1 else None
-        origin = f"from {one}" if one is not None else f"from {len(r.sources)} addresses"
-        return Finding(
-            key=GLOBAL_KEY,
-            cls=self.class_name,
-            first_ts=r.since,
-            last_ts=r.ts,
-            context={"src_ip": one, "dest_ip": dst, "dest_port": port, "proto": "TCP"},
-            quiet_s=r.quiet_s,
-            evidence=(
-                f"{r.bare} source ports {origin} sent TCP segments to {dst} port {port} within "
-                f"{r.ts - r.interval_start:.2f} s and none of them sent it data (a TCP flood, as hping3 --flood "
-                f"sends; {r.run_s:.0f} s so far)"
-            ),
-        )
+        return self.finding(r, dst, port, "TCP", (
+            f"{r.bare} source ports {r.origin} sent TCP segments to {dst} port {port} within "
+            f"{r.ts - r.interval_start:.2f} s and none of them sent it data (a TCP flood, as hping3 --flood "
+            f"sends; {r.run_s:.0f} s so far)"))

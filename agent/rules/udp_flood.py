@@ -33,6 +33,7 @@ slow floods under ``min_sources`` pairs a second. Memory is bounded
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -41,7 +42,6 @@ from typing import Any
 from agent.features import ETHERNET_CONTEXT
 from agent.rules import Finding
 from agent.rules.floods import FloodRule, Report
-from agent.windows import GLOBAL_KEY
 
 _TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
                                           ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto"))
@@ -50,8 +50,10 @@ _TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
 ANY_GROUP = "*"
 
 
+@functools.lru_cache(maxsize=4096)
 def _group_address(addr: str) -> bool:
-    """Whether ``addr`` is multicast or broadcast (limited, or the last address of a /24)."""
+    """Whether ``addr`` is multicast or broadcast (limited, or the last address of a /24); cached,
+    since a flood repeats its destinations."""
     try:
         ip = ipaddress.ip_address(addr)
     except ValueError:
@@ -75,7 +77,6 @@ class UdpFloodRule(FloodRule):
         max_targets: int = 256,
     ) -> None:
         super().__init__(columns, class_name, min_sources, window_s, max_targets)
-        self._group: dict[str, bool] = {}
         #: (asker, address or ANY_GROUP, port) of the requests seen lately, oldest first
         self._asked: OrderedDict[tuple[Any, Any, Any], None] = OrderedDict()
         self._max_asked = 256 * int(max_targets)
@@ -84,14 +85,6 @@ class UdpFloodRule(FloodRule):
     def needs(columns: Sequence[str]) -> bool:
         """Whether ``columns`` are Ethernet rows (the rule reads only the alert context)."""
         return "udp.stream" in columns
-
-    def _is_group(self, addr: str) -> bool:
-        group = self._group.get(addr)
-        if group is None:
-            if len(self._group) >= 4096:  # addresses seen as destinations: bounded like the rest
-                self._group.clear()
-            group = self._group[addr] = _group_address(addr)
-        return group
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one per interval in which a host's unanswered pairs reach ``min_sources``."""
@@ -103,7 +96,7 @@ class UdpFloodRule(FloodRule):
             src, sport, dst, dport = ctx[_SRC], ctx[_SPORT], ctx[_DST], ctx[_DPORT]
             if dst is None or sport is None:
                 continue
-            group = self._is_group(dst)
+            group = _group_address(dst)
             request = (src, ANY_GROUP if group else dst, dport)
             if request in asked:
                 asked.move_to_end(request)
@@ -123,20 +116,9 @@ class UdpFloodRule(FloodRule):
 
     def _finding(self, r: Report) -> Finding:
         dst = r.target
-        one = next(iter(r.sources)) if len(r.sources) == 1 else None
         port = next(iter(r.ports)) if len(r.ports) == 1 else None
-        origin = f"from {one}" if one is not None else f"from {len(r.sources)} addresses"
         where = f"port {port}" if port is not None else f"{len(r.ports)} ports"
-        return Finding(
-            key=GLOBAL_KEY,
-            cls=self.class_name,
-            first_ts=r.since,
-            last_ts=r.ts,
-            context={"src_ip": one, "dest_ip": dst, "dest_port": port, "proto": "UDP"},
-            quiet_s=r.quiet_s,
-            evidence=(
-                f"{r.bare} source ports {origin} sent UDP datagrams to {dst} ({where}) within "
-                f"{r.ts - r.interval_start:.2f} s and it answered none of them (a UDP flood or a "
-                f"reflection attack; {r.run_s:.0f} s so far)"
-            ),
-        )
+        return self.finding(r, dst, port, "UDP", (
+            f"{r.bare} source ports {r.origin} sent UDP datagrams to {dst} ({where}) within "
+            f"{r.ts - r.interval_start:.2f} s and it answered none of them (a UDP flood or a "
+            f"reflection attack; {r.run_s:.0f} s so far)"))

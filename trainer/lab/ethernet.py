@@ -768,6 +768,33 @@ def atk_ddos_tcp(cap: Capture, site: Site, t: float, n: int, label: str = "DDoS_
                        wire.tcp(v.ip, s.ip, dp, sport, 0, seq + 1, RST | ACK, 0))
 
 
+class IcmpErrorLimit:
+    """Linux's rate limit on the ICMP errors a host sends to one peer: a token bucket holding 6,
+    refilled at one a second (a burst of 6 port unreachables, then about one a second)."""
+
+    BURST = 6.0
+
+    def __init__(self) -> None:
+        self._buckets: dict[Any, list[float]] = {}  # peer -> [tokens, last refill]
+
+    def allow(self, peer: Any, t: float) -> bool:
+        """Whether an error to ``peer`` at ``t`` goes out (and takes a token)."""
+        bucket = self._buckets.setdefault(peer, [self.BURST, t])
+        bucket[0] = min(self.BURST, bucket[0] + (t - bucket[1]))
+        bucket[1] = t
+        if bucket[0] >= 1.0:
+            bucket[0] -= 1.0
+            return True
+        return False
+
+
+def port_unreachable(cap: Capture, t: float, label: str, frm: Host, to: Host, datagram: bytes,
+                     quote: int = 548) -> None:
+    """ICMP port unreachable from ``frm`` to ``to``, quoting the first ``quote`` bytes of the IP
+    ``datagram`` it answers (Linux quotes up to 548)."""
+    cap.ip(t, label, frm, to, wire.PROTO_ICMP, wire.icmp(3, 3, b"\0\0\0\0", datagram[:quote]), df=False)
+
+
 def atk_ddos_udp(cap: Capture, site: Site, t: float, n: int, label: str = "DDoS_UDP") -> None:
     """hping3 --udp --flood --rand-source (or a UDP flooder): datagrams to one or random ports."""
     rng = cap.rng
@@ -790,8 +817,8 @@ def atk_ddos_udp(cap: Capture, site: Site, t: float, n: int, label: str = "DDoS_
         if t - last_unreach > rng.uniform(0.001, 1.0) and dp not in (53, 123):  # rate-limited unreachables
             last_unreach = t
             back = Host("x", s.ip, site.gw.mac, v.os, v.ttl)
-            orig = wire.ipv4(s.ip, v.ip, wire.PROTO_UDP, wire.udp(s.ip, v.ip, sport, dp, payload), 64, 0)[:28]
-            cap.ip(t + 0.0002, label, v, back, wire.PROTO_ICMP, wire.icmp(3, 3, b"\0\0\0\0", orig), df=False)
+            port_unreachable(cap, t + 0.0002, label, v, back,
+                             wire.ipv4(s.ip, v.ip, wire.PROTO_UDP, wire.udp(s.ip, v.ip, sport, dp, payload), 64, 0), 28)
 
 
 def atk_ddos_icmp(cap: Capture, site: Site, t: float, n: int, label: str = "DDoS_ICMP") -> None:
@@ -983,7 +1010,7 @@ def _udp_scan(cap: Capture, site: Site, a: Host, targets: list[Host], t: float, 
     rng.shuffle(ports)  # nmap randomises the order unless told not to
     policy = {id(v): rng.choice(["linux", "linux", "linux", "every", "silent"]) for v in targets}
     services = {id(v): set(rng.sample(UDP_SERVICES, k=rng.randint(0, 3))) for v in targets}
-    tokens = {id(v): [6.0, t] for v in targets}  # the per-peer ICMP token bucket: [tokens, last refill]
+    limit = IcmpErrorLimit()
     pending = [(v, p) for p in ports for v in targets]
     burst_rate = rng.uniform(3000, 40000) if not masscan else rng.uniform(500, 10000)
     count = len(cap.frames)
@@ -1001,14 +1028,9 @@ def _udp_scan(cap: Capture, site: Site, a: Host, targets: list[Host], t: float, 
                 if p in services[id(v)]:
                     cap.udp(t + site.rtt_lan, label, v, back, p, sport, _udp_answer(p, probe, rng))
                     continue
-                bucket = tokens[id(v)]
-                bucket[0] = min(6.0, bucket[0] + (t - bucket[1]))
-                bucket[1] = t
-                if policy[id(v)] == "every" or (policy[id(v)] == "linux" and bucket[0] >= 1.0):
-                    bucket[0] -= 1.0
-                    dgram = wire.ipv4(a.ip, v.ip, wire.PROTO_UDP, wire.udp(a.ip, v.ip, sport, p, probe), 64, 0)
-                    cap.ip(t + site.rtt_lan, label, v, back, wire.PROTO_ICMP,
-                           wire.icmp(3, 3, b"\0\0\0\0", dgram[:548]), df=False)
+                if policy[id(v)] == "every" or (policy[id(v)] == "linux" and limit.allow(id(v), t)):
+                    port_unreachable(cap, t + site.rtt_lan, label, v, back, wire.ipv4(
+                        a.ip, v.ip, wire.PROTO_UDP, wire.udp(a.ip, v.ip, sport, p, probe), 64, 0))
                 else:
                     silent.append((v, p))
             t += 0.0 if masscan else rng.uniform(0.1, 1.5)  # waiting for the answers
@@ -1183,8 +1205,7 @@ def atk_fingerprint(cap: Capture, site: Site, t: float, n: int, label: str = "Fi
         t += rng.uniform(0.01, 0.1)
         cap.udp(t, label, a, v, sport, cp, b"C" * 300, df=False, ident=0x1042)
         orig = wire.ipv4(a.ip, v.ip, wire.PROTO_UDP, wire.udp(a.ip, v.ip, sport, cp, b"C" * 300), 64, 0x1042)
-        cap.ip(t + site.rtt_lan, label, v, back, wire.PROTO_ICMP, wire.icmp(3, 3, b"\0\0\0\0", orig[:rng.choice(
-            [28, 328])]), df=False)
+        port_unreachable(cap, t + site.rtt_lan, label, v, back, orig, rng.choice([28, 328]))
         ident = rng.randrange(65536)
         for k, (tos, code, size) in enumerate([(0, 9, 120), (4, 0, 150)]):
             rest = struct.pack("!HH", ident + k, 295 + k)

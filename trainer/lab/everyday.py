@@ -30,6 +30,7 @@ from trainer.lab.ethernet import (
     SNMP_TRAP2,
     Capture,
     Host,
+    IcmpErrorLimit,
     Site,
     Tcp,
     _entropy_text,
@@ -44,6 +45,7 @@ from trainer.lab.ethernet import (
     http_response,
     mqtt,
     mqtt_connect,
+    port_unreachable,
     rand_mac,
     rtt,
     smb_read,
@@ -560,7 +562,7 @@ def normal_monitoring(cap: Capture, site: Site, t0: float, t1: float) -> None:
                 t += rng.expovariate(1 / 300)
     collector = rng.choice([site.hmi, site.broker, site.gw, nms])
     listening = rng.random() < 0.75
-    tokens: dict[int, list[float]] = {}
+    limit = IcmpErrorLimit()
     for i, h in enumerate(rng.sample([h for h in devices if h is not collector], k=min(len(devices) - 1, 6))):
         mode = rng.choice(["514", "514", "fixed", "per-message"])
         port = 514 if mode == "514" else h.port(rng)
@@ -574,16 +576,9 @@ def normal_monitoring(cap: Capture, site: Site, t0: float, t1: float) -> None:
                     port = h.port(rng)
                 msg = _syslog_line(rng, h, t, rfc5424)
                 cap.udp(t, NORMAL, h, collector, port, 514, msg)
-                if not listening:  # Linux: a burst of 6 port unreachables per peer, then one a second
-                    bucket = tokens.setdefault(id(h), [6.0, t])
-                    bucket[0] = min(6.0, bucket[0] + (t - bucket[1]))
-                    bucket[1] = t
-                    if bucket[0] >= 1:
-                        bucket[0] -= 1
-                        orig = wire.ipv4(h.ip, collector.ip, wire.PROTO_UDP,  # Linux quotes up to 548 bytes
-                                         wire.udp(h.ip, collector.ip, port, 514, msg), h.ttl, 0)[:548]
-                        cap.ip(t + 0.0001, NORMAL, collector, h, wire.PROTO_ICMP,
-                               wire.icmp(3, 3, b"\0\0\0\0", orig), df=False)
+                if not listening and limit.allow(id(h), t):
+                    port_unreachable(cap, t + 0.0001, NORMAL, collector, h, wire.ipv4(
+                        h.ip, collector.ip, wire.PROTO_UDP, wire.udp(h.ip, collector.ip, port, 514, msg), h.ttl, 0))
                 t += rng.uniform(0.001, 0.02) if burst > 1 else 0.0
             t += rng.expovariate(1 / gap)
 
