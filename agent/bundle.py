@@ -20,9 +20,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,6 +121,9 @@ class Manifest:
     window: Window = field(default_factory=Window)
     thresholds: dict[str, float] = field(default_factory=dict)
     severity: dict[str, int] = field(default_factory=dict)
+    #: per class, per numeric feature column: the least raw value some record of a window must reach
+    #: for the class to stand (see :mod:`agent.evidence`)
+    evidence: dict[str, dict[str, float]] = field(default_factory=dict)
     #: windows of one class from one key before an alert is sent (chosen on validation by the trainer)
     confirm_windows: int = 1
     #: ... within this many consecutive windows of their key (0: anywhere within the merge gap)
@@ -219,6 +224,10 @@ def check_manifest(m: Manifest, where: str) -> None:
     for cls, t in m.thresholds.items():
         if not 0.0 <= t <= 1.0:
             raise bad(f"thresholds.{cls}", f"must be within [0, 1], got {t}")
+    try:
+        check_evidence(m, m.evidence, "evidence")
+    except BundleError as exc:
+        raise BundleError(f"{where}: {exc}") from None
     if m.confirm_windows < 1:
         raise bad("confirm_windows", f"must be >= 1, got {m.confirm_windows}")
     if m.confirm_span < 0:
@@ -238,6 +247,23 @@ def check_manifest(m: Manifest, where: str) -> None:
     q = m.quantization
     if q.mode == "int8" and (q.input_dtype != "int8" or q.input_scale <= 0 or q.output_scale <= 0):
         raise bad("quantization", "int8 mode needs int8 input and positive input/output scales")
+
+
+def check_evidence(m: Manifest, floors: Mapping[str, Mapping[str, float]], key: str) -> None:
+    """Raise :class:`BundleError` naming ``key`` (``evidence`` in a manifest, ``model.evidence`` in a
+    config) when an evidence floor names a class the bundle lacks, the benign class, a column that is
+    not one of its numeric feature columns, or a value that is not a finite number."""
+    numeric = {c.name for c in m.preprocessing.columns if c.kind == "numeric"}
+    for cls, per_column in floors.items():
+        if cls not in m.classes:
+            raise BundleError(f"{key}.{cls}: not a class of bundle {m.name!r} (classes: {', '.join(m.classes)})")
+        if cls == m.benign_class:
+            raise BundleError(f"{key}.{cls}: the benign class cannot have an evidence floor")
+        for col, value in per_column.items():
+            if col not in numeric:
+                raise BundleError(f"{key}.{cls}.{col}: not a numeric feature column of bundle {m.name!r}")
+            if not math.isfinite(value):
+                raise BundleError(f"{key}.{cls}.{col}: must be a finite number, got {value}")
 
 
 def load_bundle(

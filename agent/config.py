@@ -108,6 +108,12 @@ class ModelConfig:
     thresholds: dict[str, float] = doc(
         "per-class alert thresholds on the class probability; override the bundle's", factory=dict
     )
+    evidence: dict[str, dict[str, float]] = doc(
+        "per-class evidence floors, {class: {numeric feature column: least raw value some record of a "
+        "window must reach}}; a class named here replaces the bundle's floors for it ({} removes them). "
+        "A window that misses a floor of its class counts as benign for that class",
+        factory=dict,
+    )
 
 
 @dataclass

@@ -15,7 +15,8 @@ see :meth:`agent.preprocess.Preprocessor.blank_input`) are answered benign at pr
 running the model, and counted (``blank_inputs``). Every user of a bundle (the agent, the lab
 build's thresholds and replays, ``evaluate``) scores through this class, so all of them apply it;
 only the trainer's ``quantize_run`` (the int8-against-float gate and the test-window figures it
-reports) runs the models bare, to compare the models alone.
+reports) runs the models bare, to compare the models alone. The bundle's evidence floors
+(:mod:`agent.evidence`) are applied here for the same reason.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from agent.bundle import Bundle
 from agent.errors import ScoringError
+from agent.evidence import EvidenceGate, Floors
 from agent.preprocess import Preprocessor
 
 _CANDIDATES = (
@@ -71,9 +73,11 @@ class Scorer:
     :param bundle: a bundle from :func:`agent.bundle.load_bundle` (its hash already verified).
     :param threads: interpreter threads (``model.threads`` in the agent config).
     :param max_batch: largest batch given to the interpreter at once; larger inputs are chunked.
+    :param evidence: evidence floors per class (:func:`agent.evidence.merged_floors`); ``None``: the
+        bundle's.
     """
 
-    def __init__(self, bundle: Bundle, threads: int = 1, max_batch: int = 1024):
+    def __init__(self, bundle: Bundle, threads: int = 1, max_batch: int = 1024, evidence: Floors | None = None):
         self.bundle = bundle
         self.classes = list(bundle.manifest.classes)
         self.input_shape: tuple[int, ...] = tuple(bundle.manifest.input_shape)
@@ -111,10 +115,15 @@ class Scorer:
         self.blank_input = Preprocessor.from_manifest(bundle.manifest).blank_input()
         """The input answered benign without the model (``None``: none is)."""
         self._blank_inputs = 0
+        self.evidence = EvidenceGate(bundle.manifest, evidence)
 
-    def stats(self) -> dict[str, int]:
-        """Inputs answered benign because they carry nothing (see the module docstring)."""
-        return {"blank_inputs": self._blank_inputs}
+    def stats(self) -> dict[str, Any]:
+        """Inputs answered benign because they carry nothing (see the module docstring), and windows
+        whose top class an evidence floor vetoed (when the bundle or config sets floors)."""
+        out: dict[str, Any] = {"blank_inputs": self._blank_inputs}
+        if self.evidence:
+            out["evidence_vetoed"] = self.evidence.stats()
+        return out
 
     def _new_interpreter(self) -> Any:
         kwargs: dict[str, Any] = {}
@@ -175,16 +184,16 @@ class Scorer:
             raise ScoringError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
         n = x.shape[0]
         if self.blank_input is None or n == 0:
-            return self._model_proba(x)
+            return self.evidence.apply(x, self._model_proba(x))
         blank = (x == self.blank_input).reshape(n, -1).all(axis=1)
         if not blank.any():
-            return self._model_proba(x)
+            return self.evidence.apply(x, self._model_proba(x))
         self._blank_inputs += int(np.count_nonzero(blank))
         out = np.zeros((n, len(self.classes)), dtype=np.float32)
         out[:, self.benign_index] = 1.0
         rest = np.flatnonzero(~blank)
         if len(rest):
-            out[rest] = self._model_proba(x[rest])
+            out[rest] = self.evidence.apply(x[rest], self._model_proba(x[rest]))
         return out
 
     def _model_proba(self, x: np.ndarray) -> np.ndarray:

@@ -29,7 +29,9 @@ because the namespaces have no resolver and nmap would first wait on reverse DNS
 ``arp_spoof`` (arpspoof poisoning the victim's entry for the gateway for 20 s; MITM) and
 ``benign_only`` (60 s of the background alone; expects no alert). Modes and tools the lab does
 not imitate run when installed (skipped, and listed as such, when not): ``syn_flood_one_source``
-(hping3 without spoofing) and ``ack_flood``, ``nmap_xmas_scan``, ``nmap_version_scan`` (``-sV``),
+(hping3 without spoofing), ``syn_flood_many_ports`` (spoofed, destination port incremented),
+``udp_flood_one_port`` (one source port, destination port incremented) and ``ack_flood``,
+``nmap_xmas_scan``, ``nmap_fin_scan``, ``nmap_ack_scan``, ``nmap_version_scan`` (``-sV``),
 ``nmap_ping_sweep`` (``-sn`` of the /24: ARP requests on a LAN), ``masscan_scan``, ``ettercap_arp``
 (ARP poisoning both ways), ``slowloris`` (slowhttptest) and ``http_flood`` (ApacheBench).
 Everyday programs run the same way, from the attacker's host as a second client against a server the
@@ -250,8 +252,15 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
         # tools and modes the lab never imitated (optional packages)
         Scenario("syn_flood_one_source", DOS, ("hping3", "-S", "--flood", "-p", "502", v), flood_s,
                  flood + ", one unspoofed source"),
+        Scenario("syn_flood_many_ports", DOS, ("hping3", "-S", "--flood", "-p", "++1", "--rand-source", v), flood_s,
+                 flood + ", destination port incremented per segment"),
+        Scenario("udp_flood_one_port", DOS, ("hping3", "--udp", "--flood", "-s", "40000", "-k", "-p", "++1", "-d",
+                                             "512", v), flood_s,
+                 flood + ", one unspoofed source port, destination port incremented"),
         Scenario("ack_flood", DOS, ("hping3", "-A", "--flood", "-p", "80", "--rand-source", v), flood_s, flood),
         Scenario("nmap_xmas_scan", INFO, ("nmap", "-n", "-sX", "-p", "1-1000", "-T4", v), 90, "nmap -sX"),
+        Scenario("nmap_fin_scan", INFO, ("nmap", "-n", "-sF", "-p", "1-1000", "-T4", v), 90, "nmap -sF"),
+        Scenario("nmap_ack_scan", INFO, ("nmap", "-n", "-sA", "-p", "1-1000", "-T4", v), 90, "nmap -sA"),
         Scenario("nmap_version_scan", INFO, ("nmap", "-n", "-sV", "-T4", v), 120, "nmap -sV"),
         Scenario("nmap_ping_sweep", INFO, ("nmap", "-n", "-sn", f"{v.rsplit('.', 1)[0]}.0/24"), 60,
                  "nmap -sn of the /24 (ARP requests)"),

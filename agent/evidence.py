@@ -1,0 +1,96 @@
+"""Evidence floors: a class the model names needs the measurement that defines it.
+
+Why: a window classifier answers for every window, including traffic it never saw in training, and
+there it can name a class whose defining property is plainly absent. A denial of service is volume;
+the lab model, shown syslog from a dozen devices or a burst of mDNS at a few frames a second, named
+UDP and ICMP floods. The context columns measure that property directly (``ctx.dst_rate`` is the
+frame rate to the busiest destination's address), so a bundle can state, per class, the least value
+some record of a window must reach for the class to stand: ``{"DDoS_UDP": {"ctx.dst_rate": 6.66}}``
+(``log2(1 + 100)``: 100 frames/s to one address). Snort's and Suricata's flood rules carry the same
+kind of floor (``detection_filter``, ``threshold``); here it vetoes the model instead of firing alone.
+
+What a veto does: the class's probability for that window is moved to the benign class, so the
+window can still alert for another class that reaches its threshold, and every consumer of a bundle
+(the agent, the lab build's thresholds and replays, ``evaluate``) sees the same probabilities,
+because :class:`agent.scorer.Scorer` applies the floors. Vetoes are counted per class
+(``evidence_vetoed`` in the scorer's stats and the agent's health).
+
+Floors are in the raw units of the column (before scaling): each is turned into the scaled value
+once, so a window costs one ``max`` over its records per floored column. Only numeric feature columns
+can carry a floor, and only a non-benign class can have one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from agent.bundle import Manifest, check_evidence
+
+#: per class: per numeric feature column, the least value (raw units) some record must reach
+Floors = Mapping[str, Mapping[str, float]]
+
+
+def merged_floors(manifest: Manifest, overrides: Floors) -> dict[str, dict[str, float]]:
+    """The bundle's floors with a config's on top: a class named in ``overrides`` takes its floors
+    from there only (``{}`` removes the bundle's for that class)."""
+    floors = {c: dict(f) for c, f in manifest.evidence.items()}
+    for cls, f in overrides.items():
+        floors[cls] = dict(f)
+    return {c: f for c, f in floors.items() if f}
+
+
+class EvidenceGate:
+    """Applies per-class evidence floors to class probabilities (see the module docstring)."""
+
+    def __init__(self, manifest: Manifest, floors: Floors | None = None) -> None:
+        floors = manifest.evidence if floors is None else floors
+        check_evidence(manifest, floors, "evidence")
+        self.classes = list(manifest.classes)
+        self.benign_index = self.classes.index(manifest.benign_class)
+        self.floors = {c: dict(f) for c, f in floors.items() if f}
+        offset, numeric = 0, {}
+        for spec in manifest.preprocessing.columns:
+            if spec.kind == "numeric":
+                numeric[spec.name] = (offset, spec.mean, spec.scale)
+            offset += spec.width
+        self.record_layout = manifest.input_layout == "record"
+        # per class index: the feature offsets and the scaled floors they must reach
+        self._checks: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for cls, f in self.floors.items():
+            cols = sorted(f)
+            offsets = np.array([numeric[c][0] for c in cols], dtype=np.intp)
+            scaled = np.array([(f[c] - numeric[c][1]) / numeric[c][2] for c in cols], dtype=np.float32)
+            self._checks.append((self.classes.index(cls), offsets, scaled))
+        self.vetoed = dict.fromkeys(self.floors, 0)
+
+    def __bool__(self) -> bool:
+        return bool(self._checks)
+
+    def apply(self, x: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        """Move the probability of each class whose floors ``x`` misses to the benign class (in place).
+
+        :param x: preprocessed inputs, ``(N, W, F)`` (window layout) or ``(N, F, 1)`` (record layout).
+        :param probs: ``(N, C)`` class probabilities for ``x``.
+        """
+        if not self._checks or len(probs) == 0:
+            return probs
+        top = probs.argmax(axis=1)  # the model's answers, before any floor moved a probability
+        for ci, offsets, scaled in self._checks:
+            peak = x[:, offsets, 0] if self.record_layout else x[:, :, offsets].max(axis=1)
+            # a tolerance of float32 rounding: a record exactly at the floor passes
+            missed = (peak < scaled - 1e-5).any(axis=1)
+            if missed.any():
+                # counted where the class was the model's answer: the windows the floor changed
+                self.vetoed[self.classes[ci]] += int(np.count_nonzero(missed & (top == ci)))
+                probs[missed, self.benign_index] += probs[missed, ci]
+                probs[missed, ci] = 0.0
+        return probs
+
+    def stats(self) -> dict[str, int]:
+        """Windows whose top class a floor vetoed, per class (classes with floors only)."""
+        return dict(self.vetoed)
+
+
+__all__ = ["EvidenceGate", "Floors", "merged_floors"]
