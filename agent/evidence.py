@@ -4,7 +4,8 @@ Why: a window classifier answers for every window, including traffic it never sa
 there it can name a class whose defining property is plainly absent. A denial of service is volume;
 the lab model, shown syslog from a dozen devices or a burst of mDNS at a few frames a second, named
 UDP and ICMP floods. The context columns measure that property directly (``ctx.dst_rate`` is the
-frame rate to the busiest destination's address), so a bundle can state, per class, the least value
+frame rate to a record's destination address; its largest value in a window is the rate to the
+busiest destination there), so a bundle can state, per class, the least value
 some record of a window must reach for the class to stand: ``{"DDoS_UDP": {"ctx.dst_rate": 6.66}}``
 (``log2(1 + 100)``: 100 frames/s to one address). Snort's and Suricata's flood rules carry the same
 kind of floor (``detection_filter``, ``threshold``); here it vetoes the model instead of firing alone.
