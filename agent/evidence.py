@@ -17,7 +17,8 @@ because :class:`agent.scorer.Scorer` applies the floors. Vetoes are counted per 
 (``evidence_vetoed`` in the scorer's stats and the agent's health).
 
 Floors are in the raw units of the column (before scaling): each is turned into the scaled value
-once, so a window costs one ``max`` over its records per floored column. Only numeric feature columns
+once, by the bundle's own :class:`~agent.preprocess.Preprocessor`, so a window costs one ``max``
+over its records per floored column. Only numeric feature columns
 can carry a floor, and only a non-benign class can have one.
 """
 
@@ -28,6 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from agent.bundle import Manifest, check_evidence
+from agent.preprocess import Preprocessor
 
 #: per class: per numeric feature column, the least value (raw units) some record must reach
 Floors = Mapping[str, Mapping[str, float]]
@@ -35,7 +37,9 @@ Floors = Mapping[str, Mapping[str, float]]
 
 def merged_floors(manifest: Manifest, overrides: Floors) -> dict[str, dict[str, float]]:
     """The bundle's floors with a config's on top: a class named in ``overrides`` takes its floors
-    from there only (``{}`` removes the bundle's for that class)."""
+    from there only (``{}`` removes the bundle's for that class). ``overrides`` are checked against
+    the bundle first, errors naming ``model.evidence``."""
+    check_evidence(manifest, overrides, "model.evidence")
     floors = {c: dict(f) for c, f in manifest.evidence.items()}
     for cls, f in overrides.items():
         floors[cls] = dict(f)
@@ -51,18 +55,13 @@ class EvidenceGate:
         self.classes = list(manifest.classes)
         self.benign_index = self.classes.index(manifest.benign_class)
         self.floors = {c: dict(f) for c, f in floors.items() if f}
-        offset, numeric = 0, {}
-        for spec in manifest.preprocessing.columns:
-            if spec.kind == "numeric":
-                numeric[spec.name] = (offset, spec.mean, spec.scale)
-            offset += spec.width
         self.record_layout = manifest.input_layout == "record"
+        pre = Preprocessor.from_manifest(manifest)
         # per class index: the feature offsets and the scaled floors they must reach
         self._checks: list[tuple[int, np.ndarray, np.ndarray]] = []
         for cls, f in self.floors.items():
-            cols = sorted(f)
-            offsets = np.array([numeric[c][0] for c in cols], dtype=np.intp)
-            scaled = np.array([(f[c] - numeric[c][1]) / numeric[c][2] for c in cols], dtype=np.float32)
+            offsets = np.array([pre.offset(c) for c in f], dtype=np.intp)
+            scaled = pre.transform([dict.fromkeys(manifest.features, 0) | f])[0][offsets]
             self._checks.append((self.classes.index(cls), offsets, scaled))
         self.vetoed = dict.fromkeys(self.floors, 0)
 

@@ -198,6 +198,13 @@ class Preprocessor:
                 out[np.nonzero(hit)[0], off + idx[hit]] = 1.0
         return out
 
+    def offset(self, name: str) -> int:
+        """Where column ``name`` starts in a transformed row (one-hot columns before it widen it)."""
+        for spec, off in zip(self.columns, self._offset, strict=True):
+            if spec.name == name:
+                return int(off)
+        raise BundleError(f"preprocessing: no feature column {name!r}")
+
     def blank_input(self) -> np.ndarray | None:
         """The model input that records carrying none of the features' fields make, shaped like one
         input (``manifest.input_shape``); ``None`` for feature kinds whose rows always carry something

@@ -182,18 +182,23 @@ class Scorer:
         x = np.asarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape:
             raise ScoringError(f"input shape {x.shape[1:]} does not match the model's {self.input_shape}")
+        return self.evidence.apply(x, self._proba(x))
+
+    def _proba(self, x: np.ndarray) -> np.ndarray:
+        """The model's answer for ``x``, blank inputs answered benign without it (a floor moves
+        nothing there: the benign class holds all of a blank input's probability)."""
         n = x.shape[0]
         if self.blank_input is None or n == 0:
-            return self.evidence.apply(x, self._model_proba(x))
+            return self._model_proba(x)
         blank = (x == self.blank_input).reshape(n, -1).all(axis=1)
         if not blank.any():
-            return self.evidence.apply(x, self._model_proba(x))
+            return self._model_proba(x)
         self._blank_inputs += int(np.count_nonzero(blank))
         out = np.zeros((n, len(self.classes)), dtype=np.float32)
         out[:, self.benign_index] = 1.0
         rest = np.flatnonzero(~blank)
         if len(rest):
-            out[rest] = self.evidence.apply(x[rest], self._model_proba(x[rest]))
+            out[rest] = self._model_proba(x[rest])
         return out
 
     def _model_proba(self, x: np.ndarray) -> np.ndarray:

@@ -117,7 +117,7 @@ def build_scoring(
     is an extra JSONL file (``replay --jsonl``). Raises on any problem, before anything is swapped.
     """
     from agent.alerts.policy import AlertPolicy
-    from agent.bundle import check_evidence, load_bundle
+    from agent.bundle import load_bundle
     from agent.evidence import merged_floors
     from agent.features import FEATURE_KINDS, record_filter
     from agent.preprocess import Preprocessor
@@ -155,7 +155,6 @@ def build_scoring(
         idle_timeout_s=cfg.features.stream_idle_timeout_s,
         stride=getattr(cfg.model, "window_stride", None),
     )
-    check_evidence(m, cfg.model.evidence, "model.evidence")
     scorer = Scorer(bundle, threads=cfg.model.threads, max_batch=max(1, cfg.model.batch_size),
                     evidence=merged_floors(m, cfg.model.evidence))
     thresholds = merged_thresholds(m, cfg)
