@@ -184,6 +184,11 @@ class UdpFloodConfig:
         "within window_s before it alerts (floods and reflection attacks: thousands a second)", 256
     )
     window_s: float = doc("the interval those pairs must fall in", 1.0)
+    min_datagrams: int = doc(
+        "datagrams one address neither asked for nor answers, from however few pairs, within window_s "
+        "before it alerts: a flood from one source port (hping3 -k); 0 turns this count off, else at "
+        "least min_sources", 10000
+    )
     class_name: str = doc("class its alerts carry; the model's class for UDP floods, so incidents merge", "DDoS_UDP")
     max_targets: int = doc("addresses tracked at once; least recently seen dropped beyond", 256)
 

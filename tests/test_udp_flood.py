@@ -66,8 +66,46 @@ def test_a_flood_to_random_ports_and_a_reflection_attack_are_found() -> None:
                for i in range(6000)]  # 2 s
     found, _ = scan(packets)
     assert len(found) == 2
-    assert found[0].context["src_ip"] is None and "addresses sent UDP datagrams" in found[0].evidence
+    assert found[0].context["src_ip"] is None and "from 256 addresses sent" in found[0].evidence
     assert found[1].first_ts == found[0].last_ts and found[1].quiet_s == 10.0
+
+
+def hping3_one_port(n: int, rate: float, dport: int | None = 53, start: float = 0.0) -> list[Any]:
+    """hping3 --udp -s 40000 -k --flood: every datagram from one source port, to one port or (``dport``
+    None, ``-p ++1``) to the next port each time."""
+    return [dgram(start + i / rate, ATTACKER, 40000, VICTIM, dport or 1 + i % 65535, 512) for i in range(n)]
+
+
+def test_a_flood_from_one_source_port_is_found_by_its_datagrams() -> None:
+    found, rule = scan(hping3_one_port(12000, rate=12000.0))
+    assert len(found) == 1
+    f = found[0]
+    assert f.context == {"src_ip": ATTACKER, "dest_ip": VICTIM, "dest_port": 53, "proto": "UDP"}
+    assert f.last_ts == pytest.approx(T0 + 9999 / 12000.0)  # the 10,000th datagram
+    assert f"1 source port from {ATTACKER} sent 10000 UDP datagrams to {VICTIM} (port 53)" in f.evidence
+    assert rule.stats()["udp_flood_findings"] == 1  # the next 2,000 fall in the interval that reported
+    # to the next port each time: the ports it names are bounded like the pairs
+    found, _ = scan(hping3_one_port(25000, rate=12000.0, dport=None))
+    assert len(found) == 2 and found[0].context["dest_port"] is None
+    assert "(512 ports or more)" in found[0].evidence and found[1].first_ts == found[0].last_ts
+    # the same flood under the count, or with the count off
+    assert scan(hping3_one_port(12000, rate=9000.0))[0] == []
+    assert scan(hping3_one_port(12000, rate=12000.0), min_datagrams=0)[0] == []
+    assert len(scan(hping3_one_port(3000, rate=12000.0), min_datagrams=2000)[0]) == 1
+
+
+def test_fast_traffic_from_one_port_that_is_answered_or_asked_for_is_left_alone() -> None:
+    packets: list[Any] = []
+    # a client asking a server 12,000 times a second from one port, every request answered
+    for i in range(12000):
+        t = i / 12000.0
+        packets += [dgram(t, ATTACKER, 40000, VICTIM, 9000, 64), dgram(t + 0.00002, VICTIM, 9000, ATTACKER, 40000, 64)]
+    # a stream the receiver asked for (its request first), 15,000 datagrams a second from one port
+    packets.append(dgram(2.0, VICTIM, 5004, "10.10.0.77", 5004, 40))
+    packets += [dgram(2.001 + i / 15000.0, "10.10.0.77", 5004, VICTIM, 5004, 1200) for i in range(15000)]
+    found, rule = scan(packets)
+    assert found == [], [f.evidence for f in found]
+    assert rule.stats()["udp_flood_findings"] == 0
 
 
 def test_servers_pollers_one_way_senders_discovery_and_scans_are_left_alone() -> None:
@@ -121,7 +159,7 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 def test_the_rule_is_configured_and_bad_settings_are_named() -> None:
     off = load_config(None, ["rules.udp_flood.enabled=false"])
     assert "udp_flood" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
-    for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0")):
+    for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"), ("min_datagrams", "100")):
         bad = load_config(None, [f"rules.udp_flood.{key}={value}"])
         with pytest.raises(ConfigError, match=rf"rules\.udp_flood\.{key}"):
             build_rules(bad.rules, HostContextExtractor.columns)

@@ -9,6 +9,11 @@ client sends its request, a server answers). :class:`FloodCounter` counts, per t
 ``min_sources``; the rules (:mod:`agent.rules.tcp_flood`, :mod:`agent.rules.udp_flood`) decide
 what a target, a pair and settling are, and word the finding.
 
+A flood from one pair (one source port) is one pair however fast it sends. Where a rule can tell a
+pair's packets that got nowhere from ordinary one-way traffic, it may also count them: with
+``min_volume`` set, an interval in which the target got that many packets from pairs not settled
+reports as well (a packet counts until its pair settles).
+
 Memory is bounded: at most ``max_targets`` targets are tracked (the least recently seen dropped
 beyond and counted), each with at most ``2 * min_sources`` pairs for the current interval (pairs
 beyond are counted, not stored), cleared once the interval has reported.
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from agent.rules import Finding, check_settings
 from agent.windows import GLOBAL_KEY
@@ -35,12 +40,15 @@ class Target:
     """One target and the source pairs that reached it in the current interval."""
 
     start: float
-    pairs: dict[Pair, bool] = field(default_factory=dict)
-    """(source address, source port) -> whether it settled."""
+    pairs: dict[Pair, int] = field(default_factory=dict)
+    """(source address, source port) -> its packets in the interval while not settled; 0 once settled."""
     bare: int = 0
     """Pairs not settled so far in the interval."""
+    volume: int = 0
+    """Packets of the pairs not settled so far in the interval."""
     ports: set[int] = field(default_factory=set)
-    """Destination ports reached in the interval (at most as many as the pairs)."""
+    """Destination ports reached in the interval (at most ``2 * min_sources`` kept: one pair may sweep
+    every port)."""
     reported: bool = False
     """The interval has reported (its pairs are cleared)."""
     last_report: float | None = None
@@ -55,10 +63,12 @@ class Report:
     target: Any
     bare: int
     """Pairs not settled when it reported."""
+    volume: int
+    """Their packets in the interval."""
     sources: frozenset[object]
     """Their source addresses."""
     ports: frozenset[int]
-    """Destination ports reached in the interval."""
+    """Destination ports reached in the interval (at most ``2 * min_sources`` kept)."""
     interval_start: float
     since: float
     """Start of the evidence this report adds (the interval's start, or the previous report)."""
@@ -83,8 +93,10 @@ class Report:
 class FloodCounter:
     """Unsettled source pairs per target and interval (see the module docstring)."""
 
-    def __init__(self, prefix: str, min_sources: int, window_s: float, max_targets: int) -> None:
+    def __init__(self, prefix: str, min_sources: int, window_s: float, max_targets: int,
+                 min_volume: int = 0) -> None:
         self.min_sources = int(min_sources)
+        self.min_volume = int(min_volume)
         self.window_s = float(window_s)
         self.max_targets = int(max_targets)
         self._cap = 2 * self.min_sources
@@ -109,7 +121,7 @@ class FloodCounter:
         else:
             targets.move_to_end(key)
             if ts - t.start >= self.window_s or ts < t.start:  # a new interval (or the clock went back)
-                t.start, t.bare, t.reported = ts, 0, False
+                t.start, t.bare, t.volume, t.reported = ts, 0, 0, False
                 t.pairs.clear()
                 t.ports.clear()
         if t.reported:
@@ -119,25 +131,40 @@ class FloodCounter:
             if len(t.pairs) >= self._cap:
                 self._counters[f"{self._prefix}_pairs_capped"] += 1
                 return None
-            t.pairs[pair] = settled
+            t.pairs[pair] = 0 if settled else 1
             t.bare += not settled
-            t.ports.add(port)
-        elif settled and not had:
-            t.pairs[pair] = True
-            t.bare -= 1
-        if t.bare < self.min_sources:
+            t.volume += not settled
+            if len(t.ports) < self._cap:
+                t.ports.add(port)
+        elif had:
+            if settled:
+                self._settled(t, pair, had)
+            else:
+                t.pairs[pair] = had + 1
+                t.volume += 1
+                if len(t.ports) < self._cap:
+                    t.ports.add(port)
+        if t.bare < self.min_sources and not (self.min_volume and t.volume >= self.min_volume):
             return None
         return self._report(t, key, ts)
 
     def settle(self, key: Hashable, pair: Pair) -> None:
         """``pair`` got somewhere with target ``key`` (an answer came back): it no longer counts."""
         t = self._targets.get(key)
-        if t is not None and t.pairs.get(pair) is False:
-            t.pairs[pair] = True
-            t.bare -= 1
+        if t is not None:
+            had = t.pairs.get(pair)
+            if had:
+                self._settled(t, pair, had)
+
+    @staticmethod
+    def _settled(t: Target, pair: Pair, had: int) -> None:
+        """``pair``, with ``had`` packets counted, settled: it and its packets no longer count."""
+        t.pairs[pair] = 0
+        t.bare -= 1
+        t.volume -= had
 
     def _report(self, t: Target, key: Hashable, ts: float) -> Report:
-        sources = frozenset(pair[0] for pair, had in t.pairs.items() if not had)
+        sources = frozenset(pair[0] for pair, had in t.pairs.items() if had)
         ports = frozenset(t.ports)
         t.reported = True
         t.pairs.clear()
@@ -149,38 +176,24 @@ class FloodCounter:
             since = t.last_report
         t.last_report = ts
         self._counters[f"{self._prefix}_findings"] += 1
-        return Report(key, t.bare, sources, ports, t.start, since, ts, ts - t.run_start, quiet)
-
-
-class FloodSettings(Protocol):
-    """What a flood rule's config section holds (``rules.tcp_flood``, ``rules.udp_flood``)."""
-
-    class_name: str
-    min_sources: int
-    window_s: float
-    max_targets: int
-
-
-_Rule = TypeVar("_Rule", bound="FloodRule")
+        return Report(key, t.bare, t.volume, sources, ports, t.start, since, ts, ts - t.run_start, quiet)
 
 
 class FloodRule:
-    """The settings, checks and counters the flood rules share; each names itself and scans its rows
-    (``columns``, the extractor's, are for the rules that read row columns)."""
+    """The settings, checks and counters the flood rules share; each names itself, builds itself from
+    its config section and scans its rows (``columns``, the extractor's, are for the rules that read
+    row columns)."""
 
     name: str
 
     def __init__(self, columns: Sequence[str], class_name: str, min_sources: int, window_s: float,
-                 max_targets: int) -> None:
+                 max_targets: int, min_volume: int = 0) -> None:
         check_settings(self.name, {"min_sources": (min_sources, 2), "max_targets": (max_targets, 1)},
                        {"window_s": window_s})
+        if min_volume:
+            check_settings(self.name, {"min_datagrams": (min_volume, min_sources)}, {})
         self.class_name = class_name
-        self._counter = FloodCounter(self.name, min_sources, window_s, max_targets)
-
-    @classmethod
-    def from_config(cls: type[_Rule], config: FloodSettings, columns: Sequence[str]) -> _Rule:
-        """Build from the rule's config section."""
-        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets)
+        self._counter = FloodCounter(self.name, min_sources, window_s, max_targets, min_volume)
 
     def stats(self) -> dict[str, int]:
         """Findings raised, targets tracked and evicted, pairs not tracked for lack of room."""

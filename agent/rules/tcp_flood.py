@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agent.config import TcpFloodConfig
 from agent.features import ETHERNET_CONTEXT
 from agent.rules import Finding, column_indices
 from agent.rules.floods import FloodRule, Report
@@ -59,6 +60,11 @@ class TcpFloodRule(FloodRule):
     ) -> None:
         self._len, self._flags = column_indices(self.name, COLUMNS, columns)
         super().__init__(columns, class_name, min_sources, window_s, max_targets)
+
+    @classmethod
+    def from_config(cls, config: TcpFloodConfig, columns: Sequence[str]) -> TcpFloodRule:
+        """Build from ``rules.tcp_flood``."""
+        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets)
 
     @staticmethod
     def needs(columns: Sequence[str]) -> bool:

@@ -18,17 +18,24 @@ longer counts). An NMS sweeping 500 devices gets 500 answers within a second: it
 last ``max_targets * 256`` (asker, address, port) requests are remembered for this, the oldest
 forgotten. Multicast and broadcast destinations are left out: discovery protocols (mDNS, SSDP,
 NetBIOS) send to them from every host of a segment, and the unicast answers to such a query count
-as asked. A UDP port scan does not count either: nmap and masscan send their probes from one source
-port, which is one pair however many ports it reaches.
+as asked.
+
+Or: such pairs, however few, sent that address at least ``min_datagrams`` datagrams in the
+interval. hping3 ``-k`` floods from one source port (to one port, or to the next port each time),
+which is one pair however fast it sends. Ten thousand unsolicited datagrams a second to one
+address is more than the one-way UDP a plant or vehicle gateway carries (syslog, traps, NetFlow, a
+few camera streams: hundreds to a few thousand), and more than nmap's UDP scans send (ICMP rate
+limits slow them to tens of ports a second). A UDP port scan is one pair too (nmap and masscan send
+their probes from one source port); only one sent at flood rates (``masscan --rate`` of ten
+thousand or more against one address) reaches ``min_datagrams``.
 
 Why a rule and not only the model: see :mod:`agent.rules`. The lab's model has to tell a flood from
 a scan by rows that do not show ports, and read a one-source flood to random ports as a scan and a
 reflection attack as nothing. The rule reports the model's class for UDP floods (``DDoS_UDP`` by
 default) under the Ethernet stream's key, so a flood both see is one incident.
 
-What it cannot see: a flood from one source port (one pair; the model is left to judge it), and
-slow floods under ``min_sources`` pairs a second. Memory is bounded
-(:class:`agent.rules.floods.FloodCounter`).
+What it cannot see: slow floods, under ``min_sources`` pairs and ``min_datagrams`` datagrams a
+second. Memory is bounded (:class:`agent.rules.floods.FloodCounter`).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from agent.config import UdpFloodConfig
 from agent.features import ETHERNET_CONTEXT
 from agent.rules import Finding
 from agent.rules.floods import FloodRule, Report
@@ -75,11 +83,18 @@ class UdpFloodRule(FloodRule):
         min_sources: int = 256,
         window_s: float = 1.0,
         max_targets: int = 256,
+        min_datagrams: int = 10000,
     ) -> None:
-        super().__init__(columns, class_name, min_sources, window_s, max_targets)
+        super().__init__(columns, class_name, min_sources, window_s, max_targets, min_datagrams)
         #: (asker, address or ANY_GROUP, port) of the requests seen lately, oldest first
         self._asked: OrderedDict[tuple[Any, Any, Any], None] = OrderedDict()
         self._max_asked = 256 * int(max_targets)
+
+    @classmethod
+    def from_config(cls, config: UdpFloodConfig, columns: Sequence[str]) -> UdpFloodRule:
+        """Build from ``rules.udp_flood``."""
+        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets,
+                   config.min_datagrams)
 
     @staticmethod
     def needs(columns: Sequence[str]) -> bool:
@@ -87,7 +102,8 @@ class UdpFloodRule(FloodRule):
         return "udp.stream" in columns
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
-        """Findings of ``rows``: one per interval in which a host's unanswered pairs reach ``min_sources``."""
+        """Findings of ``rows``: one per interval in which a host's unanswered pairs reach ``min_sources``
+        or their datagrams ``min_datagrams``."""
         out: list[Finding] = []
         counter, asked, most = self._counter, self._asked, self._max_asked
         for ctx in contexts:
@@ -118,7 +134,10 @@ class UdpFloodRule(FloodRule):
         dst = r.target
         port = next(iter(r.ports)) if len(r.ports) == 1 else None
         where = f"port {port}" if port is not None else f"{len(r.ports)} ports"
+        if len(r.ports) >= 2 * self._counter.min_sources:
+            where = f"{len(r.ports)} ports or more"
+        ports = "source ports" if r.bare != 1 else "source port"
         return self.finding(r, dst, port, "UDP", (
-            f"{r.bare} source ports {r.origin} sent UDP datagrams to {dst} ({where}) within "
+            f"{r.bare} {ports} {r.origin} sent {r.volume} UDP datagrams to {dst} ({where}) within "
             f"{r.ts - r.interval_start:.2f} s and it answered none of them (a UDP flood or a "
             f"reflection attack; {r.run_s:.0f} s so far)"))
