@@ -147,13 +147,15 @@ class AlertsConfig:
 
 @dataclass
 class ArpPoisoningConfig:
-    """The ARP poisoning rule: repeated ARP replies nobody asked for (see agent/rules/arp_poisoning.py)."""
+    """The ARP poisoning rule: repeated ARP replies nobody asked for, or repeated requests claiming an
+    address that meanwhile sends from another MAC address (see agent/rules/arp_poisoning.py)."""
 
     enabled: bool = doc("run the rule (needs features.kind edge-iiotset-context)", True)
     min_replies: int = doc(
-        "unasked replies claiming one address to one host before it alerts (poisoners repeat every 1-10 s)", 3
+        "unasked replies claiming one address to one host, or requests from one MAC address claiming an address "
+        "another MAC address sends from, before it alerts (poisoners repeat every 1-10 s)", 3
     )
-    window_s: float = doc("those replies must fall within this many seconds", 60.0)
+    window_s: float = doc("those replies or requests must fall within this many seconds", 60.0)
     class_name: str = doc("class its alerts carry; the model's class for the same attack, so incidents merge", "MITM")
     max_pairs: int = doc("(claimed address, target) pairs tracked at once; least recently seen dropped beyond", 4096)
 

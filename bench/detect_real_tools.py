@@ -33,7 +33,8 @@ not imitate run when installed (skipped, and listed as such, when not): ``syn_fl
 ``udp_flood_one_port`` (one source port, destination port incremented) and ``ack_flood``,
 ``nmap_xmas_scan``, ``nmap_fin_scan``, ``nmap_ack_scan``, ``nmap_version_scan`` (``-sV``),
 ``nmap_ping_sweep`` (``-sn`` of the /24: ARP requests on a LAN), ``masscan_scan``, ``ettercap_arp``
-(ARP poisoning both ways), ``slowloris`` (slowhttptest) and ``http_flood`` (ApacheBench).
+(ARP poisoning both ways), ``arp_request_poison`` (scapy's ``arpcachepoison``: forged requests, not
+replies), ``slowloris`` (slowhttptest) and ``http_flood`` (ApacheBench).
 Everyday programs run the same way, from the attacker's host as a second client against a server the
 victim starts for that scenario only, and must raise nothing (:func:`everyday_scenarios`):
 ``ssh_scp`` (OpenSSH), ``http_download`` and ``https_download`` (curl fetching a 4 MB random file),
@@ -207,6 +208,15 @@ while True:
 """
 
 
+# ARP poisoning by forged requests, as scapy's arpcachepoison sends them: a request to the victim,
+# every second, claiming the gateway's address from the attacker's MAC address.
+ARP_REQUESTS = r"""
+import sys
+from scapy.all import arpcachepoison
+arpcachepoison(sys.argv[1], sys.argv[2], interval=1, iface="atk0", verbose=False)
+"""
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One real tool run from the attacker's host (``argv`` None: benign background only).
@@ -269,6 +279,8 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
         Scenario("ettercap_arp", MITM, ("ettercap", "-T", "-q", "-i", "atk0", "-M", "arp:remote", f"/{v}//",
                                         f"/{gw}//"), 20, "ettercap ARP poisoning, stopped after 20 s",
                  "ettercap-text-only"),
+        Scenario("arp_request_poison", MITM, (sys.executable, "-c", ARP_REQUESTS, v, gw), 60,
+                 "scapy arpcachepoison: forged ARP requests every second for 60 s", needs=(sys.executable,)),
         Scenario("slowloris", DOS, ("slowhttptest", "-c", "400", "-H", "-i", "5", "-r", "100", "-l", "25", "-u",
                                     f"http://{v}/"), 40, "slowhttptest slow headers, 25 s", "slowhttptest"),
         Scenario("http_flood", DOS, ("ab", "-n", "1000000", "-c", "20", "-s", "2", f"http://{v}/"), 10,

@@ -57,6 +57,9 @@ def many_alerts() -> list[dict[str, Any]]:
         out += p.observe_finding(Finding("global", "MITM", 300.0, 301.0 + t, {"src_ip": "192.168.1.1",
                                          "dest_ip": "192.168.1.20", "proto": "ARP"}, "replies nobody asked for"),
                                  "arp_poisoning")
+    out += p.observe_finding(Finding("flip", "MITM", 400.0, 401.0, {"src_ip": "192.168.1.1", "dest_ip": "192.168.1.20",
+                                     "proto": "ARP", "src_mac": "32:7b:3a:18:ab:23"}, "claimed in turn"),
+                             "arp_poisoning")
     out += p.flush()
     can = AlertPolicy(AlertsConfig(), ["BENIGN", "DoS", "SPOOFING-GAS"], "BENIGN", {}, {}, "ciciov", SHA, "gw-01")
     out += can.observe("can0", np.array([0.0, 1.0, 0.0]), 1.0, 1.2, {"ts": 1.2, "channel": "can0", "arbitration_id": 0})
@@ -72,6 +75,7 @@ def test_every_alert_validates(validator: Any) -> None:
     assert {a["edge_ids"]["class"] for a in alerts} >= {"DDoS_UDP", "Unknown", "DoS"}
     assert any("suppressed" in a["edge_ids"] for a in alerts)
     assert any(a["edge_ids"].get("rule") == "arp_poisoning" and a["edge_ids"]["evidence"] for a in alerts)
+    assert any(a.get("ether") == {"src_mac": "32:7b:3a:18:ab:23"} for a in alerts)
     for a in alerts:
         errors = sorted(validator.iter_errors(a), key=str)
         assert not errors, (a, [e.message for e in errors])
@@ -93,6 +97,7 @@ def test_every_alert_validates(validator: Any) -> None:
         (lambda a: a.update(can={"iface": "can0", "arbitration_id": 1}), "CAN and 5-tuple are exclusive"),
         (lambda a: a.update(surprise=1), "no unknown top-level keys"),
         (lambda a: a.update(alert_id="not-an-id"), "alert_id format"),
+        (lambda a: a.update(ether={"src_mac": "32-7B-3A-18-AB-23"}), "MAC address as tshark writes it"),
     ],
 )
 def test_schema_rejects_bad_records(validator: Any, mutate: Any, why: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.utils import wrpcap
 
@@ -56,11 +57,13 @@ def test_repeated_unasked_replies_are_found_from_the_third() -> None:
     assert [f.last_ts - T0 for f in found] == [4.0, 6.0, 8.0]
     first = found[0]
     assert (first.key, first.cls, first.first_ts) == ("global", "MITM", T0)
-    assert first.context == {"src_ip": GW, "dest_ip": VICTIM, "proto": "ARP"}
-    assert "3 ARP replies" in first.evidence and GW in first.evidence and VICTIM in first.evidence
+    assert first.context == {"src_ip": GW, "dest_ip": VICTIM, "proto": "ARP", "src_mac": ATTACKER}
+    assert "3 ARP replies" in first.evidence and f"MAC address {ATTACKER}" in first.evidence
+    assert GW in first.evidence and VICTIM in first.evidence
     assert found[1].first_ts == T0 + 4.0  # later findings add the time since the reply before
     assert rule.stats() == {"arp_unasked_replies": 5, "arp_poisoning_findings": 3, "arp_pairs_evicted": 0,
-                            "arp_pairs_tracked": 1}
+                            "arp_pairs_tracked": 1, "arp_disputed_claims": 0, "arp_addresses_evicted": 0,
+                            "arp_addresses_tracked": 0}
 
 
 def test_answers_announcements_and_scattered_replies_are_left_alone() -> None:
@@ -75,6 +78,61 @@ def test_answers_announcements_and_scattered_replies_are_left_alone() -> None:
     found, rule = scan(frames)
     assert found == []
     assert rule.stats()["arp_unasked_replies"] == 6
+
+
+def forged_requests(start: float, n: int, every: float = 1.0) -> list[Frame]:
+    """scapy's arpcachepoison(VICTIM, GW): requests to the victim claiming the gateway's address from
+    the attacker's MAC address, one every ``every`` seconds."""
+    return [arp(start + every * i, 1, GW, VICTIM) for i in range(n)]
+
+
+def gateway_asks(ts: float) -> list[Frame]:
+    """The gateway refreshing its entry for the victim (a request with its own MAC address) and the
+    victim's answer."""
+    return [arp(ts, 1, GW, VICTIM, src=GW_MAC), arp(ts + 0.001, 2, VICTIM, GW, src=VICTIM_MAC, dst=GW_MAC)]
+
+
+def from_gateway(ts: float) -> Frame:
+    """An IPv4 datagram the gateway sends the victim (its Modbus poll, say), from its own MAC address."""
+    data = bytes(Ether(src=GW_MAC, dst=VICTIM_MAC) / IP(src=GW, dst=VICTIM) / UDP(sport=5000, dport=5000))
+    return Frame(T0 + ts, data, 1, len(data))
+
+
+def test_forged_requests_are_found_while_the_owner_sends_from_its_own_mac_address() -> None:
+    frames = gateway_asks(0.0) + forged_requests(5.0, 10) + [from_gateway(4.0 + 0.5 * i) for i in range(30)]
+    found, rule = scan(sorted(frames, key=lambda f: f.ts))
+    # the third request (at 7 s) completes the evidence; the gateway sent at 5.5 s and after
+    assert [f.last_ts - T0 for f in found] == [7.0 + i for i in range(8)]
+    first = found[0]
+    assert (first.key, first.cls, first.first_ts) == ("global", "MITM", T0 + 5.0)
+    assert first.context == {"src_ip": GW, "dest_ip": VICTIM, "proto": "ARP", "src_mac": ATTACKER}
+    assert first.evidence.startswith(f"3 ARP requests from {ATTACKER} within 2.0 s claimed {GW}, which "
+                                     f"meanwhile sent from {GW_MAC}")
+    assert found[1].first_ts == T0 + 7.0  # later findings add the time since the request before
+    assert rule.stats()["arp_unasked_replies"] == 0
+    # the owner's own ARP after the first forged request is the same evidence
+    frames = gateway_asks(0.0) + forged_requests(5.0, 20) + gateway_asks(30.0) + forged_requests(30.5, 2)
+    found, _ = scan(sorted(frames, key=lambda f: f.ts))
+    assert [f.last_ts - T0 for f in found] == [30.5, 31.5]
+    assert found[0].first_ts == T0 + 5.0 and "21 ARP requests" in found[0].evidence
+    # the owner silent after the first of them: not yet evidence
+    assert scan(gateway_asks(0.0) + forged_requests(5.0, 20))[0] == []
+
+
+def test_addresses_that_move_once_and_quiet_owners_are_left_alone() -> None:
+    frames: list[Frame] = []
+    # a failover: the standby takes a service address over with gratuitous ARP and then asks as it
+    vip, active, standby = "192.168.1.254", "00:11:22:33:44:aa", "00:11:22:33:44:bb"
+    frames += [arp(10.0 * i, 1, vip, VICTIM, src=active, dst="ff:ff:ff:ff:ff:ff") for i in range(5)]
+    frames += [arp(41.0 + 0.5 * i, 1, vip, vip, src=standby, dst="ff:ff:ff:ff:ff:ff") for i in range(5)]
+    frames += [arp(44.0 + 1.0 * i, 1, vip, VICTIM, src=standby, dst="ff:ff:ff:ff:ff:ff") for i in range(20)]
+    # forged requests a minute after the owner last spoke, and an owner that speaks two minutes later
+    frames += gateway_asks(100.0) + forged_requests(200.0, 10) + gateway_asks(300.0)
+    # ARP probes from 0.0.0.0 claim nothing
+    frames += [arp(400.0 + i, 1, "0.0.0.0", GW, src=f"02:00:00:00:00:{i:02x}") for i in range(6)]
+    found, rule = scan(sorted(frames, key=lambda f: f.ts))
+    assert found == [], [f.evidence for f in found]
+    assert rule.stats()["arp_disputed_claims"] == 0
 
 
 def test_thresholds_come_from_the_config_and_pairs_stay_bounded() -> None:

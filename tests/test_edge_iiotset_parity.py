@@ -395,4 +395,11 @@ def test_rows_with_context_gives_the_alert_tuple() -> None:
     assert ctx[1:7] == (C, 50001, S, 1883, "TCP", "mqtt")
     assert out[4][1][7] == ctx[7]  # the reply belongs to the same flow
     assert out[5][1][5:7] == ("UDP", "dns") and out[5][1][7] != ctx[7]
+    assert ctx[8] == bytes(pk[3])[6:12]  # the Ethernet source, raw
+    # an ARP frame's hardware source is its sender hardware address (what a host caches), not Ethernet's
+    from scapy.layers.l2 import ARP, Ether
+
+    arp = bytes(Ether(src="02:00:00:00:00:01") / ARP(op=1, hwsrc="32:7b:3a:18:ab:23", psrc="10.0.0.1", pdst="10.0.0.2"))
+    (_row, arp_ctx), = ex.rows_with_context([Frame(1.0, arp, 1, len(arp))])
+    assert arp_ctx[8] == bytes.fromhex("327b3a18ab23") and arp_ctx[1] is None
     assert [r for r, _ in out] == list(EdgeIIoTsetExtractor().rows(frames))

@@ -156,8 +156,9 @@ def build_alert(
     :param last_seen: end of the incident's latest window (epoch seconds).
     :param count: windows merged into the incident so far.
     :param context: the IP 5-tuple (``src_ip``, ``src_port``, ``dest_ip``, ``dest_port``, ``proto``,
-        ``app_proto``, ``flow_id``) or CAN fields (``iface`` or ``channel``, ``arbitration_id``,
-        optional ``rate_hz``); fields that are missing or ``None`` are left out of the record.
+        ``app_proto``, ``flow_id``; ``src_mac`` where a rule names the sender's MAC address) or CAN
+        fields (``iface`` or ``channel``, ``arbitration_id``, optional ``rate_hz``); fields that are
+        missing or ``None`` are left out of the record.
     :param incident_id: the ``alert_id`` of the incident's first record; updates repeat it.
     :param phase: ``start`` (first window), ``update`` (re-alert of an ongoing incident) or ``end``.
     :param suppressed: records of this incident held back by the rate limit since the last one sent.
@@ -190,6 +191,9 @@ def build_alert(
         app_proto = _text(context.get("app_proto"))
         if app_proto is not None:
             record["app_proto"] = app_proto
+        src_mac = _text(context.get("src_mac"))
+        if src_mac is not None:
+            record["ether"] = {"src_mac": src_mac}
     record["alert"] = {
         "action": "allowed",
         "gid": 1,

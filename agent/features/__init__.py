@@ -16,8 +16,11 @@ from typing import Any, Protocol
 
 from agent.registry import Registry
 
-#: context tuple of Ethernet extractors
-ETHERNET_CONTEXT = ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "app_proto", "flow_id")
+#: context tuple of Ethernet extractors; ``hw_src`` is the sender's hardware address as 6 raw bytes (an
+#: ARP frame's sender hardware address, else the Ethernet source; ``None`` on other link types), which
+#: the Edge-IIoTset columns leave out and ARP poisoning by forged requests is seen by
+ETHERNET_CONTEXT = ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "app_proto", "flow_id",
+                    "hw_src")
 #: context tuple of CAN extractors
 CAN_CONTEXT = ("ts", "channel", "arbitration_id")
 

@@ -235,7 +235,7 @@ class EdgeIIoTsetExtractor:
         self._frame_no = 0
         self._last_sec = -1
         self._time_prefix = ""
-        self._ctx: list[Any] = [None] * 7
+        self._ctx: list[Any] = [None] * 8
         self.counters = {
             "frames": 0,
             "malformed": 0,
@@ -276,11 +276,12 @@ class EdgeIIoTsetExtractor:
             yield f(rec)
 
     def rows_with_context(self, records: Iterable[Frame]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
-        """Rows with the alert context ``(ts, src_ip, src_port, dest_ip, dest_port, proto, app_proto, flow_id)``."""
+        """Rows with the alert context ``(ts, src_ip, src_port, dest_ip, dest_port, proto, app_proto, flow_id,
+        hw_src)``."""
         f = self._row
         ctx = self._ctx
         for rec in records:
-            ctx[:] = (None, 0, None, 0, None, None, 0)
+            ctx[:] = (None, 0, None, 0, None, None, 0, None)
             row = f(rec)
             if ctx[0].__class__ is bytes:  # IPv6 addresses are kept raw on the hot path
                 ctx[0] = ipv6_text(ctx[0])
@@ -321,6 +322,7 @@ class EdgeIIoTsetExtractor:
                 return
             et = (d[12] << 8) | d[13]
             off = 14
+            self._ctx[7] = d[6:12]  # raw: formatted only where a finding names it
             while et == 0x8100 or et == 0x88A8 or et == 0x9100:
                 if n < off + 4:
                     self.counters["malformed"] += 1
@@ -418,6 +420,8 @@ class EdgeIIoTsetExtractor:
         _hrd, pro, hln, pln, op = ARP.unpack_from(d, off)
         r[C_ARP_HWSIZE] = hln
         r[C_ARP_OP] = op
+        if hln == 6 and len(d) >= off + 14:
+            self._ctx[7] = d[off + 8 : off + 14]  # the address a host caches for the sender
         if pro == 0x0800 and pln == 4:
             sp = off + 8 + hln
             tp = sp + 4 + hln
