@@ -280,7 +280,7 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
                                         f"/{gw}//"), 20, "ettercap ARP poisoning, stopped after 20 s",
                  "ettercap-text-only"),
         Scenario("arp_request_poison", MITM, (sys.executable, "-c", ARP_REQUESTS, v, gw), 60,
-                 "scapy arpcachepoison: forged ARP requests every second for 60 s", needs=(sys.executable,)),
+                 "scapy arpcachepoison: forged ARP requests every second for 60 s"),
         Scenario("slowloris", DOS, ("slowhttptest", "-c", "400", "-H", "-i", "5", "-r", "100", "-l", "25", "-u",
                                     f"http://{v}/"), 40, "slowhttptest slow headers, 25 s", "slowhttptest"),
         Scenario("http_flood", DOS, ("ab", "-n", "1000000", "-c", "20", "-s", "2", f"http://{v}/"), 10,

@@ -68,7 +68,7 @@ class _Claimed:
 
 @dataclass
 class _Pair:
-    """Unasked replies claiming one address to one host, or one MAC address's claims of a disputed one."""
+    """Unasked replies claiming one address to one host."""
 
     times: deque[float]
     first_ts: float
@@ -99,8 +99,8 @@ class ArpPoisoningRule:
         self._pairs: OrderedDict[tuple[str, str], _Pair] = OrderedDict()
         #: address claimed in requests -> its requests and where it was seen
         self._claims: OrderedDict[str, _Claimed] = OrderedDict()
-        #: (claimed address, MAC address) -> that MAC address's reported requests
-        self._disputes: OrderedDict[tuple[str, bytes], _Pair] = OrderedDict()
+        #: (claimed address, MAC address) -> time of the last finding its requests raised
+        self._disputes: OrderedDict[tuple[str, bytes], float] = OrderedDict()
         self._counters = {"arp_unasked_replies": 0, "arp_poisoning_findings": 0, "arp_pairs_evicted": 0,
                           "arp_disputed_claims": 0, "arp_addresses_evicted": 0}
 
@@ -130,12 +130,14 @@ class ArpPoisoningRule:
                     self._seen(claims[ctx[_SRC]], ctx[_HW], float(ctx[0]))
                 continue
             claimed, target, ts, mac = row[sender], row[self._target], float(ctx[0]), ctx[_HW]
-            found = self._reply(claimed, target, ts, mac) if row[flag] else None
+            found = None
             if mac is not None and claimed and claimed != _NO_ADDRESS:
                 if code == 1 and target != claimed:
-                    found = self._request(claimed, mac, target, ts) or found
+                    found = self._request(claimed, mac, target, ts)
                 elif claimed in claims:
                     self._seen(claims[claimed], mac, ts)
+            if row[flag]:  # an unasked reply (never a request)
+                found = self._reply(claimed, target, ts, mac)
             if found is not None:
                 out.append(found)
         return out
@@ -178,15 +180,12 @@ class ArpPoisoningRule:
         self._counters["arp_disputed_claims"] += 1
         key = (claimed, mac)
         disputes = self._disputes
-        pair = disputes.get(key)
-        if pair is None or ts - pair.times[-1] > self.window_s or ts < pair.times[-1]:
-            pair = disputes[key] = _Pair(deque(maxlen=2), first)
-            if len(disputes) > self.max_pairs:
-                disputes.popitem(last=False)
-        disputes.move_to_end(key)
-        since = pair.times[-1] if pair.reported else pair.first_ts
-        pair.times.append(ts)
-        pair.reported = True
+        last = disputes.pop(key, None)
+        # what this finding adds: since the last one, or all the requests when the evidence starts again
+        since = first if last is None or ts - last > self.window_s or ts < last else last
+        disputes[key] = ts
+        if len(disputes) > self.max_pairs:
+            disputes.popitem(last=False)
         self._counters["arp_poisoning_findings"] += 1
         sender = mac.hex(":")
         return self._finding(since, ts, claimed, target, sender, (

@@ -99,7 +99,8 @@ class FloodCounter:
         self.min_volume = int(min_volume)
         self.window_s = float(window_s)
         self.max_targets = int(max_targets)
-        self._cap = 2 * self.min_sources
+        #: pairs, and destination ports, kept per target and interval
+        self.cap = 2 * self.min_sources
         self._targets: OrderedDict[Hashable, Target] = OrderedDict()
         self._prefix = prefix
         self._counters = {f"{prefix}_findings": 0, f"{prefix}_targets_evicted": 0, f"{prefix}_pairs_capped": 0}
@@ -128,13 +129,13 @@ class FloodCounter:
             return None
         had = t.pairs.get(pair)
         if had is None:
-            if len(t.pairs) >= self._cap:
+            if len(t.pairs) >= self.cap:
                 self._counters[f"{self._prefix}_pairs_capped"] += 1
                 return None
             t.pairs[pair] = 0 if settled else 1
             t.bare += not settled
             t.volume += not settled
-            if len(t.ports) < self._cap:
+            if len(t.ports) < self.cap:
                 t.ports.add(port)
         elif had:
             if settled:
@@ -142,7 +143,7 @@ class FloodCounter:
             else:
                 t.pairs[pair] = had + 1
                 t.volume += 1
-                if len(t.ports) < self._cap:
+                if len(t.ports) < self.cap:
                     t.ports.add(port)
         if t.bare < self.min_sources and not (self.min_volume and t.volume >= self.min_volume):
             return None
@@ -190,8 +191,6 @@ class FloodRule:
                  max_targets: int, min_volume: int = 0) -> None:
         check_settings(self.name, {"min_sources": (min_sources, 2), "max_targets": (max_targets, 1)},
                        {"window_s": window_s})
-        if min_volume:
-            check_settings(self.name, {"min_datagrams": (min_volume, min_sources)}, {})
         self.class_name = class_name
         self._counter = FloodCounter(self.name, min_sources, window_s, max_targets, min_volume)
 

@@ -48,7 +48,7 @@ from typing import Any
 
 from agent.config import UdpFloodConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding
+from agent.rules import Finding, check_settings
 from agent.rules.floods import FloodRule, Report
 
 _TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
@@ -86,6 +86,8 @@ class UdpFloodRule(FloodRule):
         min_datagrams: int = 10000,
     ) -> None:
         super().__init__(columns, class_name, min_sources, window_s, max_targets, min_datagrams)
+        if min_datagrams:
+            check_settings(self.name, {"min_datagrams": (min_datagrams, min_sources)}, {})
         #: (asker, address or ANY_GROUP, port) of the requests seen lately, oldest first
         self._asked: OrderedDict[tuple[Any, Any, Any], None] = OrderedDict()
         self._max_asked = 256 * int(max_targets)
@@ -134,7 +136,7 @@ class UdpFloodRule(FloodRule):
         dst = r.target
         port = next(iter(r.ports)) if len(r.ports) == 1 else None
         where = f"port {port}" if port is not None else f"{len(r.ports)} ports"
-        if len(r.ports) >= 2 * self._counter.min_sources:
+        if len(r.ports) >= self._counter.cap:
             where = f"{len(r.ports)} ports or more"
         ports = "source ports" if r.bare != 1 else "source port"
         return self.finding(r, dst, port, "UDP", (
