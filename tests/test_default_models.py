@@ -177,6 +177,21 @@ def test_shipped_bundle_confirms_as_its_plan_chooses_from_its_validation_table(k
     assert chosen == (manifest.confirm_windows, manifest.confirm_span)
 
 
+@pytest.mark.parametrize("kind", ["ethernet", "can"])
+def test_shipped_bundle_carries_its_plans_evidence_floors(kind: str) -> None:
+    """The floors a plan states (see :data:`trainer.lab.default_models.PLANS`) are the ones the
+    committed manifest carries, and its report states them: a floor changed in the plan needs the
+    bundle rebuilt, or the agent runs floors nobody measured."""
+    from agent.bundle import load_bundle
+    from trainer.lab.default_models import MODELS, PLANS
+
+    plan = PLANS[kind]
+    manifest = load_bundle(MODELS / plan.name).manifest
+    report = json.loads((MODELS / plan.name / "report.json").read_text())
+    assert manifest.evidence == plan.evidence
+    assert report.get("evidence", {}) == plan.evidence
+
+
 def test_confirmation_choice_gives_up_a_slow_attack_for_many_fewer_false_incidents() -> None:
     """Scattered misread windows raise 5 false incidents up to k = 2; from k = 3 on they are gone, and
     so is a 2-window attack: one missed class costs less than five false incidents."""

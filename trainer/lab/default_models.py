@@ -160,6 +160,17 @@ class Plan:
 #: on plant chatter (syslog, SNMP, discovery bursts, EtherNet/IP) stayed under 40 (5.2). DDoS_HTTP has
 #: no floor: slow-request attacks hold connections open at a few frames a second, as slowloris does.
 FLOOD_MIN_DST_RATE = round(math.log2(1 + 100), 3)
+#: ``ctx.src_endpoints`` below which no window is OS fingerprinting: nmap -O probes an open TCP port, a
+#: closed one, a closed UDP port and ICMP echo (4 endpoints) after the port scan that finds them. The
+#: lab's fingerprinting windows reach 4 but for 4%; syslog to one collector reached 2, the end of a
+#: slowloris run or a one-source SYN flood 1.
+FINGERPRINT_MIN_ENDPOINTS = 4
+#: ``ctx.conn_turn_rate`` (``log2(1 + turns/s)``) below which no window is ransomware rewriting files
+#: on a share: reading each file and writing it back turns the connection twice per file, file after
+#: file; 2.0 is 3 turns a second. The lab's ransomware windows reach it but for 9%; its benign windows
+#: (copies, verified backups) stay under 1.6 at the 99th percentile, and smbclient uploading and
+#: reading back a 4 MB file (which the lab model called Ransomware) reached 1.0.
+RANSOMWARE_MIN_TURN_RATE = 2.0
 
 SMALL_MODEL = {"res_blocks": 1, "filters": 32, "kernel_size": 3, "gru_units": 24, "heads": 2, "key_dim": 16,
                "dropout": 0.2, "dense_units": [48], "use_attention": False}
@@ -197,7 +208,9 @@ PLANS = {
         # records="protocol-fields" (frames without any Edge-IIoTset field left out of the windows)
         # cleared PROFINET, GOOSE/PTP and STP/LLDP captures, but the bundle it trained read a real HTTP
         # poller as Password (42 windows at 0.996) and missed the test session's Password: not kept
-        evidence={c: {"ctx.dst_rate": FLOOD_MIN_DST_RATE} for c in ("DDoS_ICMP", "DDoS_TCP", "DDoS_UDP")},
+        evidence={**{c: {"ctx.dst_rate": FLOOD_MIN_DST_RATE} for c in ("DDoS_ICMP", "DDoS_TCP", "DDoS_UDP")},
+                  "Fingerprinting": {"ctx.src_endpoints": FINGERPRINT_MIN_ENDPOINTS},
+                  "Ransomware": {"ctx.conn_turn_rate": RANSOMWARE_MIN_TURN_RATE}},
     ),
     "can": Plan(
         kind="can", name="ciciov2024-lab", dataset="ciciov2024", feature_kind="can-temporal",
