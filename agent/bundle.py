@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.config import build, to_dict
+from agent.config import EvidenceSpec, build, to_dict
 from agent.errors import BundleError, ConfigError
 
 #: Version of the manifest layout. Bumped when a field changes meaning; the agent refuses others.
@@ -122,8 +122,8 @@ class Manifest:
     thresholds: dict[str, float] = field(default_factory=dict)
     severity: dict[str, int] = field(default_factory=dict)
     #: per class, per numeric feature column: the least raw value some record of a window must reach
-    #: for the class to stand (see :mod:`agent.evidence`)
-    evidence: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: for the class to stand, or a list of such sets of which one suffices (see :mod:`agent.evidence`)
+    evidence: dict[str, EvidenceSpec] = field(default_factory=dict)
     #: windows of one class from one key before an alert is sent (chosen on validation by the trainer)
     confirm_windows: int = 1
     #: ... within this many consecutive windows of their key (0: anywhere within the merge gap)
@@ -249,21 +249,36 @@ def check_manifest(m: Manifest, where: str) -> None:
         raise bad("quantization", "int8 mode needs int8 input and positive input/output scales")
 
 
-def check_evidence(m: Manifest, floors: Mapping[str, Mapping[str, float]], key: str) -> None:
+def floor_sets(spec: EvidenceSpec) -> list[dict[str, float]]:
+    """One class's evidence as the sets of floors of which a window must meet one (``{}`` and ``[]``:
+    none, the class stands anywhere)."""
+    if isinstance(spec, Mapping):
+        return [dict(spec)] if spec else []
+    return [dict(s) for s in spec]
+
+
+def check_evidence(m: Manifest, floors: Mapping[str, EvidenceSpec], key: str) -> None:
     """Raise :class:`BundleError` naming ``key`` (``evidence`` in a manifest, ``model.evidence`` in a
     config) when an evidence floor names a class the bundle lacks, the benign class, a column that is
-    not one of its numeric feature columns, or a value that is not a finite number."""
+    not one of its numeric feature columns, or a value that is not a finite number, or when a list of
+    alternatives holds an empty set (which every window would meet)."""
     numeric = {c.name for c in m.preprocessing.columns if c.kind == "numeric"}
-    for cls, per_column in floors.items():
+    for cls, spec in floors.items():
         if cls not in m.classes:
             raise BundleError(f"{key}.{cls}: not a class of bundle {m.name!r} (classes: {', '.join(m.classes)})")
         if cls == m.benign_class:
             raise BundleError(f"{key}.{cls}: the benign class cannot have an evidence floor")
-        for col, value in per_column.items():
-            if col not in numeric:
-                raise BundleError(f"{key}.{cls}.{col}: not a numeric feature column of bundle {m.name!r}")
-            if not math.isfinite(value):
-                raise BundleError(f"{key}.{cls}.{col}: must be a finite number, got {value}")
+        alternatives = isinstance(spec, list)
+        for i, per_column in enumerate(floor_sets(spec)):
+            where = f"{key}.{cls}[{i}]" if alternatives else f"{key}.{cls}"
+            if not per_column:
+                raise BundleError(f"{where}: an empty set of floors lets every window pass; "
+                                  f"to remove the class's floors, give {{}}")
+            for col, value in per_column.items():
+                if col not in numeric:
+                    raise BundleError(f"{where}.{col}: not a numeric feature column of bundle {m.name!r}")
+                if not math.isfinite(value):
+                    raise BundleError(f"{where}.{col}: must be a finite number, got {value}")
 
 
 def load_bundle(

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeAlias, TypeVar, Union
 
 import yaml
 
@@ -92,6 +92,12 @@ class FeaturesConfig:
     can_warmup_s: float = doc("ids first seen after this long are flagged as new", 10.0)
 
 
+#: One class's evidence floors: numeric feature columns with the least raw value some record of a
+#: window must reach, all of them; or a list of such sets, of which one suffices (see
+#: :mod:`agent.evidence`).
+EvidenceSpec: TypeAlias = dict[str, float] | list[dict[str, float]]
+
+
 @dataclass
 class ModelConfig:
     """The model bundle and how it is run."""
@@ -108,10 +114,11 @@ class ModelConfig:
     thresholds: dict[str, float] = doc(
         "per-class alert thresholds on the class probability; override the bundle's", factory=dict
     )
-    evidence: dict[str, dict[str, float]] = doc(
+    evidence: dict[str, EvidenceSpec] = doc(
         "per-class evidence floors, {class: {numeric feature column: least raw value some record of a "
-        "window must reach}}; a class named here replaces the bundle's floors for it ({} removes them). "
-        "A window that misses a floor of its class counts as benign for that class",
+        "window must reach}}, or {class: [{...}, {...}]} where meeting one set suffices; a class named "
+        "here replaces the bundle's floors for it ({} removes them). A window that misses its class's "
+        "floors counts as benign for that class",
         factory=dict,
     )
 

@@ -16,6 +16,12 @@ window can still alert for another class that reaches its threshold, and every c
 because :class:`agent.scorer.Scorer` applies the floors. Vetoes are counted per class
 (``evidence_vetoed`` in the scorer's stats and the agent's health).
 
+Some classes are defined by either of two measurements, so a class's evidence may also be a list of
+sets of floors, of which a window must meet one: ``{"Port_Scanning": [{"ctx.src_endpoints": 4},
+{"tcp.connection.rst": 1}]}``. A scan tries many endpoints; but FIN, NULL, Xmas and ACK probes open
+no connection, so :mod:`agent.features.host_context` does not count them as attempts, and what shows
+them instead is the closed ports' resets (Snort's sfPortscan counts exactly those negative replies).
+
 Floors are in the raw units of the column (before scaling): each is turned into the scaled value
 once, by the bundle's own :class:`~agent.preprocess.Preprocessor`, so a window costs one ``max``
 over its records per floored column. Only numeric feature columns
@@ -28,22 +34,27 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from agent.bundle import Manifest, check_evidence
+from agent.bundle import Manifest, check_evidence, floor_sets
+from agent.config import EvidenceSpec
 from agent.preprocess import Preprocessor
 
-#: per class: per numeric feature column, the least value (raw units) some record must reach
-Floors = Mapping[str, Mapping[str, float]]
+#: per class: per numeric feature column, the least value (raw units) some record must reach; or a
+#: list of such sets, one of which suffices
+Floors = Mapping[str, EvidenceSpec]
 
 
-def merged_floors(manifest: Manifest, overrides: Floors) -> dict[str, dict[str, float]]:
-    """The bundle's floors with a config's on top: a class named in ``overrides`` takes its floors
-    from there only (``{}`` removes the bundle's for that class). ``overrides`` are checked against
-    the bundle first, errors naming ``model.evidence``."""
+def merged_floors(manifest: Manifest, overrides: Floors) -> dict[str, list[dict[str, float]]]:
+    """The bundle's floors with a config's on top, per class as the sets of which one must be met: a
+    class named in ``overrides`` takes its floors from there only (``{}`` removes the bundle's for
+    that class). ``overrides`` are checked against the bundle first, errors naming ``model.evidence``."""
     check_evidence(manifest, overrides, "model.evidence")
-    floors = {c: dict(f) for c, f in manifest.evidence.items()}
-    for cls, f in overrides.items():
-        floors[cls] = dict(f)
-    return {c: f for c, f in floors.items() if f}
+    floors = {**manifest.evidence, **overrides}
+    return {c: sets for c, spec in floors.items() if (sets := floor_sets(spec))}
+
+
+def describe_floors(spec: EvidenceSpec) -> str:
+    """A class's floors as a reader says them: ``ctx.src_endpoints >= 4, or tcp.connection.rst >= 1``."""
+    return ", or ".join(" and ".join(f"{col} >= {v:g}" for col, v in s.items()) for s in floor_sets(spec))
 
 
 class EvidenceGate:
@@ -54,15 +65,17 @@ class EvidenceGate:
         check_evidence(manifest, floors, "evidence")
         self.classes = list(manifest.classes)
         self.benign_index = self.classes.index(manifest.benign_class)
-        self.floors = {c: dict(f) for c, f in floors.items() if f}
+        self.floors = {c: sets for c, spec in floors.items() if (sets := floor_sets(spec))}
         self.record_layout = manifest.input_layout == "record"
         pre = Preprocessor.from_manifest(manifest)
-        # per class index: the feature offsets and the scaled floors they must reach
-        self._checks: list[tuple[int, np.ndarray, np.ndarray]] = []
-        for cls, f in self.floors.items():
-            offsets = np.array([pre.offset(c) for c in f], dtype=np.intp)
-            scaled = pre.transform([dict.fromkeys(manifest.features, 0) | f])[0][offsets]
-            self._checks.append((self.classes.index(cls), offsets, scaled))
+        # per class index: per set of floors, the feature offsets and the scaled floors they must reach
+        self._checks: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]] = []
+        for cls, sets in self.floors.items():
+            alternatives = []
+            for f in sets:
+                offsets = np.array([pre.offset(c) for c in f], dtype=np.intp)
+                alternatives.append((offsets, pre.transform([dict.fromkeys(manifest.features, 0) | f])[0][offsets]))
+            self._checks.append((self.classes.index(cls), alternatives))
         self.vetoed = dict.fromkeys(self.floors, 0)
 
     def __bool__(self) -> bool:
@@ -77,10 +90,12 @@ class EvidenceGate:
         if not self._checks or len(probs) == 0:
             return probs
         top = probs.argmax(axis=1)  # the model's answers, before any floor moved a probability
-        for ci, offsets, scaled in self._checks:
-            peak = x[:, offsets, 0] if self.record_layout else x[:, :, offsets].max(axis=1)
-            # a tolerance of float32 rounding: a record exactly at the floor passes
-            missed = (peak < scaled - 1e-5).any(axis=1)
+        for ci, alternatives in self._checks:
+            missed = np.ones(len(probs), dtype=bool)
+            for offsets, scaled in alternatives:
+                peak = x[:, offsets, 0] if self.record_layout else x[:, :, offsets].max(axis=1)
+                # a tolerance of float32 rounding: a record exactly at the floor passes
+                missed &= (peak < scaled - 1e-5).any(axis=1)
             if missed.any():
                 # counted where the class was the model's answer: the windows the floor changed
                 self.vetoed[self.classes[ci]] += int(np.count_nonzero(missed & (top == ci)))
@@ -93,4 +108,4 @@ class EvidenceGate:
         return dict(self.vetoed)
 
 
-__all__ = ["EvidenceGate", "Floors", "merged_floors"]
+__all__ = ["EvidenceGate", "Floors", "describe_floors", "merged_floors"]

@@ -295,6 +295,89 @@ def test_arp_poisoning_alone_on_a_quiet_wire_raises_mitm(tmp_path: Path) -> None
     assert not any("rule" in a["edge_ids"] for a in alerts)
 
 
+def _stealth_scan(path: Path, flags: str) -> Path:
+    """What nmap -sF / -sX / -sA against one host puts on the wire: its host discovery (ICMP echo, SYN
+    to 443, ACK to 80, ICMP timestamp), then one probe with ``flags`` a millisecond to 1,000 ports
+    from one source port; closed ports answer each with a reset, five open ones stay silent."""
+    import random
+
+    from scapy.layers.inet import ICMP, IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    rng = random.Random(3)
+    out, back = (Ether(src="02:00:00:00:00:05", dst="02:00:00:00:00:09") / IP(src="10.0.0.5", dst="10.0.0.9"),
+                 Ether(src="02:00:00:00:00:09", dst="02:00:00:00:00:05") / IP(src="10.0.0.9", dst="10.0.0.5"))
+    frames = [out / ICMP(), out / TCP(sport=51000, dport=443, flags="S"), out / TCP(sport=51000, dport=80, flags="A"),
+              out / ICMP(type=13), back / ICMP(type=0), back / TCP(sport=80, dport=51000, flags="R")]
+    ports = rng.sample(range(1, 10000), 1000)
+    silent = set(rng.sample(ports, 5))
+    for port in ports:
+        seq = rng.getrandbits(32)
+        frames.append(out / TCP(sport=51234, dport=port, flags=flags, seq=seq, window=1024))
+        if port not in silent:
+            frames.append(back / TCP(sport=port, dport=51234, flags="RA", ack=seq + 1, window=0))
+    for i, frame in enumerate(frames):
+        frame.time = 1_700_000_000.0 + 0.0005 * i
+    wrpcap(str(path), frames)
+    return path
+
+
+def _snmp_walks(path: Path) -> Path:
+    """An SNMP manager walking an agent's MIB: GETNEXT after GETNEXT (about 170 a second, each answered
+    in 2 ms), six walks of 600 objects, each from a new source port, two seconds apart."""
+    import random
+
+    from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.snmp import SNMP, SNMPnext, SNMPresponse, SNMPvarbind
+    from scapy.utils import wrpcap
+
+    rng = random.Random(3)
+    out, back = (Ether(src="02:00:00:00:01:02", dst="02:00:00:00:01:09") / IP(src="10.0.1.2", dst="10.0.1.9"),
+                 Ether(src="02:00:00:00:01:09", dst="02:00:00:00:01:02") / IP(src="10.0.1.9", dst="10.0.1.2"))
+    frames, t = [], 1_700_000_000.0
+    for _ in range(6):
+        sport = rng.randint(40000, 60000)
+        for i in range(600):
+            oid, rid = f"1.3.6.1.2.1.{2 + i // 100}.{i % 100 + 1}.0", rng.getrandbits(31)
+            ask = out / UDP(sport=sport, dport=161) / SNMP(
+                PDU=SNMPnext(id=rid, varbindlist=[SNMPvarbind(oid=ASN1_OID(oid))]))
+            answer = back / UDP(sport=161, dport=sport) / SNMP(PDU=SNMPresponse(id=rid, varbindlist=[
+                SNMPvarbind(oid=ASN1_OID(oid + ".1"), value=ASN1_STRING(b"x" * rng.randint(4, 40)))]))
+            ask.time, answer.time = t, t + 0.002
+            frames += [ask, answer]
+            t += 0.004 + 0.004 * rng.random()
+        t += 2.0
+    wrpcap(str(path), frames)
+    return path
+
+
+@pytest.mark.parametrize("flags", ["F", "FPU", "A"])  # FIN, Xmas, ACK scans
+def test_a_stealth_scan_stands_on_the_closed_ports_resets(flags: str, tmp_path: Path) -> None:
+    """A FIN, Xmas or ACK scan opens no connection, so it leaves its source at 1 endpoint: the shipped
+    Port_Scanning floors let it stand on the resets the closed ports send, and the endpoint floor
+    alone would have vetoed every window of it."""
+    capture = _stealth_scan(tmp_path / "scan.pcap", flags)
+    alerts, stats = _replay("edge-iiotset-lab", capture)
+    assert {a["edge_ids"]["class"] for a in alerts} == {"Port_Scanning"}
+    alerts, stats = _replay("edge-iiotset-lab", capture, "model.evidence={Port_Scanning: {ctx.src_endpoints: 4}}")
+    assert not alerts
+    assert stats["scorer"]["evidence_vetoed"]["Port_Scanning"] > 0
+
+
+def test_snmp_walks_are_not_a_port_scan(tmp_path: Path) -> None:
+    """The model alone reads an SNMP walk (one manager, one agent, 170 requests a second) as a port
+    scan; it tries 2 endpoints and draws no reset, so the shipped floors veto every such window."""
+    capture = _snmp_walks(tmp_path / "walks.pcap")
+    bare, _ = _replay("edge-iiotset-lab", capture, "model.evidence={Port_Scanning: {}}")
+    assert {a["edge_ids"]["class"] for a in bare} == {"Port_Scanning"}
+    alerts, stats = _replay("edge-iiotset-lab", capture)
+    assert not alerts
+    assert stats["scorer"]["evidence_vetoed"]["Port_Scanning"] > 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("aid", [0x0C1, 0x1E9, 0x137, 0x3FB, 0x130])
 def test_a_tool_spoofing_a_slow_real_id_at_1khz_is_spoofing_not_dos(aid: int, shared_captures: Path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from agent.bundle import ColumnSpec, Manifest, Preprocessing, Window, load_bundle, parse_manifest, to_dict
 from agent.config import load_config
 from agent.errors import BundleError
-from agent.evidence import EvidenceGate, merged_floors
+from agent.evidence import EvidenceGate, describe_floors, merged_floors
 from agent.preprocess import Preprocessor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,11 +89,43 @@ def test_several_floors_of_one_class_must_all_be_reached() -> None:
 
 def test_config_floors_replace_the_bundles_per_class_and_an_empty_mapping_removes_them() -> None:
     m = _manifest(evidence={"Flood": {"ctx.dst_rate": RATE_100}, "Scan": {"tcp.len": 1.0}})
-    assert merged_floors(m, {}) == m.evidence
-    assert merged_floors(m, {"Flood": {"tcp.len": 10.0}}) == {"Flood": {"tcp.len": 10.0}, "Scan": {"tcp.len": 1.0}}
-    assert merged_floors(m, {"Flood": {}}) == {"Scan": {"tcp.len": 1.0}}
+    assert merged_floors(m, {}) == {"Flood": [{"ctx.dst_rate": RATE_100}], "Scan": [{"tcp.len": 1.0}]}
+    assert merged_floors(m, {"Flood": {"tcp.len": 10.0}}) == {"Flood": [{"tcp.len": 10.0}], "Scan": [{"tcp.len": 1.0}]}
+    assert merged_floors(m, {"Flood": {}}) == {"Scan": [{"tcp.len": 1.0}]}
+    assert merged_floors(m, {"Flood": [], "Scan": [{"tcp.len": 2.0}, {"ctx.dst_rate": 1.0}]}) == {
+        "Scan": [{"tcp.len": 2.0}, {"ctx.dst_rate": 1.0}]}
     cfg = load_config(None, ["model.evidence={Flood: {}}"])
     assert not EvidenceGate(m, merged_floors(m, cfg.model.evidence)).floors.get("Flood")
+
+
+def test_a_list_of_floor_sets_lets_a_window_stand_on_any_one_of_them() -> None:
+    """Scan stands where a record reaches 100 frames/s, or where one has 50 payload bytes and another
+    20 frames/s (both of the second set); a window meeting neither is benign for it."""
+    m = _manifest(evidence={"Scan": [{"ctx.dst_rate": RATE_100}, {"tcp.len": 50.0, "ctx.dst_rate": 4.4}]})
+    pre = Preprocessor.from_manifest(m)
+    def window(lens: list[int], rates: list[float]) -> np.ndarray:
+        return pre.transform([{"tcp.len": n, "ctx.dst_rate": r, "http.request.method": ""}
+                              for n, r in zip(lens, rates, strict=True)])
+    x = np.stack([window([0] * 4, [1.0, 7.0, 1.0, 1.0]),   # the first set
+                  window([0, 60, 0, 0], [1.0, 1.0, 5.0, 1.0]),  # the second, from two records
+                  window([0, 60, 0, 0], [1.0, 1.0, 4.0, 1.0]),  # the second's rate missed
+                  window([0] * 4, [5.0] * 4)])                # the second's length missed
+    probs = np.tile(np.array([[0.1, 0.1, 0.8]], dtype=np.float32), (4, 1))
+    gate = EvidenceGate(m)
+    out = gate.apply(x, probs.copy())
+    assert out[:, 2].tolist() == pytest.approx([0.8, 0.8, 0.0, 0.0])
+    assert gate.stats() == {"Scan": 2}
+    # one set given as a list of one is the same floor as the set itself
+    single = EvidenceGate(_manifest(evidence={"Flood": [{"ctx.dst_rate": RATE_100}]}))
+    x2, _ = _windows([[2.0, 3.0, 4.0, 5.0], [9.0] * 4])
+    p2 = np.array([[0.1, 0.8, 0.1]] * 2, dtype=np.float32)
+    assert np.array_equal(single.apply(x2, p2.copy()), EvidenceGate(_manifest()).apply(x2, p2.copy()))
+
+
+def test_floors_are_described_as_a_reader_says_them() -> None:
+    assert describe_floors({"ctx.dst_rate": 6.658}) == "ctx.dst_rate >= 6.658"
+    assert describe_floors([{"ctx.src_endpoints": 4.0}, {"tcp.connection.rst": 1.0, "tcp.len": 0.0}]) == (
+        "ctx.src_endpoints >= 4, or tcp.connection.rst >= 1 and tcp.len >= 0")
 
 
 @pytest.mark.parametrize(
@@ -103,13 +136,22 @@ def test_config_floors_replace_the_bundles_per_class_and_an_empty_mapping_remove
         ({"Flood": {"ctx.nope": 1.0}}, r"evidence\.Flood\.ctx\.nope: not a numeric feature column"),
         ({"Flood": {"http.request.method": 1.0}}, r"evidence\.Flood\.http\.request\.method: not a numeric"),
         ({"Flood": {"ctx.dst_rate": math.inf}}, r"evidence\.Flood\.ctx\.dst_rate: must be a finite number"),
+        ({"Flood": [{"tcp.len": 1.0}, {"ctx.nope": 1.0}]}, r"evidence\.Flood\[1\]\.ctx\.nope: not a numeric"),
+        ({"Flood": [{"tcp.len": 1.0}, {}]}, r"evidence\.Flood\[1\]: an empty set of floors lets every window pass"),
     ],
 )
-def test_bad_floors_in_a_manifest_are_refused_naming_the_key(evidence: dict[str, dict[str, float]],
+def test_bad_floors_in_a_manifest_are_refused_naming_the_key(evidence: dict[str, Any],
                                                               message: str) -> None:
     data = to_dict(_manifest(evidence={}))
     data["evidence"] = evidence
     with pytest.raises(BundleError, match=r"^manifest\.json: " + message):
+        parse_manifest(data, "manifest.json")
+
+
+def test_a_floor_of_the_wrong_type_is_refused_naming_the_key() -> None:
+    data = to_dict(_manifest(evidence={}))
+    data["evidence"] = {"Flood": [{"tcp.len": "x"}]}
+    with pytest.raises(BundleError, match=r"manifest\.json: evidence\.Flood: expected dict\[str, float\] \| list"):
         parse_manifest(data, "manifest.json")
 
 
@@ -121,6 +163,11 @@ def test_bad_floors_in_the_config_are_refused_at_start_naming_the_key(tmp_path: 
                              f"model.bundle={REPO / 'models' / 'edge-iiotset-lab'}",
                              "features.kind=edge-iiotset-context", f"state_dir={tmp_path}"])
     with pytest.raises(BundleError, match=r"model\.evidence\.DDoS_UDP\.ctx\.dst_rat: not a numeric feature column"):
+        build_scoring(cfg, None, Counters())
+    cfg = load_config(None, ["model.evidence={DDoS_UDP: [{ctx.dst_rate: 6.0}, {ctx.dst_rat: 6.0}]}",
+                             "mqtt.enabled=false", f"model.bundle={REPO / 'models' / 'edge-iiotset-lab'}",
+                             "features.kind=edge-iiotset-context", f"state_dir={tmp_path}"])
+    with pytest.raises(BundleError, match=r"model\.evidence\.DDoS_UDP\[1\]\.ctx\.dst_rat: not a numeric"):
         build_scoring(cfg, None, Counters())
 
 
