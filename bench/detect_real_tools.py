@@ -34,13 +34,16 @@ not imitate run when installed (skipped, and listed as such, when not): ``syn_fl
 ``nmap_xmas_scan``, ``nmap_fin_scan``, ``nmap_ack_scan``, ``nmap_version_scan`` (``-sV``),
 ``nmap_ping_sweep`` (``-sn`` of the /24: ARP requests on a LAN), ``masscan_scan``, ``ettercap_arp``
 (ARP poisoning both ways), ``arp_request_poison`` (scapy's ``arpcachepoison``: forged requests, not
-replies), ``slowloris`` (slowhttptest) and ``http_flood`` (ApacheBench).
+replies), ``slowloris`` (slowhttptest), ``http_flood`` (ApacheBench), and ``hydra_ssh``,
+``hydra_http_form`` and ``hydra_http_basic`` (THC Hydra guessing root's SSH password, an HMI's login
+form and a page behind HTTP basic authentication, from a list of 600; expected family malware, where
+the dataset files password attacks).
 Everyday programs run the same way, from the attacker's host as a second client against a server the
 victim starts for that scenario only, and must raise nothing (:func:`everyday_scenarios`):
 ``ssh_scp`` (OpenSSH), ``http_download`` and ``https_download`` (curl fetching a 4 MB random file),
 ``snmp_polling`` (net-snmp against snmpd), ``syslog_udp`` (logger), ``dns_lookups`` (dig against
 dnsmasq), ``smb_copy`` (smbclient against Samba) and ``ntp_queries`` (ntpdate against chrony). A
-full run takes about fifteen minutes.
+full run takes about eighteen minutes.
 
 Each capture is replayed twice: as captured, and with the background filtered out (``attack
 only``: every frame to or from the gateway's address dropped, ARP kept for the MITM scenarios), which
@@ -63,7 +66,7 @@ Needs root, iproute2 and (Debian/Ubuntu packages)::
 
     apt-get install nmap hping3 dsniff tcpdump          # required
     apt-get install mosquitto mosquitto-clients         # optional: MQTT in the benign background
-    apt-get install masscan ettercap-text-only slowhttptest apache2-utils   # optional: more tools
+    apt-get install masscan ettercap-text-only slowhttptest apache2-utils hydra   # optional: more tools
     apt-get install openssh-server curl snmp snmpd dnsutils dnsmasq-base samba smbclient \
         ntpsec-ntpdate chrony                           # optional: the everyday programs
 
@@ -106,12 +109,13 @@ HOSTS = {"atk": ATTACKER_IP, "vic": VICTIM_IP, "gw": GATEWAY_IP}
 DOS = "DoS"
 INFO = "information gathering"
 MITM = "MITM"
+MALWARE = "malware"
 FAMILY = {
     "DDoS_TCP": DOS, "DDoS_UDP": DOS, "DDoS_ICMP": DOS, "DDoS_HTTP": DOS,
     "Port_Scanning": INFO, "Fingerprinting": INFO, "Vulnerability_scanner": INFO,
     "MITM": MITM,
     "XSS": "injection", "SQL_injection": "injection", "Uploading": "injection",
-    "Backdoor": "malware", "Password": "malware", "Ransomware": "malware",
+    "Backdoor": MALWARE, "Password": MALWARE, "Ransomware": MALWARE,
 }
 
 # A Modbus/TCP-like server: answers every request on 502 with a Read Holding Registers style reply
@@ -208,6 +212,41 @@ while True:
 """
 
 
+# An HMI's login on 8080, as password guessers meet one: a form posted to /login that answers "Login
+# failed" (200) and a page behind HTTP basic authentication at /admin/ that answers 401; no password is
+# right.
+LOGIN_SERVER = r"""
+import http.server, sys
+FORM = b"<html><body><form method=post action=/login><input name=user><input name=pass type=password>"
+class Handler(http.server.BaseHTTPRequestHandler):
+    def reply(self, code, body, extra=()):
+        self.send_response(code)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path.startswith("/admin"):
+            self.reply(401, b"<html><body>Unauthorized</body></html>",
+                       [("WWW-Authenticate", 'Basic realm="line 1 HMI"')])
+        else:
+            self.reply(200, FORM + b"</form></body></html>")
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.reply(200, FORM + b"<p>Login failed: wrong user name or password</p></form></body></html>")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer((sys.argv[1], 8080), Handler).serve_forever()
+"""
+
+# Password guesses: 600 words as people choose them (a word, a year or a count after it).
+PASSWORD_WORDS = ("admin", "plant", "line1", "scada", "welcome", "operator", "siemens", "modbus", "pump",
+                  "factory", "summer", "winter", "dragon", "monkey", "letmein", "qwerty", "master", "shadow",
+                  "service", "control")
+
+
 # ARP poisoning by forged requests, as scapy's arpcachepoison sends them: a request to the victim,
 # every second, claiming the gateway's address from the attacker's MAC address.
 ARP_REQUESTS = r"""
@@ -285,6 +324,19 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
                                     f"http://{v}/"), 40, "slowhttptest slow headers, 25 s", "slowhttptest"),
         Scenario("http_flood", DOS, ("ab", "-n", "1000000", "-c", "20", "-s", "2", f"http://{v}/"), 10,
                  "ApacheBench, stopped after 10 s", "apache2-utils"),
+        Scenario("hydra_ssh", MALWARE, ("hydra", "-I", "-l", "root", "-P", "{work}/passwords.txt", "-t", "4",
+                                        f"ssh://{v}"), 60,
+                 "hydra: SSH passwords for root, 4 tasks, stopped after 60 s", "hydra openssh-server",
+                 ("/usr/sbin/sshd", "-D", "-e", "-f", "{work}/sshd_password_config"), ("hydra", "/usr/sbin/sshd")),
+        Scenario("hydra_http_form", MALWARE, ("hydra", "-I", "-l", "admin", "-P", "{work}/passwords.txt", "-s",
+                                              "8080", v, "http-post-form",
+                                              "/login:user=^USER^&pass=^PASS^:F=Login failed"), 60,
+                 "hydra: an HMI's login form, 16 tasks, stopped after 60 s", "hydra",
+                 (sys.executable, "-c", LOGIN_SERVER, v)),
+        Scenario("hydra_http_basic", MALWARE, ("hydra", "-I", "-l", "admin", "-P", "{work}/passwords.txt", "-s",
+                                               "8080", v, "http-get", "/admin/"), 60,
+                 "hydra: HTTP basic authentication, 16 tasks, stopped after 60 s", "hydra",
+                 (sys.executable, "-c", LOGIN_SERVER, v)),
         Scenario("benign_only", None, None, benign_s, "background only"),
         *everyday_scenarios(),
     ]
@@ -463,6 +515,13 @@ class Lab:
                 f"ListenAddress {VICTIM_IP}\nHostKey {work}/ssh_host_ed25519_key\nPidFile {work}/sshd.pid\n"
                 f"AuthorizedKeysFile {work}/authorized_keys\nPermitRootLogin prohibit-password\n"
                 "PasswordAuthentication no\nUsePAM no\nStrictModes no\n")
+            # the same server for password guessing: passwords allowed (root's is locked: none is right)
+            (work / "sshd_password_config").write_text(
+                (work / "sshd_config").read_text().replace("PasswordAuthentication no", "PasswordAuthentication yes")
+                .replace("PermitRootLogin prohibit-password", "PermitRootLogin yes") + "MaxStartups 64\n")
+        suffixes = ("", "1", "123", "2023", "2024", "!", *map(str, range(1990, 2020)))
+        guesses = [f"{w}{suffix}" for suffix in suffixes for w in PASSWORD_WORDS][:600]
+        (work / "passwords.txt").write_text("\n".join(guesses) + "\n")
         if shutil.which("openssl"):
             run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                 "-subj", "/CN=hmi.plant.local", "-keyout", str(work / "tls.key"), "-out", str(work / "tls.crt"))
