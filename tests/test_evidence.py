@@ -181,7 +181,7 @@ def test_the_shipped_ethernet_bundle_floors_the_floods_and_the_scorer_applies_th
     bundle = load_bundle(REPO / "models" / "edge-iiotset-lab")
     m = bundle.manifest
     floods = ("DDoS_ICMP", "DDoS_TCP", "DDoS_UDP")
-    assert {c: m.evidence[c] for c in floods} == {c: {"ctx.dst_rate": round(RATE_100, 3)} for c in floods}
+    assert {c: m.evidence[c]["ctx.dst_rate"] for c in floods} == dict.fromkeys(floods, round(RATE_100, 3))
     pre = Preprocessor.from_manifest(m, list(HostContextExtractor().columns))
     at = m.features.index("ctx.dst_rate")
     spec = m.preprocessing.columns[at]
@@ -204,3 +204,11 @@ def test_the_shipped_ethernet_bundle_floors_the_floods_and_the_scorer_applies_th
     assert {c: vetoed[c] for c in others} == bare.stats().get("evidence_vetoed", {})
     one = pre.transform([dict.fromkeys(m.features, 0) | {"ctx.dst_rate": 3.0}])[0]
     assert one[rate] == pytest.approx(x[0, 0, rate])  # the offset is the preprocessor's
+    # an ICMP flood needs an ICMP message too: the same fast windows without one never name it
+    icmp = m.features.index("icmp.checksum")
+    at = sum(c.width for c in m.preprocessing.columns[:icmp])
+    quiet = x[256:].copy()
+    quiet[:, :, at] = (0.0 - m.preprocessing.columns[icmp].mean) / m.preprocessing.columns[icmp].scale
+    ci = m.classes.index("DDoS_ICMP")
+    assert (Scorer(bundle, evidence=others).predict_proba(quiet)[:, ci] > 0).any()
+    assert (gated.predict_proba(quiet)[:, ci] == 0).all()
