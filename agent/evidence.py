@@ -68,13 +68,18 @@ class EvidenceGate:
         self.floors = {c: sets for c, spec in floors.items() if (sets := floor_sets(spec))}
         self.record_layout = manifest.input_layout == "record"
         pre = Preprocessor.from_manifest(manifest)
-        # per class index: per set of floors, the feature offsets and the scaled floors they must reach
+        # every floored column once: a batch's window peaks are taken over these in one pass, however
+        # many classes floor the same column (the three floods all floor ctx.dst_rate)
+        columns = list(dict.fromkeys(c for sets in self.floors.values() for f in sets for c in f))
+        self._offsets = np.array([pre.offset(c) for c in columns], dtype=np.intp)
+        # per class index: per set of floors, its columns' places among the peaks and the scaled floors
         self._checks: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]] = []
         for cls, sets in self.floors.items():
             alternatives = []
             for f in sets:
-                offsets = np.array([pre.offset(c) for c in f], dtype=np.intp)
-                alternatives.append((offsets, pre.transform([dict.fromkeys(manifest.features, 0) | f])[0][offsets]))
+                scaled = pre.transform([dict.fromkeys(manifest.features, 0) | f])[0]
+                alternatives.append((np.array([columns.index(c) for c in f], dtype=np.intp),
+                                     scaled[[pre.offset(c) for c in f]]))
             self._checks.append((self.classes.index(cls), alternatives))
         self.vetoed = dict.fromkeys(self.floors, 0)
 
@@ -90,12 +95,12 @@ class EvidenceGate:
         if not self._checks or len(probs) == 0:
             return probs
         top = probs.argmax(axis=1)  # the model's answers, before any floor moved a probability
+        peaks = x[:, self._offsets, 0] if self.record_layout else x[:, :, self._offsets].max(axis=1)
         for ci, alternatives in self._checks:
             missed = np.ones(len(probs), dtype=bool)
-            for offsets, scaled in alternatives:
-                peak = x[:, offsets, 0] if self.record_layout else x[:, :, offsets].max(axis=1)
+            for places, scaled in alternatives:
                 # a tolerance of float32 rounding: a record exactly at the floor passes
-                missed &= (peak < scaled - 1e-5).any(axis=1)
+                missed &= (peaks[:, places] < scaled - 1e-5).any(axis=1)
             if missed.any():
                 # counted where the class was the model's answer: the windows the floor changed
                 self.vetoed[self.classes[ci]] += int(np.count_nonzero(missed & (top == ci)))

@@ -511,14 +511,12 @@ class Lab:
                 run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / key))
             shutil.copy(work / "id_ed25519.pub", work / "authorized_keys")
             Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
-            (work / "sshd_config").write_text(
-                f"ListenAddress {VICTIM_IP}\nHostKey {work}/ssh_host_ed25519_key\nPidFile {work}/sshd.pid\n"
-                f"AuthorizedKeysFile {work}/authorized_keys\nPermitRootLogin prohibit-password\n"
-                "PasswordAuthentication no\nUsePAM no\nStrictModes no\n")
+            server = (f"ListenAddress {VICTIM_IP}\nHostKey {work}/ssh_host_ed25519_key\nPidFile {work}/sshd.pid\n"
+                      f"AuthorizedKeysFile {work}/authorized_keys\nUsePAM no\nStrictModes no\n")
+            (work / "sshd_config").write_text(server + "PermitRootLogin prohibit-password\nPasswordAuthentication no\n")
             # the same server for password guessing: passwords allowed (root's is locked: none is right)
             (work / "sshd_password_config").write_text(
-                (work / "sshd_config").read_text().replace("PasswordAuthentication no", "PasswordAuthentication yes")
-                .replace("PermitRootLogin prohibit-password", "PermitRootLogin yes") + "MaxStartups 64\n")
+                server + "PermitRootLogin yes\nPasswordAuthentication yes\nMaxStartups 64\n")
         suffixes = ("", "1", "123", "2023", "2024", "!", *map(str, range(1990, 2020)))
         guesses = [f"{w}{suffix}" for suffix in suffixes for w in PASSWORD_WORDS][:600]
         (work / "passwords.txt").write_text("\n".join(guesses) + "\n")
