@@ -203,12 +203,51 @@ class UdpFloodConfig:
 
 
 @dataclass
+class IcmpFloodConfig:
+    """The ICMP flood rule: one address sent ICMP or ICMPv6 requests or announcements at flood rates
+    (see agent/rules/icmp_flood.py)."""
+
+    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
+    min_messages: int = doc(
+        "ICMP/ICMPv6 messages that are neither errors nor replies (echo requests, router advertisements, "
+        "neighbour solicitations, ...) sent to one address within window_s before it alerts (ping -f sends at "
+        "least 100 a second, hping3 --icmp --flood tens of thousands); 0 turns this count off, else at least "
+        "min_sources", 500
+    )
+    min_sources: int = doc(
+        "source addresses sending such messages to one address within window_s before it alerts (a flood "
+        "with spoofed sources)", 256
+    )
+    window_s: float = doc("the interval those messages must fall in", 1.0)
+    class_name: str = doc("class its alerts carry; the model's class for ICMP floods, so incidents merge", "DDoS_ICMP")
+    max_targets: int = doc("addresses tracked at once; least recently seen dropped beyond", 256)
+
+
+@dataclass
+class PortScanConfig:
+    """The port scan rule: one source probed many ports of one host with segments that never carried
+    data, answered or not (see agent/rules/port_scan.py)."""
+
+    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
+    min_ports: int = doc(
+        "ports of one address that one source sent segments without ACK and RST (SYN, FIN, NULL, Xmas probes) "
+        "within window_s, none of which carried data, before it alerts (nmap scans 1,000 by default)", 32
+    )
+    window_s: float = doc("the interval those ports must fall in", 60.0)
+    class_name: str = doc("class its alerts carry; the model's class for port scans, so incidents merge",
+                          "Port_Scanning")
+    max_pairs: int = doc("(source, address) pairs tracked at once; least recently seen dropped beyond", 4096)
+
+
+@dataclass
 class RulesConfig:
     """Exact detectors that run beside the model on the same feature rows."""
 
     arp_poisoning: ArpPoisoningConfig = doc("ARP cache poisoning", factory=ArpPoisoningConfig)
     tcp_flood: TcpFloodConfig = doc("TCP floods of any flags", factory=TcpFloodConfig)
     udp_flood: UdpFloodConfig = doc("UDP floods and reflection attacks", factory=UdpFloodConfig)
+    icmp_flood: IcmpFloodConfig = doc("ICMP and ICMPv6 floods", factory=IcmpFloodConfig)
+    port_scan: PortScanConfig = doc("TCP port scans of any probe flags", factory=PortScanConfig)
 
 
 @dataclass

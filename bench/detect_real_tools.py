@@ -37,7 +37,11 @@ not imitate run when installed (skipped, and listed as such, when not): ``syn_fl
 replies), ``slowloris`` (slowhttptest), ``http_flood`` (ApacheBench), and ``hydra_ssh``,
 ``hydra_http_form`` and ``hydra_http_basic`` (THC Hydra guessing root's SSH password, an HMI's login
 form and a page behind HTTP basic authentication, from a list of 600; expected family malware, where
-the dataset files password attacks).
+the dataset files password attacks); ``nmap_fin_scan_filtered``, ``nmap_null_scan_filtered`` and
+``nmap_syn_scan_filtered`` (the victim's nftables firewall drops every TCP segment but to the
+background's services, so no probe is answered); ``ping6_flood`` (``ping -6 -f``) and ``ra_flood6``
+(THC-IPv6's ``atk6-flood_router6``), with IPv6 turned on for the two hosts (``fd77::1``, ``fd77::2``)
+while they run.
 Everyday programs run the same way, from the attacker's host as a second client against a server the
 victim starts for that scenario only, and must raise nothing (:func:`everyday_scenarios`):
 ``ssh_scp`` (OpenSSH), ``http_download`` and ``https_download`` (curl fetching a 4 MB random file),
@@ -66,7 +70,8 @@ Needs root, iproute2 and (Debian/Ubuntu packages)::
 
     apt-get install nmap hping3 dsniff tcpdump          # required
     apt-get install mosquitto mosquitto-clients         # optional: MQTT in the benign background
-    apt-get install masscan ettercap-text-only slowhttptest apache2-utils hydra   # optional: more tools
+    apt-get install masscan ettercap-text-only slowhttptest apache2-utils hydra \
+        nftables iputils-ping thc-ipv6                  # optional: more tools
     apt-get install openssh-server curl snmp snmpd dnsutils dnsmasq-base samba smbclient \
         ntpsec-ntpdate chrony                           # optional: the everyday programs
 
@@ -247,6 +252,32 @@ PASSWORD_WORDS = ("admin", "plant", "line1", "scada", "welcome", "operator", "si
                   "service", "control")
 
 
+# A host firewall on the victim that drops every TCP segment except to the background's services, as a
+# hardened PLC or an nftables default-drop policy does: scans of it get no answer at all. Held while the
+# scenario runs; removed when it is stopped.
+FIREWALL = """nft -f - <<'RULES'
+table inet eids_fw {
+  chain input { type filter hook input priority 0; policy accept; tcp dport != { 80, 502, 1883 } drop; }
+}
+RULES
+trap 'nft delete table inet eids_fw; exit 0' TERM INT
+while :; do sleep 1; done"""
+
+#: IPv6 on one host's interface with a unique local address (the bench runs with IPv6 off), and off
+#: again when the scenario is stopped; {role} and {addr} filled in per host
+IPV6_ON = ("sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.{role}0.disable_ipv6=0 "
+           "net.ipv6.conf.{role}0.accept_ra=0; ip -6 addr add {addr}/64 dev {role}0 nodad; "
+           "trap 'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.{role}0.disable_ipv6=1; exit 0' "
+           "TERM INT EXIT; ")
+ATTACKER_IP6, VICTIM_IP6 = "fd77::1", "fd77::2"
+
+
+def with_ipv6(role: str, addr: str, then: str) -> tuple[str, ...]:
+    """``sh -c`` turning IPv6 on for ``role``'s interface at ``addr``, then running ``then`` (which
+    must end by itself or be stopped), IPv6 off again at the end."""
+    return ("sh", "-c", IPV6_ON.format(role=role, addr=addr) + then)
+
+
 # ARP poisoning by forged requests, as scapy's arpcachepoison sends them: a request to the victim,
 # every second, claiming the gateway's address from the attacker's MAC address.
 ARP_REQUESTS = r"""
@@ -337,6 +368,23 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
                                                "8080", v, "http-get", "/admin/"), 60,
                  "hydra: HTTP basic authentication, 16 tasks, stopped after 60 s", "hydra",
                  (sys.executable, "-c", LOGIN_SERVER, v)),
+        # scans that nothing answers (the victim's firewall drops them) and IPv6 floods
+        Scenario("nmap_fin_scan_filtered", INFO, ("nmap", "-n", "-sF", "-p", "1-1000", "-T4", v), 90,
+                 "nmap -sF against a host firewall that drops every probe", "nmap nftables",
+                 ("sh", "-c", FIREWALL), ("nmap", "nft")),
+        Scenario("nmap_null_scan_filtered", INFO, ("nmap", "-n", "-sN", "-p", "1-1000", "-T4", v), 90,
+                 "nmap -sN against a host firewall that drops every probe", "nmap nftables",
+                 ("sh", "-c", FIREWALL), ("nmap", "nft")),
+        Scenario("nmap_syn_scan_filtered", INFO, ("nmap", "-n", "-sS", "-p", "1-1000", "-T4", v), 90,
+                 "nmap -sS against a host firewall that drops every probe", "nmap nftables",
+                 ("sh", "-c", FIREWALL), ("nmap", "nft")),
+        Scenario("ping6_flood", DOS, with_ipv6("atk", ATTACKER_IP6, f"sleep 2; ping -6 -f -q {VICTIM_IP6}"),
+                 flood_s + 2, f"ping -6 -f over IPv6, stopped after {flood_s + 2:g} s (2 s of them to bring "
+                 "IPv6 up)", "iputils-ping",
+                 with_ipv6("vic", VICTIM_IP6, "while :; do sleep 1; done"), ("ping",)),
+        Scenario("ra_flood6", DOS, with_ipv6("atk", ATTACKER_IP6, "sleep 2; atk6-flood_router6 atk0"), flood_s + 2,
+                 f"THC-IPv6 atk6-flood_router6: router advertisements to all nodes, stopped after {flood_s + 2:g} s",
+                 "thc-ipv6", with_ipv6("vic", VICTIM_IP6, "while :; do sleep 1; done"), ("atk6-flood_router6",)),
         Scenario("benign_only", None, None, benign_s, "background only"),
         *everyday_scenarios(),
     ]

@@ -275,3 +275,20 @@ def test_lingering_does_not_help_unconfirmed_windows_add_up() -> None:
     out += p.flush()
     assert out == []
     assert p.stats()["incidents_unconfirmed"] == 10
+
+
+def test_a_rules_hosts_stay_on_its_incident_while_model_windows_merge_into_it() -> None:
+    """A model window on the shared Ethernet stream names whatever frame ended it; once a rule's finding
+    has named the scanner and its target, later windows of the incident do not replace them."""
+    from agent.rules import Finding
+
+    p = policy()
+    background = {**FLOW, "src_ip": "10.0.0.254"}
+    start = p.observe("global", probs("Port_Scanning"), 100.0, 101.0, background)
+    assert start[0]["src_ip"] == "10.0.0.254"
+    scanner = {"src_ip": "10.0.0.66", "dest_ip": "10.0.0.9", "proto": "TCP"}
+    p.observe_finding(Finding("global", "Port_Scanning", 101.0, 101.5, scanner, "32 ports"), "port_scan")
+    p.observe("global", probs("Port_Scanning"), 101.0, 102.0, background)
+    end = p.flush()[0]
+    assert (end["src_ip"], end["dest_ip"], end["edge_ids"]["rule"]) == ("10.0.0.66", "10.0.0.9", "port_scan")
+    assert "src_port" not in end

@@ -119,6 +119,7 @@ def test_timestamp_and_ids() -> None:
     assert all(re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", i) for i in ids)
     assert new_alert_id(1.0) < new_alert_id(2.0)  # time-ordered
     assert proto_name(6) == "TCP" and proto_name("17") == "UDP" and proto_name("icmp") == "ICMP"
+    assert proto_name("IPv6-ICMP") == proto_name(58) == "IPv6-ICMP" and proto_name("sctp") == "SCTP"
     assert proto_name(None) is None
 
 

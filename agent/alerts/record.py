@@ -29,6 +29,8 @@ SID_BASE = 1_900_000
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 #: IP protocol numbers -> the names Suricata writes in ``proto``.
 PROTO_NAMES = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "IPv6-ICMP", 132: "SCTP"}
+#: the same names by their upper-case spelling, so a name given in any case is written as Suricata writes it
+_NAMES_BY_UPPER = {name.upper(): name for name in PROTO_NAMES.values()}
 #: The class name of out-of-distribution alerts (low top-class probability).
 UNKNOWN_CLASS = "Unknown"
 
@@ -100,11 +102,15 @@ def iso_timestamp(ts: float) -> str:
 
 
 def proto_name(proto: Any) -> str | None:
-    """``6`` -> ``"TCP"``; strings are upper-cased; ``None`` stays ``None``."""
+    """``6`` -> ``"TCP"``, ``"ipv6-icmp"`` -> ``"IPv6-ICMP"``; other strings are upper-cased; ``None``
+    stays ``None``."""
     if proto is None or proto == "":
         return None
     if isinstance(proto, str):
-        return PROTO_NAMES.get(int(proto), proto) if proto.isdigit() else proto.upper()
+        if proto.isdigit():
+            return PROTO_NAMES.get(int(proto), proto)
+        upper = proto.upper()
+        return _NAMES_BY_UPPER.get(upper, upper)
     try:
         number = int(proto)
     except (TypeError, ValueError):
@@ -156,7 +162,8 @@ def build_alert(
     :param last_seen: end of the incident's latest window (epoch seconds).
     :param count: windows merged into the incident so far.
     :param context: the IP 5-tuple (``src_ip``, ``src_port``, ``dest_ip``, ``dest_port``, ``proto``,
-        ``app_proto``, ``flow_id``; ``src_mac`` where a rule names the sender's MAC address) or CAN
+        ``app_proto``, ``flow_id``; ``icmp_type`` on ICMP and ICMPv6 messages, as Suricata writes it;
+        ``src_mac`` where a rule names the sender's MAC address) or CAN
         fields (``iface`` or ``channel``, ``arbitration_id``, optional ``rate_hz``); fields that are
         missing or ``None`` are left out of the record.
     :param incident_id: the ``alert_id`` of the incident's first record; updates repeat it.
@@ -191,6 +198,9 @@ def build_alert(
         app_proto = _text(context.get("app_proto"))
         if app_proto is not None:
             record["app_proto"] = app_proto
+        icmp_type = context.get("icmp_type")
+        if icmp_type is not None:
+            record["icmp_type"] = int(icmp_type)
         src_mac = _text(context.get("src_mac"))
         if src_mac is not None:
             record["ether"] = {"src_mac": src_mac}

@@ -18,9 +18,11 @@ from agent.registry import Registry
 
 #: context tuple of Ethernet extractors; ``hw_src`` is the sender's hardware address as 6 raw bytes (an
 #: ARP frame's sender hardware address, else the Ethernet source; ``None`` on other link types), which
-#: the Edge-IIoTset columns leave out and ARP poisoning by forged requests is seen by
+#: the Edge-IIoTset columns leave out and ARP poisoning by forged requests is seen by; ``icmp_type`` is
+#: the type of an ICMP or ICMPv6 message (``None`` on other frames): the Edge-IIoTset columns keep no
+#: ICMP type and nothing of ICMPv6, and an echo request flood is told from errors and replies by it
 ETHERNET_CONTEXT = ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "app_proto", "flow_id",
-                    "hw_src")
+                    "hw_src", "icmp_type")
 #: context tuple of CAN extractors
 CAN_CONTEXT = ("ts", "channel", "arbitration_id")
 

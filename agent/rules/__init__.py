@@ -88,6 +88,8 @@ def check_settings(rule: str, at_least: dict[str, tuple[float, float]], positive
 def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
     """The enabled rules whose input columns ``columns`` (the extractor's) has."""
     from agent.rules.arp_poisoning import ArpPoisoningRule
+    from agent.rules.icmp_flood import IcmpFloodRule
+    from agent.rules.port_scan import PortScanRule
     from agent.rules.tcp_flood import TcpFloodRule
     from agent.rules.udp_flood import UdpFloodRule
 
@@ -102,4 +104,8 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
         rules.append(TcpFloodRule.from_config(config.tcp_flood, columns))
     if config.udp_flood.enabled and UdpFloodRule.needs(columns):
         rules.append(UdpFloodRule.from_config(config.udp_flood, columns))
+    if config.icmp_flood.enabled and IcmpFloodRule.needs(columns):
+        rules.append(IcmpFloodRule.from_config(config.icmp_flood, columns))
+    if config.port_scan.enabled and PortScanRule.needs(columns):
+        rules.append(PortScanRule.from_config(config.port_scan, columns))
     return rules

@@ -235,7 +235,7 @@ class EdgeIIoTsetExtractor:
         self._frame_no = 0
         self._last_sec = -1
         self._time_prefix = ""
-        self._ctx: list[Any] = [None] * 8
+        self._ctx: list[Any] = [None] * 9
         self.counters = {
             "frames": 0,
             "malformed": 0,
@@ -277,11 +277,11 @@ class EdgeIIoTsetExtractor:
 
     def rows_with_context(self, records: Iterable[Frame]) -> Iterator[tuple[list[Any], tuple[Any, ...]]]:
         """Rows with the alert context ``(ts, src_ip, src_port, dest_ip, dest_port, proto, app_proto, flow_id,
-        hw_src)``."""
+        hw_src, icmp_type)``."""
         f = self._row
         ctx = self._ctx
         for rec in records:
-            ctx[:] = (None, 0, None, 0, None, None, 0, None)
+            ctx[:] = (None, 0, None, 0, None, None, 0, None, None)
             row = f(rec)
             if ctx[0].__class__ is bytes:  # IPv6 addresses are kept raw on the hot path
                 ctx[0] = ipv6_text(ctx[0])
@@ -550,6 +550,8 @@ class EdgeIIoTsetExtractor:
             self._icmp(r, d, start, end, n, ts)
         elif proto == 58:
             self._ctx[4] = "IPv6-ICMP"
+            if n > start:
+                self._ctx[8] = d[start]
             # errors (unreachable, too big, time exceeded, parameter problem) quote the packet
             if n >= start + 48 and 1 <= d[start] <= 4:
                 self._quoted(r, d, start + 8, min(end, n), ts)
@@ -598,7 +600,7 @@ class EdgeIIoTsetExtractor:
         if n < start + 4:
             self.counters["malformed"] += 1
             return
-        typ = d[start]
+        typ = self._ctx[8] = d[start]
         code = d[start + 1]
         r[C_ICMP_CSUM] = u16(d, start + 2)[0]
         if typ == 0 or typ == 8 or 13 <= typ <= 18:  # echo, timestamp, information, address mask

@@ -1,0 +1,194 @@
+"""Port scans: one source probed many ports of one host, whatever flags its probes carry, answered or not.
+
+What scans look like: nmap's SYN scan (``-sS``) sends a SYN to each port; its connect scan (``-sT``)
+completes the handshakes and resets them at once; its stealth scans send a FIN (``-sF``), no flag
+at all (``-sN``) or FIN, PSH and URG (``-sX``); masscan and zmap send SYNs at any rate. A closed
+port answers with a reset, an open one with a SYN-ACK (SYN scans) or silence (stealth scans), and a
+host behind a firewall that drops probes answers nothing at all. Whatever the scan and whatever the
+answers, the scanner's own segments are the evidence: segments without ACK, which in ordinary TCP
+only a connection's first SYN is, to one port after another, none of which ever carries a byte.
+
+So the evidence is: within one ``window_s`` interval, one source sent segments without ACK and
+without RST to at least ``min_ports`` ports of one address, and no data crossed any of those ports
+between the two (a port that carries data in either direction no longer counts, nor does it count
+again in that interval). A client opening connections to a dozen services of a server sends data on
+each; FTP's data connections carry the files; a monitoring probe checks a few ports. Zeek's scan
+policy and Snort's sfPortscan count the same way (Zeek: 15 failed ports in five minutes); the
+default here, 32 ports in 60 s, sits above what a monitoring server checks on one host and far
+below a scan (nmap's default is 1,000 ports; its polite timing, ``-T2``, still sends 150 a minute).
+
+Why a rule and not only the model: see :mod:`agent.rules`. The Edge-IIoTset columns show neither
+ports nor which probes were answered: the lab's model learned scans that closed ports answer, and
+reads a FIN, NULL or Xmas scan that nothing answers (a firewalled host) as a flood or an upload.
+The rule reports the model's class for scans (``Port_Scanning`` by default) under the Ethernet
+stream's key, so a scan both see is one incident.
+
+What it cannot see: scans slower than ``min_ports`` per ``window_s`` (nmap ``-T0``/``-T1``), scans
+of a few ports (``nmap -p 502,102``), sweeps of one port over many hosts, ACK and Maimon scans
+(their probes carry ACK, as every segment inside a connection does: the model and the TCP flood
+rule are left to judge them), and UDP scans (the model's). Memory is bounded: at most
+``max_pairs`` (source, address) pairs are tracked (the least recently seen dropped beyond and
+counted), each with at most ``min_ports`` probed ports and :data:`MAX_SETTLED` ports that carried
+data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.config import PortScanConfig
+from agent.features import ETHERNET_CONTEXT
+from agent.rules import Finding, check_settings, column_indices
+from agent.windows import GLOBAL_KEY
+
+#: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
+COLUMNS = ("tcp.len", "tcp.flags")
+_FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+#: ports that carried data remembered per pair and interval (beyond, a port's data no longer settles it)
+MAX_SETTLED = 256
+_TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
+                                          ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto"))
+
+
+def probe_kind(flags: int) -> str:
+    """What a segment without ACK and RST is, as nmap names its scans."""
+    if flags & _SYN:
+        return "SYN"
+    if flags == 0:
+        return "NULL"
+    if flags & (_FIN | _PSH | _URG) == _FIN | _PSH | _URG:
+        return "Xmas"
+    if flags & _FIN:
+        return "FIN"
+    return f"flags 0x{flags:02x}"
+
+
+@dataclass
+class _Pair:
+    """One (source, address) pair in the current interval."""
+
+    start: float
+    probed: dict[int, str] = field(default_factory=dict)
+    """Ports probed and not settled -> the kind of their first probe."""
+    settled: set[int] = field(default_factory=set)
+    """Ports that carried data in the interval (at most :data:`MAX_SETTLED`)."""
+    reported: bool = False
+    last_report: float | None = None
+    run_start: float = 0.0
+    """Start of the first interval of the current run of reports."""
+
+
+class PortScanRule:
+    """Finds port scans in Edge-IIoTset rows (see the module docstring)."""
+
+    name = "port_scan"
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        class_name: str = "Port_Scanning",
+        min_ports: int = 32,
+        window_s: float = 60.0,
+        max_pairs: int = 4096,
+    ) -> None:
+        check_settings(self.name, {"min_ports": (min_ports, 2), "max_pairs": (max_pairs, 1)}, {"window_s": window_s})
+        self._len, self._flags = column_indices(self.name, COLUMNS, columns)
+        self.class_name = class_name
+        self.min_ports = int(min_ports)
+        self.window_s = float(window_s)
+        self.max_pairs = int(max_pairs)
+        self._pairs: OrderedDict[tuple[Any, Any], _Pair] = OrderedDict()
+        self._counters = {"port_scan_findings": 0, "port_scan_pairs_evicted": 0}
+
+    @classmethod
+    def from_config(cls, config: PortScanConfig, columns: Sequence[str]) -> PortScanRule:
+        """Build from ``rules.port_scan``."""
+        return cls(columns, config.class_name, config.min_ports, config.window_s, config.max_pairs)
+
+    @staticmethod
+    def needs(columns: Sequence[str]) -> bool:
+        """Whether ``columns`` has what the rule reads."""
+        return all(c in columns for c in COLUMNS)
+
+    def stats(self) -> dict[str, int]:
+        """Findings raised, pairs tracked and evicted."""
+        return {**self._counters, "port_scan_pairs_tracked": len(self._pairs)}
+
+    def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
+        """Findings of ``rows``: one per interval in which a pair's probed ports reach ``min_ports``."""
+        out: list[Finding] = []
+        length, flags, pairs = self._len, self._flags, self._pairs
+        for row, ctx in zip(rows, contexts, strict=True):
+            if ctx[_PROTO] != "TCP" or ctx[_DST] is None:
+                continue
+            src, dst = ctx[_SRC], ctx[_DST]
+            if row[length] > 0:  # data: the port it crossed is no scan's, from either side
+                self._settle(pairs.get((src, dst)), ctx[_DPORT])
+                self._settle(pairs.get((dst, src)), ctx[_SPORT])
+                continue
+            f = row[flags]
+            if f & (_ACK | _RST):
+                continue
+            finding = self._probe(src, dst, ctx[_DPORT], float(ctx[_TS]), f)
+            if finding is not None:
+                out.append(finding)
+        return out
+
+    @staticmethod
+    def _settle(p: _Pair | None, port: Any) -> None:
+        if p is not None and not p.reported:
+            p.probed.pop(port, None)
+            if len(p.settled) < MAX_SETTLED:
+                p.settled.add(port)
+
+    def _probe(self, src: Any, dst: Any, port: Any, ts: float, flags: int) -> Finding | None:
+        pairs = self._pairs
+        key = (src, dst)
+        p = pairs.get(key)
+        if p is None:
+            p = pairs[key] = _Pair(ts)
+            if len(pairs) > self.max_pairs:
+                pairs.popitem(last=False)
+                self._counters["port_scan_pairs_evicted"] += 1
+        else:
+            pairs.move_to_end(key)
+            if ts - p.start >= self.window_s or ts < p.start:  # a new interval (or the clock went back)
+                p.start, p.reported = ts, False
+                p.probed.clear()
+                p.settled.clear()
+        if p.reported or port in p.settled or port in p.probed:
+            return None
+        p.probed[port] = probe_kind(flags)
+        if len(p.probed) < self.min_ports:
+            return None
+        return self._finding(p, src, dst, ts)
+
+    def _finding(self, p: _Pair, src: Any, dst: Any, ts: float) -> Finding:
+        kinds = Counter(p.probed.values())
+        ports = sorted(p.probed)
+        p.reported = True
+        p.probed.clear()
+        p.settled.clear()
+        quiet = 2 * self.window_s  # reports of a scan that goes on fall in consecutive intervals
+        if p.last_report is None or ts - p.last_report > quiet or ts < p.last_report:
+            p.run_start, since = p.start, p.start
+        else:
+            since = p.last_report
+        p.last_report = ts
+        self._counters["port_scan_findings"] += 1
+        probes = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+        shown = ", ".join(str(x) for x in ports[:8]) + (", ..." if len(ports) > 8 else "")
+        return Finding(
+            key=GLOBAL_KEY,
+            cls=self.class_name,
+            first_ts=since,
+            last_ts=ts,
+            context={"src_ip": src, "dest_ip": dst, "proto": "TCP"},
+            quiet_s=quiet,
+            evidence=(f"{src} probed {len(ports)} TCP ports of {dst} within {ts - p.start:.2f} s ({shown}; "
+                      f"probes: {probes}) and no data crossed any of them (a port scan, as nmap or masscan "
+                      f"sends; {ts - p.run_start:.0f} s so far)"),
+        )
