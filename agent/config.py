@@ -178,8 +178,15 @@ class TcpFloodConfig:
         "window_s before it alerts (hping3 --flood sends tens of thousands a second)", 256
     )
     window_s: float = doc("the interval those pairs must fall in", 1.0)
+    min_syns: int = doc(
+        "SYNs without ACK that one address receives within window_s, over any ports and from any sources, "
+        "before it alerts: a SYN flood to random ports (Mirai, hping3 -p ++1), which no one port counts; "
+        "0 turns this count off, else at least min_sources", 10000
+    )
     class_name: str = doc("class its alerts carry; the model's class for TCP floods, so incidents merge", "DDoS_TCP")
-    max_targets: int = doc("(address, port) targets tracked at once; least recently seen dropped beyond", 256)
+    max_targets: int = doc(
+        "(address, port) targets, and addresses for min_syns, tracked at once; least recently seen dropped beyond",
+        256)
 
 
 @dataclass
@@ -240,6 +247,25 @@ class PortScanConfig:
 
 
 @dataclass
+class SshGuessingConfig:
+    """The SSH password guessing rule: connections in which the server refuses login after login, told
+    by the sizes of its encrypted replies (see agent/rules/ssh_guessing.py)."""
+
+    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
+    min_failures: int = doc(
+        "same-size server replies in a row, each to a client message, that open a connection's authentication "
+        "before it counts as guessing (the refusal of the 'none' probe included: hydra gets 7 from OpenSSH's "
+        "default MaxAuthTries 6; a person gets at most 3 password prompts from the OpenSSH client)", 6
+    )
+    min_connections: int = doc("such connections from one client to one server within window_s before it alerts",
+                               3)
+    window_s: float = doc("the interval those connections must fall in", 60.0)
+    class_name: str = doc("class its alerts carry; the model's class for password attacks, so incidents merge",
+                          "Password")
+    max_connections: int = doc("SSH connections followed at once; least recently seen dropped beyond", 4096)
+
+
+@dataclass
 class RulesConfig:
     """Exact detectors that run beside the model on the same feature rows."""
 
@@ -248,6 +274,7 @@ class RulesConfig:
     udp_flood: UdpFloodConfig = doc("UDP floods and reflection attacks", factory=UdpFloodConfig)
     icmp_flood: IcmpFloodConfig = doc("ICMP and ICMPv6 floods", factory=IcmpFloodConfig)
     port_scan: PortScanConfig = doc("TCP port scans of any probe flags", factory=PortScanConfig)
+    ssh_guessing: SshGuessingConfig = doc("SSH password guessing", factory=SshGuessingConfig)
 
 
 @dataclass

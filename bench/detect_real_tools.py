@@ -64,7 +64,9 @@ none was (``miss (other family)`` when only others were), ``quiet`` or ``FALSE A
 ``benign_only``. Alerts of other families in an attack capture are listed, not judged: they may
 come from the benign background around the tool. ``--out`` writes the rows, with per-class record
 counts, tcpdump's kernel drops and the tool's exit status and run time, as JSON; ``--keep`` keeps
-the pcaps, the alerts and the logs.
+the pcaps, the alerts and the logs, and ``--rescore DIR`` replays the captures such a run kept with
+the agent and config as they are now, running no tool (no root needed), to show what a change does
+to the same traffic.
 
 Needs root, iproute2 and (Debian/Ubuntu packages)::
 
@@ -79,6 +81,7 @@ Run from anywhere::
 
     sudo .venv/bin/python bench/detect_real_tools.py [--out result.json] [--keep DIR]
         [--scenario NAME ...] [--config configs/ethernet.yaml] [--set KEY=VALUE ...]
+    .venv/bin/python bench/detect_real_tools.py --rescore DIR [--scenario NAME ...] [--out result.json]
 """
 
 from __future__ import annotations
@@ -819,6 +822,49 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def rescore(keep: Path, chosen: list[Scenario], config: Path, overrides: list[str]) -> list[dict[str, Any]]:
+    """The rows of ``chosen`` from the captures (and attack-only captures) a ``--keep`` run left in
+    ``keep``, replayed now; a scenario whose capture is not there is skipped."""
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="eids-rescore-") as tmp:
+        work = Path(tmp)
+        for sc in chosen:
+            pcap, alone = keep / f"{sc.name}.pcap", keep / f"{sc.name}.attack_only.pcap"
+            if not pcap.is_file():
+                rows.append({**skipped_row(sc), "verdict": "skipped (not kept)"})
+                continue
+            t0 = time.monotonic()
+            rep = replay(pcap, config, overrides, work, work)
+            only = replay(alone, config, overrides, work, work) if alone.is_file() else None
+            rows.append(row_for(sc, None, rep, only))
+            row = rows[-1]
+            print(f"  {sc.name:<20} {row['frames']:>8} frames  {row['alert_records']:>4} alerts  {row['verdict']}"
+                  + (f"; attack only: {row['attack_only']['verdict']}" if row["attack_only"] else "")
+                  + f" ({time.monotonic() - t0:.0f} s)", flush=True)
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]], started: float) -> None:
+    """Print the table and the one-line verdict of ``rows``."""
+    if not rows:
+        return
+    print()
+    print(table(rows))
+    ran = [r for r in rows if r["expected_family"] and not r["verdict"].startswith("skipped")]
+    hits = sum(r["verdict"] == "hit" for r in ran)
+    hits_alone = sum((r["attack_only"] or {}).get("verdict") == "hit" for r in ran)
+    skipped = [r["scenario"] for r in rows if r["verdict"].startswith("skipped")]
+    benign = [r for r in rows if not r["expected_family"] and not r["verdict"].startswith("skipped")]
+    quiet = sum(r["verdict"] == "quiet" for r in benign)
+    frames = sum(r["frames"] for r in benign)
+    false = sum(r["incidents"] for r in benign)
+    print(f"\nattack scenarios with a family hit: {hits}/{len(ran)} (attack only: {hits_alone}/{len(ran)})"
+          + (f"; benign scenarios quiet: {quiet}/{len(benign)} ({false} false incidents in {frames} frames)"
+             if benign else "")
+          + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+          + f"; {time.time() - started:.0f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     all_names = [s.name for s in scenarios(3, 60)]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -832,7 +878,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settle", type=float, default=5.0, help="seconds of benign traffic before and after each tool")
     ap.add_argument("--flood-seconds", type=float, default=3.0, help="how long each hping3 flood runs")
     ap.add_argument("--benign-seconds", type=float, default=60.0, help="length of the benign_only capture")
+    ap.add_argument("--rescore", type=Path, metavar="DIR",
+                    help="replay the captures a --keep run left in DIR with this agent and config, running no "
+                         "tool (no root needed): what a change to the agent does to the same traffic")
     args = ap.parse_args(argv)
+    if args.rescore:
+        chosen = [s for s in scenarios(args.flood_seconds, args.benign_seconds)
+                  if not args.scenario or s.name in args.scenario]
+        rows = rescore(args.rescore.resolve(), chosen, args.config.resolve(), args.overrides)
+        summarize(rows, time.time())
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"rescored": str(args.rescore), "config": str(args.config),
+                                            "overrides": args.overrides, "scenarios": rows}, indent=2) + "\n")
+        return 0
 
     problem = preflight()
     if problem:
@@ -895,22 +954,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
 
-    if rows:
-        print()
-        print(table(rows))
-        ran = [r for r in rows if r["expected_family"] and not r["verdict"].startswith("skipped")]
-        hits = sum(r["verdict"] == "hit" for r in ran)
-        hits_alone = sum((r["attack_only"] or {}).get("verdict") == "hit" for r in ran)
-        skipped = [r["scenario"] for r in rows if r["verdict"].startswith("skipped")]
-        benign = [r for r in rows if not r["expected_family"] and not r["verdict"].startswith("skipped")]
-        quiet = sum(r["verdict"] == "quiet" for r in benign)
-        frames = sum(r["frames"] for r in benign)
-        false = sum(r["incidents"] for r in benign)
-        print(f"\nattack scenarios with a family hit: {hits}/{len(ran)} (attack only: {hits_alone}/{len(ran)})"
-              + (f"; benign scenarios quiet: {quiet}/{len(benign)} ({false} false incidents in {frames} frames)"
-                 if benign else "")
-              + (f"; skipped: {', '.join(skipped)}" if skipped else "")
-              + f"; {time.time() - started:.0f} s")
+    summarize(rows, started)
     if args.out:
         result = {
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

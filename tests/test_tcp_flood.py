@@ -88,6 +88,28 @@ def test_a_spoofed_flood_names_how_many_addresses_and_a_long_one_reports_each_in
     assert all(f.quiet_s == 10.0 for f in found)
 
 
+def test_a_syn_flood_to_random_ports_is_found_by_its_syn_count() -> None:
+    """Mirai's SYN flood: one bot, a random source and destination port for every SYN, so no port sees
+    more than one pair; 10,000 SYNs a second to one address are a flood whatever the ports."""
+    import random
+
+    rng = random.Random(11)
+    packets = [seg(i / 20000.0, ATTACKER, rng.randint(1024, 65535), VICTIM, rng.randint(1, 65535), "S")
+               for i in range(12000)]
+    found, rule = scan(packets)
+    assert len(found) == 1
+    f = found[0]
+    assert (f.cls, f.first_ts) == ("DDoS_TCP", T0)
+    assert f.last_ts == pytest.approx(T0 + 9999 / 20000.0)  # the 10,000th SYN
+    assert f.context == {"src_ip": ATTACKER, "dest_ip": VICTIM, "dest_port": None, "proto": "TCP"}
+    assert f"10000 SYNs from {ATTACKER} reached {VICTIM} (512 ports or more)" in f.evidence
+    st = rule.stats()
+    assert st["tcp_flood_findings"] == 0 and st["tcp_flood_syn_findings"] == 1
+    # the same flood under the count, or with the count off, is not found
+    assert scan(packets[:9999])[0] == []
+    assert scan(packets, min_syns=0)[0] == []
+
+
 def test_busy_services_scans_and_slow_floods_are_left_alone() -> None:
     packets: list[Any] = []
     # 400 HTTP clients a second, each handshake followed by its request
@@ -129,7 +151,7 @@ def test_rules_are_built_for_ethernet_rows_and_bad_settings_are_named() -> None:
     assert "tcp_flood" in [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)]
     off = load_config(None, ["rules.tcp_flood.enabled=false"])
     assert "tcp_flood" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
-    for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0")):
+    for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"), ("min_syns", "100")):
         bad = load_config(None, [f"rules.tcp_flood.{key}={value}"])
         with pytest.raises(ConfigError, match=rf"rules\.tcp_flood\.{key}"):
             build_rules(bad.rules, HostContextExtractor.columns)

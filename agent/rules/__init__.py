@@ -50,6 +50,31 @@ class Finding:
     ten seconds is one incident, not one per reply. 0: the policy's merge gap alone."""
 
 
+@dataclass
+class ReportRun:
+    """Whether a detector's reports about one target belong to one attack: a report within ``quiet``
+    seconds of the one before continues its run (one incident), a later one starts a new run.
+
+    Why: rules report once per interval while an attack goes on; each finding adds the evidence since
+    the previous report and says how long the attack has lasted, and the alert policy keeps them
+    in one incident.
+    """
+
+    last_report: float | None = None
+    run_start: float = 0.0
+    """Start of the first interval of the current run."""
+
+    def report(self, start: float, ts: float, quiet: float) -> float:
+        """Note a report at ``ts`` of an interval that began at ``start``; the start of the evidence it
+        adds (``start`` for a run's first report, else the previous report's time)."""
+        if self.last_report is None or ts - self.last_report > quiet or ts < self.last_report:
+            self.run_start, since = start, start
+        else:
+            since = self.last_report
+        self.last_report = ts
+        return since
+
+
 class Rule(Protocol):
     """A detector over feature rows (see the module docstring)."""
 
@@ -90,6 +115,7 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
     from agent.rules.arp_poisoning import ArpPoisoningRule
     from agent.rules.icmp_flood import IcmpFloodRule
     from agent.rules.port_scan import PortScanRule
+    from agent.rules.ssh_guessing import SshGuessingRule
     from agent.rules.tcp_flood import TcpFloodRule
     from agent.rules.udp_flood import UdpFloodRule
 
@@ -108,4 +134,6 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
         rules.append(IcmpFloodRule.from_config(config.icmp_flood, columns))
     if config.port_scan.enabled and PortScanRule.needs(columns):
         rules.append(PortScanRule.from_config(config.port_scan, columns))
+    if config.ssh_guessing.enabled and SshGuessingRule.needs(columns):
+        rules.append(SshGuessingRule.from_config(config.ssh_guessing, columns))
     return rules

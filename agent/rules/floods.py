@@ -26,7 +26,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.rules import Finding, check_settings
+from agent.rules import Finding, ReportRun, check_settings
 from agent.windows import GLOBAL_KEY
 
 #: a run of reports closer than this many intervals is one flood (one incident)
@@ -51,9 +51,7 @@ class Target:
     every port)."""
     reported: bool = False
     """The interval has reported (its pairs are cleared)."""
-    last_report: float | None = None
-    run_start: float = 0.0
-    """Start of the first interval of the current run of reports."""
+    run: ReportRun = field(default_factory=ReportRun)
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,18 @@ class Report:
     def source(self) -> Any:
         """The one source address, or None when the pairs came from several."""
         return next(iter(self.sources)) if len(self.sources) == 1 else None
+
+    @property
+    def port(self) -> Any:
+        """The one destination port reached, or None when several were."""
+        return next(iter(self.ports)) if len(self.ports) == 1 else None
+
+    def where(self, cap: int) -> str:
+        """The destination ports reached, as the evidence says them (``cap``: how many are kept)."""
+        one = self.port
+        if one is not None:
+            return f"port {one}"
+        return f"{len(self.ports)} ports" + (" or more" if len(self.ports) >= cap else "")
 
     @property
     def origin(self) -> str:
@@ -171,13 +181,9 @@ class FloodCounter:
         t.pairs.clear()
         t.ports.clear()
         quiet = QUIET_INTERVALS * self.window_s
-        if t.last_report is None or ts - t.last_report > quiet or ts < t.last_report:
-            t.run_start, since = t.start, t.start
-        else:
-            since = t.last_report
-        t.last_report = ts
+        since = t.run.report(t.start, ts, quiet)
         self._counters[f"{self._prefix}_findings"] += 1
-        return Report(key, t.bare, t.volume, sources, ports, t.start, since, ts, ts - t.run_start, quiet)
+        return Report(key, t.bare, t.volume, sources, ports, t.start, since, ts, ts - t.run.run_start, quiet)
 
 
 class FloodRule:

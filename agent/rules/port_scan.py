@@ -41,7 +41,7 @@ from typing import Any
 
 from agent.config import PortScanConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, check_settings, column_indices
+from agent.rules import Finding, ReportRun, check_settings, column_indices
 from agent.windows import GLOBAL_KEY
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
@@ -76,9 +76,7 @@ class _Pair:
     settled: set[int] = field(default_factory=set)
     """Ports that carried data in the interval (at most :data:`MAX_SETTLED`)."""
     reported: bool = False
-    last_report: float | None = None
-    run_start: float = 0.0
-    """Start of the first interval of the current run of reports."""
+    run: ReportRun = field(default_factory=ReportRun)
 
 
 class PortScanRule:
@@ -173,11 +171,7 @@ class PortScanRule:
         p.probed.clear()
         p.settled.clear()
         quiet = 2 * self.window_s  # reports of a scan that goes on fall in consecutive intervals
-        if p.last_report is None or ts - p.last_report > quiet or ts < p.last_report:
-            p.run_start, since = p.start, p.start
-        else:
-            since = p.last_report
-        p.last_report = ts
+        since = p.run.report(p.start, ts, quiet)
         self._counters["port_scan_findings"] += 1
         probes = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
         shown = ", ".join(str(x) for x in ports[:8]) + (", ..." if len(ports) > 8 else "")
@@ -190,5 +184,5 @@ class PortScanRule:
             quiet_s=quiet,
             evidence=(f"{src} probed {len(ports)} TCP ports of {dst} within {ts - p.start:.2f} s ({shown}; "
                       f"probes: {probes}) and no data crossed any of them (a port scan, as nmap or masscan "
-                      f"sends; {ts - p.run_start:.0f} s so far)"),
+                      f"sends; {ts - p.run.run_start:.0f} s so far)"),
         )

@@ -22,27 +22,54 @@ model learned SYN floods with spoofed sources and misreads an ACK flood or a one
 as a scan. The rule reports the model's class for TCP floods (``DDoS_TCP`` by default) under the
 Ethernet stream's key, so a flood both see is one incident.
 
-What it cannot see: floods spread over many ports of a host (counted per port, each stays low),
-and slow floods under ``min_sources`` a second (the model is left to judge both). Memory is bounded
-(:class:`agent.rules.floods.FloodCounter`).
+Or: SYNs without ACK, from whatever sources to whatever ports, reaching one address at
+``min_syns`` a second. Mirai's SYN flood picks a random source and destination port for every
+segment, as hping3 ``-p ++1`` walks the ports: no one port sees many pairs, and a port scan's
+probes look the same segment by segment. Ten thousand connection attempts a second to one host is
+more than a plant's servers take (nmap's connect scan of 1,000 ports sends about a thousand a
+second); a scan sent at flood rates (``masscan --rate 10000`` and up against one host) reaches the
+count too and is reported as the flood it then is.
+
+What it cannot see: floods of other flags spread over many ports of a host (counted per port, each
+stays low), SYN floods over many ports under ``min_syns`` a second, and slow floods under
+``min_sources`` a second (the model is left to judge them). Memory is bounded
+(:class:`agent.rules.floods.FloodCounter`; at most ``max_targets`` addresses for the SYN count,
+each with at most ``2 * min_sources`` sources and ports remembered for the evidence).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import TcpFloodConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, column_indices
-from agent.rules.floods import FloodRule, Report
+from agent.rules import Finding, ReportRun, check_settings, column_indices
+from agent.rules.floods import QUIET_INTERVALS, FloodRule, Report
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
 COLUMNS = ("tcp.len", "tcp.flags")
 #: TCP flags of answers, left out: RST, and SYN with ACK
 _RST, _SYN_ACK = 0x04, 0x12
+_SYN = 0x02
 _TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
                                           ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto"))
+
+
+@dataclass
+class _Syns:
+    """One address's SYNs in the current interval (for ``min_syns``)."""
+
+    start: float
+    count: int = 0
+    sources: set[Any] = field(default_factory=set)
+    """Source addresses (at most ``2 * min_sources`` kept)."""
+    ports: set[Any] = field(default_factory=set)
+    """Destination ports (at most ``2 * min_sources`` kept)."""
+    reported: bool = False
+    run: ReportRun = field(default_factory=ReportRun)
 
 
 class TcpFloodRule(FloodRule):
@@ -57,14 +84,25 @@ class TcpFloodRule(FloodRule):
         min_sources: int = 256,
         window_s: float = 1.0,
         max_targets: int = 256,
+        min_syns: int = 10000,
     ) -> None:
         self._len, self._flags = column_indices(self.name, COLUMNS, columns)
         super().__init__(columns, class_name, min_sources, window_s, max_targets)
+        if min_syns:
+            check_settings(self.name, {"min_syns": (min_syns, min_sources)}, {})
+        self.min_syns = int(min_syns)
+        self._syns: OrderedDict[Any, _Syns] = OrderedDict()
+        self._syn_counters = {"tcp_flood_syn_findings": 0, "tcp_flood_syn_targets_evicted": 0}
 
     @classmethod
     def from_config(cls, config: TcpFloodConfig, columns: Sequence[str]) -> TcpFloodRule:
         """Build from ``rules.tcp_flood``."""
-        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets)
+        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets,
+                   config.min_syns)
+
+    def stats(self) -> dict[str, int]:
+        """The pair counter's counters, plus SYN-count findings and addresses tracked and evicted."""
+        return {**super().stats(), **self._syn_counters, "tcp_flood_syn_targets_tracked": len(self._syns)}
 
     @staticmethod
     def needs(columns: Sequence[str]) -> bool:
@@ -72,20 +110,63 @@ class TcpFloodRule(FloodRule):
         return all(c in columns for c in COLUMNS)
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
-        """Findings of ``rows``: one per interval in which a target's bare pairs reach ``min_sources``."""
+        """Findings of ``rows``: one per interval in which a target's bare pairs reach ``min_sources``, or an
+        address's SYNs ``min_syns``."""
         out: list[Finding] = []
-        length, flags, arrive = self._len, self._flags, self._counter.arrive
+        length, flags, arrive, syns = self._len, self._flags, self._counter.arrive, self.min_syns
         for row, ctx in zip(rows, contexts, strict=True):
             if ctx[_PROTO] != "TCP" or ctx[_DST] is None:
                 continue
             f = row[flags]
             if f & _RST or f & _SYN_ACK == _SYN_ACK:
                 continue
-            report = arrive((ctx[_DST], ctx[_DPORT]), float(ctx[_TS]), (ctx[_SRC], ctx[_SPORT]), ctx[_DPORT],
-                            row[length] > 0)
+            ts = float(ctx[_TS])
+            report = arrive((ctx[_DST], ctx[_DPORT]), ts, (ctx[_SRC], ctx[_SPORT]), ctx[_DPORT], row[length] > 0)
             if report is not None:
                 out.append(self._finding(report))
+            if syns and f & _SYN:
+                finding = self._syn(ctx[_DST], ts, ctx[_SRC], ctx[_DPORT])
+                if finding is not None:
+                    out.append(finding)
         return out
+
+    def _syn(self, dst: Any, ts: float, src: Any, port: Any) -> Finding | None:
+        """Count a SYN to ``dst``: a finding when its interval's SYNs reach ``min_syns``."""
+        table = self._syns
+        t = table.get(dst)
+        if t is None:
+            t = table[dst] = _Syns(ts)
+            if len(table) > self._counter.max_targets:
+                table.popitem(last=False)
+                self._syn_counters["tcp_flood_syn_targets_evicted"] += 1
+        else:
+            table.move_to_end(dst)
+            if ts - t.start >= self._counter.window_s or ts < t.start:  # a new interval (or the clock went back)
+                t.start, t.count, t.reported = ts, 0, False
+                t.sources.clear()
+                t.ports.clear()
+        if t.reported:
+            return None
+        t.count += 1
+        keep = self._counter.cap
+        if len(t.sources) < keep:
+            t.sources.add(src)
+        if len(t.ports) < keep:
+            t.ports.add(port)
+        if t.count < self.min_syns:
+            return None
+        t.reported = True
+        quiet = QUIET_INTERVALS * self._counter.window_s
+        since = t.run.report(t.start, ts, quiet)
+        self._syn_counters["tcp_flood_syn_findings"] += 1
+        r = Report(dst, len(t.sources), t.count, frozenset(t.sources), frozenset(t.ports), t.start, since, ts,
+                   ts - t.run.run_start, quiet)
+        t.sources.clear()
+        t.ports.clear()
+        origin = r.origin + (" or more" if len(r.sources) >= keep else "")
+        return self.finding(r, dst, r.port, "TCP", (
+            f"{r.volume} SYNs {origin} reached {dst} ({r.where(keep)}) within {ts - r.interval_start:.2f} s "
+            f"(a SYN flood, as Mirai or hping3 --flood send; {r.run_s:.0f} s so far)"))
 
     def _finding(self, r: Report) -> Finding:
         dst, port = r.target

@@ -134,12 +134,8 @@ class UdpFloodRule(FloodRule):
 
     def _finding(self, r: Report) -> Finding:
         dst = r.target
-        port = next(iter(r.ports)) if len(r.ports) == 1 else None
-        where = f"port {port}" if port is not None else f"{len(r.ports)} ports"
-        if len(r.ports) >= self._counter.cap:
-            where = f"{len(r.ports)} ports or more"
         ports = "source ports" if r.bare != 1 else "source port"
-        return self.finding(r, dst, port, "UDP", (
-            f"{r.bare} {ports} {r.origin} sent {r.volume} UDP datagrams to {dst} ({where}) within "
+        return self.finding(r, dst, r.port, "UDP", (
+            f"{r.bare} {ports} {r.origin} sent {r.volume} UDP datagrams to {dst} ({r.where(self._counter.cap)}) within "
             f"{r.ts - r.interval_start:.2f} s and it answered none of them (a UDP flood or a "
             f"reflection attack; {r.run_s:.0f} s so far)"))
