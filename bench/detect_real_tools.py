@@ -885,8 +885,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.rescore:
         chosen = [s for s in scenarios(args.flood_seconds, args.benign_seconds)
                   if not args.scenario or s.name in args.scenario]
+        started = time.time()
         rows = rescore(args.rescore.resolve(), chosen, args.config.resolve(), args.overrides)
-        summarize(rows, time.time())
+        summarize(rows, started)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps({"rescored": str(args.rescore), "config": str(args.config),
