@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rule_checks import check_rule_config, frames, incidents_of, replay_rule, run_rule
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
@@ -20,14 +21,11 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from scapy.utils import wrpcap
-from test_tcp_flood import frames, modbus_polls, seg
+from test_tcp_flood import modbus_polls, seg
 
-from agent.config import load_config
-from agent.errors import ConfigError
 from agent.features import ETHERNET_CONTEXT
 from agent.features.host_context import HostContextExtractor
-from agent.rules import Finding, build_rules
+from agent.rules import Finding
 from agent.rules.icmp_flood import IcmpFloodRule
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,10 +51,7 @@ def echo(ts: float, src: str, dst: str, seq: int, reply: bool = False) -> Any:
 
 
 def scan(packets: list[Any], **kw: Any) -> tuple[list[Finding], IcmpFloodRule]:
-    ext = HostContextExtractor()
-    rule = IcmpFloodRule(ext.columns, **kw)
-    rows, ctxs = zip(*ext.rows_with_context(frames(sorted(packets, key=lambda p: float(p.time)))), strict=True)
-    return rule.scan(rows, ctxs), rule
+    return run_rule(IcmpFloodRule, packets, **kw)
 
 
 def ping_flood(n: int, rate: float, src: str = ATTACKER6, dst: str = VICTIM6, start: float = 0.0,
@@ -144,35 +139,22 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 
 
 def test_the_rule_is_built_for_ethernet_rows_and_bad_settings_are_named() -> None:
-    assert "icmp_flood" in [r.name for r in build_rules(load_config(None, []).rules, HostContextExtractor.columns)]
-    off = load_config(None, ["rules.icmp_flood.enabled=false"])
-    assert "icmp_flood" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
-    for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"), ("min_messages", "100")):
-        bad = load_config(None, [f"rules.icmp_flood.{key}={value}"])
-        with pytest.raises(ConfigError, match=rf"rules\.icmp_flood\.{key}"):
-            build_rules(bad.rules, HostContextExtractor.columns)
+    check_rule_config("icmp_flood", (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"),
+                                     ("min_messages", "100")))
 
 
 def test_an_icmpv6_flood_raises_ddos_icmp_through_the_shipped_bundle(tmp_path: Path) -> None:
     """An ICMPv6 echo flood beside Modbus polling: no Edge-IIoTset column describes ICMPv6, so the
     model alone does not see it; the rule's finding is one DDoS_ICMP incident whose alert carries the
     ICMP type and validates against the alert schema."""
-    from trainer.lab.default_models import PLANS, _incidents, replay_alerts
-
     jsonschema = pytest.importorskip("jsonschema")
     packets = modbus_polls("10.10.0.9", VICTIM, n=60)
     packets += ping_flood(8000, rate=4000.0, start=1.0)  # 2 s
-    packets.sort(key=lambda p: float(p.time))
-    capture = tmp_path / "icmpv6_flood.pcap"
-    wrpcap(str(capture), packets)
-    plan = PLANS["ethernet"]
-    alerts, stats = replay_alerts(plan, REPO / "models" / plan.name, capture)
-    by_rule = [a for a in alerts if a["edge_ids"].get("rule") == "icmp_flood"]
-    assert by_rule, f"no icmp_flood alert: {[a['edge_ids']['class'] for a in alerts]}"
+    alerts, stats, by_rule = replay_rule(tmp_path, packets, "icmp_flood")
     first = by_rule[0]
     assert first["edge_ids"]["class"] == "DDoS_ICMP" and first["dest_ip"] == VICTIM6
     assert (first["proto"], first["icmp_type"]) == ("IPv6-ICMP", 128)
     schema = json.loads((REPO / "agent" / "alerts" / "eve-alert.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(first)
-    assert len([v for v in _incidents(alerts).values() if v["class"] == "DDoS_ICMP"]) == 1
+    assert incidents_of(alerts, "DDoS_ICMP") == 1
     assert stats["rules"]["icmp_flood_findings"] == 2

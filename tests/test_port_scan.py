@@ -8,16 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scapy.utils import wrpcap
-from test_tcp_flood import frames, hping3_flood, modbus_polls, seg
+from rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
+from test_tcp_flood import hping3_flood, modbus_polls, seg
 
-from agent.config import load_config
-from agent.errors import ConfigError
-from agent.features.host_context import HostContextExtractor
-from agent.rules import Finding, build_rules
+from agent.rules import Finding
 from agent.rules.port_scan import PortScanRule, probe_kind
 
-REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000.0
 VICTIM, ATTACKER = "10.10.0.5", "10.10.0.66"
 #: the flags nmap's scans send, by the name the evidence gives them
@@ -25,10 +21,7 @@ SCANS = {"SYN": "S", "FIN": "F", "NULL": "", "Xmas": "FPU"}
 
 
 def scan(packets: list[Any], **kw: Any) -> tuple[list[Finding], PortScanRule]:
-    ext = HostContextExtractor()
-    rule = PortScanRule(ext.columns, **kw)
-    rows, ctxs = zip(*ext.rows_with_context(frames(sorted(packets, key=lambda p: float(p.time)))), strict=True)
-    return rule.scan(rows, ctxs), rule
+    return run_rule(PortScanRule, packets, **kw)
 
 
 def nmap_probes(kind: str, ports: range, rate: float = 1000.0, start: float = 0.0,
@@ -119,31 +112,17 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 
 
 def test_the_rule_is_built_for_ethernet_rows_and_bad_settings_are_named() -> None:
-    assert "port_scan" in [r.name for r in build_rules(load_config(None, []).rules, HostContextExtractor.columns)]
-    off = load_config(None, ["rules.port_scan.enabled=false"])
-    assert "port_scan" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
-    for key, value in (("min_ports", "1"), ("window_s", "0"), ("max_pairs", "0")):
-        bad = load_config(None, [f"rules.port_scan.{key}={value}"])
-        with pytest.raises(ConfigError, match=rf"rules\.port_scan\.{key}"):
-            build_rules(bad.rules, HostContextExtractor.columns)
+    check_rule_config("port_scan", (("min_ports", "1"), ("window_s", "0"), ("max_pairs", "0")))
 
 
 def test_an_unanswered_fin_scan_raises_port_scanning_through_the_shipped_bundle(tmp_path: Path) -> None:
     """nmap -sF against a host that drops every probe, among Modbus polling: the model alone reads
     it as other classes; the rule's finding is a Port_Scanning incident with the scanner's address."""
-    from trainer.lab.default_models import PLANS, _incidents, replay_alerts
-
     packets = modbus_polls("10.10.0.9", VICTIM, n=60)
     packets += nmap_probes("FIN", range(1, 1001), rate=2000.0, start=1.0)
-    packets.sort(key=lambda p: float(p.time))
-    capture = tmp_path / "fin_scan.pcap"
-    wrpcap(str(capture), packets)
-    plan = PLANS["ethernet"]
-    alerts, stats = replay_alerts(plan, REPO / "models" / plan.name, capture)
-    by_rule = [a for a in alerts if a["edge_ids"].get("rule") == "port_scan"]
-    assert by_rule, f"no port_scan alert: {[a['edge_ids']['class'] for a in alerts]}"
+    alerts, stats, by_rule = replay_rule(tmp_path, packets, "port_scan")
     first = by_rule[0]
     assert first["edge_ids"]["class"] == "Port_Scanning" and first["src_ip"] == ATTACKER
     assert "probes: 32 FIN" in first["edge_ids"]["evidence"]
-    assert len([v for v in _incidents(alerts).values() if v["class"] == "Port_Scanning"]) == 1
+    assert incidents_of(alerts, "Port_Scanning") == 1
     assert stats["rules"]["port_scan_findings"] == 1

@@ -9,20 +9,15 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import pytest
+from rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from scapy.utils import wrpcap
-from test_tcp_flood import frames, modbus_polls
+from test_tcp_flood import modbus_polls
 
-from agent.config import load_config
-from agent.errors import ConfigError
-from agent.features.host_context import HostContextExtractor
-from agent.rules import Finding, build_rules
+from agent.rules import Finding
 from agent.rules.ssh_guessing import SshGuessingRule
 
-REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000.0
 SERVER, CLIENT = "10.10.0.5", "10.10.0.66"
 #: the encrypted sizes OpenSSH 9 and libssh gave on the real-tool bench (chacha20-poly1305)
@@ -109,10 +104,7 @@ def hydra(n: int, start: float = 0.0, every: float = 0.2) -> list[Any]:
 
 
 def scan(packets: list[Any], **kw: Any) -> tuple[list[Finding], SshGuessingRule]:
-    ext = HostContextExtractor()
-    rule = SshGuessingRule(ext.columns, **kw)
-    rows, ctxs = zip(*ext.rows_with_context(frames(sorted(packets, key=lambda p: float(p.time)))), strict=True)
-    return rule.scan(rows, ctxs), rule
+    return run_rule(SshGuessingRule, packets, **kw)
 
 
 def test_connections_full_of_refusals_are_password_guessing() -> None:
@@ -183,31 +175,18 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 
 
 def test_the_rule_is_built_for_ethernet_rows_and_bad_settings_are_named() -> None:
-    assert "ssh_guessing" in [r.name for r in build_rules(load_config(None, []).rules, HostContextExtractor.columns)]
-    off = load_config(None, ["rules.ssh_guessing.enabled=false"])
-    assert "ssh_guessing" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
-    for key, value in (("min_failures", "1"), ("min_connections", "0"), ("window_s", "0"), ("max_connections", "0")):
-        bad = load_config(None, [f"rules.ssh_guessing.{key}={value}"])
-        with pytest.raises(ConfigError, match=rf"rules\.ssh_guessing\.{key}"):
-            build_rules(bad.rules, HostContextExtractor.columns)
+    check_rule_config("ssh_guessing", (("min_failures", "1"), ("min_connections", "0"), ("window_s", "0"),
+                                       ("max_connections", "0")))
 
 
 def test_ssh_guessing_raises_password_through_the_shipped_bundle(tmp_path: Path) -> None:
     """Hydra-like guessing beside Modbus polling: the model alone reads it as benign; the rule's
     finding is a Password incident naming the client and the server's SSH port."""
-    from trainer.lab.default_models import PLANS, _incidents, replay_alerts
-
     random.seed(5)
     packets = modbus_polls("10.10.0.9", SERVER, n=60) + hydra(8, start=1.0, every=0.3)
-    packets.sort(key=lambda p: float(p.time))
-    capture = tmp_path / "ssh_guessing.pcap"
-    wrpcap(str(capture), packets)
-    plan = PLANS["ethernet"]
-    alerts, stats = replay_alerts(plan, REPO / "models" / plan.name, capture)
-    by_rule = [a for a in alerts if a["edge_ids"].get("rule") == "ssh_guessing"]
-    assert by_rule, f"no ssh_guessing alert: {[a['edge_ids']['class'] for a in alerts]}"
+    alerts, stats, by_rule = replay_rule(tmp_path, packets, "ssh_guessing")
     first = by_rule[0]
     assert first["edge_ids"]["class"] == "Password" and first["src_ip"] == CLIENT
     assert (first["dest_port"], first["app_proto"]) == (22, "ssh")
-    assert len([v for v in _incidents(alerts).values() if v["class"] == "Password"]) == 1
+    assert incidents_of(alerts, "Password") == 1
     assert stats["rules"]["ssh_guessing_findings"] == 2

@@ -7,20 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from scapy.utils import wrpcap
 
-from agent.config import RulesConfig, load_config
-from agent.errors import ConfigError
+from agent.config import RulesConfig
 from agent.features.edge_iiotset import EdgeIIoTsetExtractor
-from agent.features.host_context import HostContextExtractor
-from agent.records import Frame
 from agent.rules import Finding, build_rules
 from agent.rules.tcp_flood import TcpFloodRule
 
-REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000.0
 VICTIM, ATTACKER = "10.10.0.5", "10.10.0.66"
 
@@ -34,19 +30,8 @@ def seg(ts: float, src: str, sport: int, dst: str, dport: int, flags: str, data:
     return p
 
 
-def frames(packets: list[Any]) -> list[Frame]:
-    out = []
-    for p in packets:
-        data = bytes(p)
-        out.append(Frame(float(p.time), data, 1, len(data)))
-    return out
-
-
 def scan(packets: list[Any], **kw: Any) -> tuple[list[Finding], TcpFloodRule]:
-    ext = HostContextExtractor()
-    rule = TcpFloodRule(ext.columns, **kw)
-    rows, ctxs = zip(*ext.rows_with_context(frames(packets)), strict=True)
-    return rule.scan(rows, ctxs), rule
+    return run_rule(TcpFloodRule, packets, **kw)
 
 
 def modbus_polls(client: str, server: str, n: int = 40) -> list[Any]:
@@ -149,29 +134,16 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 
 def test_rules_are_built_for_ethernet_rows_and_bad_settings_are_named() -> None:
     assert "tcp_flood" in [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)]
-    off = load_config(None, ["rules.tcp_flood.enabled=false"])
-    assert "tcp_flood" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
-    for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"), ("min_syns", "100")):
-        bad = load_config(None, [f"rules.tcp_flood.{key}={value}"])
-        with pytest.raises(ConfigError, match=rf"rules\.tcp_flood\.{key}"):
-            build_rules(bad.rules, HostContextExtractor.columns)
+    check_rule_config("tcp_flood", (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"),
+                                    ("min_syns", "100")))
 
 
 def test_an_ack_flood_raises_ddos_tcp_through_the_shipped_bundle(tmp_path: Path) -> None:
     """An ACK flood from one host among Modbus polling: the rule's finding is a DDoS_TCP incident
     named after the rule, with the attacker's address."""
-    from trainer.lab.default_models import PLANS, _incidents, replay_alerts
-
     packets = modbus_polls("10.10.0.9", VICTIM)
     packets += hping3_flood(4000, "A", rate=2000.0, start=1.0)  # 2 s: two intervals
-    packets.sort(key=lambda p: float(p.time))
-    capture = tmp_path / "ack_flood.pcap"
-    wrpcap(str(capture), packets)
-    plan = PLANS["ethernet"]
-    alerts, stats = replay_alerts(plan, REPO / "models" / plan.name, capture)
-    by_rule = [a for a in alerts if a["edge_ids"].get("rule") == "tcp_flood"]
-    assert by_rule, f"no tcp_flood alert: {[a['edge_ids']['class'] for a in alerts]}"
+    alerts, stats, by_rule = replay_rule(tmp_path, packets, "tcp_flood")
     assert by_rule[0]["edge_ids"]["class"] == "DDoS_TCP" and by_rule[0]["src_ip"] == ATTACKER
-    ddos_tcp = [v for v in _incidents(alerts).values() if v["class"] == "DDoS_TCP"]
-    assert len(ddos_tcp) == 1
+    assert incidents_of(alerts, "DDoS_TCP") == 1
     assert stats["rules"]["tcp_flood_findings"] == 2

@@ -8,19 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from scapy.utils import wrpcap
-from test_tcp_flood import frames, modbus_polls
+from test_tcp_flood import modbus_polls
 
-from agent.config import load_config
-from agent.errors import ConfigError
-from agent.features.host_context import HostContextExtractor
-from agent.rules import Finding, build_rules
+from agent.rules import Finding
 from agent.rules.udp_flood import UdpFloodRule
 
-REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000.0
 VICTIM, ATTACKER = "10.10.0.5", "10.10.0.66"
 
@@ -32,10 +28,7 @@ def dgram(ts: float, src: str, sport: int, dst: str, dport: int, size: int = 0) 
 
 
 def scan(packets: list[Any], **kw: Any) -> tuple[list[Finding], UdpFloodRule]:
-    ext = HostContextExtractor()
-    rule = UdpFloodRule(ext.columns, **kw)
-    rows, ctxs = zip(*ext.rows_with_context(frames(sorted(packets, key=lambda p: float(p.time)))), strict=True)
-    return rule.scan(rows, ctxs), rule
+    return run_rule(UdpFloodRule, packets, **kw)
 
 
 def hping3_udp(n: int, rate: float, start: float = 0.0, dport: int | None = 53) -> list[Any]:
@@ -157,30 +150,18 @@ def test_thresholds_come_from_the_config_and_state_stays_bounded() -> None:
 
 
 def test_the_rule_is_configured_and_bad_settings_are_named() -> None:
-    off = load_config(None, ["rules.udp_flood.enabled=false"])
-    assert "udp_flood" not in [r.name for r in build_rules(off.rules, HostContextExtractor.columns)]
-    for key, value in (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"), ("min_datagrams", "100")):
-        bad = load_config(None, [f"rules.udp_flood.{key}={value}"])
-        with pytest.raises(ConfigError, match=rf"rules\.udp_flood\.{key}"):
-            build_rules(bad.rules, HostContextExtractor.columns)
+    check_rule_config("udp_flood", (("min_sources", "1"), ("window_s", "0"), ("max_targets", "0"),
+                                    ("min_datagrams", "100")))
 
 
 def test_a_reflection_attack_raises_ddos_udp_through_the_shipped_bundle(tmp_path: Path) -> None:
     """NTP reflection onto a host polling a PLC over Modbus/TCP: the rule's finding is one DDoS_UDP
     incident named after the rule."""
-    from trainer.lab.default_models import PLANS, _incidents, replay_alerts
-
     packets = modbus_polls(VICTIM, "10.10.0.9")
     rng = random.Random(7)
     packets += [dgram(1.0 + i / 2000.0, f"198.18.{i % 40}.{i % 250 + 1}", 123, VICTIM, rng.randint(1024, 65535),
                       468) for i in range(4000)]  # monlist answers from 1000 servers, 2 s
-    packets.sort(key=lambda p: float(p.time))
-    capture = tmp_path / "ntp_reflection.pcap"
-    wrpcap(str(capture), packets)
-    plan = PLANS["ethernet"]
-    alerts, stats = replay_alerts(plan, REPO / "models" / plan.name, capture)
-    by_rule = [a for a in alerts if a["edge_ids"].get("rule") == "udp_flood"]
-    assert by_rule, f"no udp_flood alert: {[a['edge_ids']['class'] for a in alerts]}"
+    alerts, stats, by_rule = replay_rule(tmp_path, packets, "udp_flood")
     assert by_rule[0]["edge_ids"]["class"] == "DDoS_UDP" and by_rule[0]["dest_ip"] == VICTIM
-    assert len([v for v in _incidents(alerts).values() if v["class"] == "DDoS_UDP"]) == 1
+    assert incidents_of(alerts, "DDoS_UDP") == 1
     assert stats["rules"]["udp_flood_findings"] == 2
