@@ -30,6 +30,7 @@ What it cannot see: floods of errors (BlackNurse's forged port unreachables) and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,6 +115,6 @@ class IcmpFloodRule(FloodRule):
         finding = self.finding(r, dst, None, proto, (
             f"{r.volume} {family} messages ({names}) {r.origin} reached {dst} within "
             f"{r.ts - r.interval_start:.2f} s, neither errors nor replies (an {family} flood; {r.run_s:.0f} s so far)"))
-        if len(kinds) == 1:
-            finding.context["icmp_type"] = kinds[0]
-        return finding
+        if len(kinds) != 1:
+            return finding
+        return dataclasses.replace(finding, context={**finding.context, "icmp_type": kinds[0]})
