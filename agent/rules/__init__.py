@@ -17,9 +17,10 @@ feature kind makes the columns it reads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from agent.config import RulesConfig
 from agent.errors import ConfigError
@@ -73,6 +74,58 @@ class ReportRun:
             since = self.last_report
         self.last_report = ts
         return since
+
+
+class Interval(Protocol):
+    """What a rule keeps per key for one interval (see :class:`IntervalTable`)."""
+
+    start: float
+    """When the interval began."""
+
+    def restart(self, ts: float) -> None:
+        """Begin a new interval at ``ts``, forgetting the last one's counts (a run of reports stays)."""
+        ...
+
+
+S = TypeVar("S", bound=Interval)
+
+
+class IntervalTable(Generic[S]):
+    """Per key, its state for the current interval of ``window_s`` seconds; at most ``max_keys`` keys,
+    the least recently seen dropped beyond (counted in :attr:`evicted`).
+
+    Why one table: the flood, SYN and port scan counts each keep bounded per-target state that starts
+    over every interval (or when the data clock steps back), and a spoofed flood must not grow it.
+    """
+
+    def __init__(self, window_s: float, max_keys: int, new: Callable[[float], S]) -> None:
+        self.window_s = float(window_s)
+        self.max_keys = int(max_keys)
+        self._new = new
+        self._table: OrderedDict[Hashable, S] = OrderedDict()
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def at(self, key: Hashable, ts: float) -> S:
+        """``key``'s state at ``ts`` (made, or restarted when its interval is over), now the most recently seen."""
+        table = self._table
+        state = table.get(key)
+        if state is None:
+            state = table[key] = self._new(ts)
+            if len(table) > self.max_keys:
+                table.popitem(last=False)
+                self.evicted += 1
+        else:
+            table.move_to_end(key)
+            if ts - state.start >= self.window_s or ts < state.start:  # a new interval (or the clock went back)
+                state.restart(ts)
+        return state
+
+    def peek(self, key: Hashable) -> S | None:
+        """``key``'s state as it is, if tracked (its recency unchanged)."""
+        return self._table.get(key)
 
 
 class Rule(Protocol):

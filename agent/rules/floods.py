@@ -21,12 +21,11 @@ beyond are counted, not stored), cleared once the interval has reported.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.rules import Finding, ReportRun, check_settings
+from agent.rules import Finding, IntervalTable, ReportRun, check_settings
 from agent.windows import GLOBAL_KEY
 
 #: a run of reports closer than this many intervals is one flood (one incident)
@@ -52,6 +51,12 @@ class Target:
     reported: bool = False
     """The interval has reported (its pairs are cleared)."""
     run: ReportRun = field(default_factory=ReportRun)
+
+    def restart(self, ts: float) -> None:
+        """A new interval from ``ts``."""
+        self.start, self.bare, self.volume, self.reported = ts, 0, 0, False
+        self.pairs.clear()
+        self.ports.clear()
 
 
 @dataclass(frozen=True)
@@ -108,33 +113,21 @@ class FloodCounter:
         self.min_sources = int(min_sources)
         self.min_volume = int(min_volume)
         self.window_s = float(window_s)
-        self.max_targets = int(max_targets)
         #: pairs, and destination ports, kept per target and interval
         self.cap = 2 * self.min_sources
-        self._targets: OrderedDict[Hashable, Target] = OrderedDict()
+        self._targets: IntervalTable[Target] = IntervalTable(window_s, max_targets, Target)
         self._prefix = prefix
-        self._counters = {f"{prefix}_findings": 0, f"{prefix}_targets_evicted": 0, f"{prefix}_pairs_capped": 0}
+        self._counters = {f"{prefix}_findings": 0, f"{prefix}_pairs_capped": 0}
 
     def stats(self) -> dict[str, int]:
         """Findings raised, targets tracked and evicted, pairs not tracked for lack of room."""
-        return {**self._counters, f"{self._prefix}_targets_tracked": len(self._targets)}
+        return {**self._counters, f"{self._prefix}_targets_evicted": self._targets.evicted,
+                f"{self._prefix}_targets_tracked": len(self._targets)}
 
     def arrive(self, key: Hashable, ts: float, pair: Pair, port: int, settled: bool) -> Report | None:
         """``pair`` reached target ``key`` (on ``port``) at ``ts``, ``settled`` or not: a report if the
         target's unsettled pairs reach ``min_sources`` in this interval."""
-        targets = self._targets
-        t = targets.get(key)
-        if t is None:
-            t = targets[key] = Target(ts)
-            if len(targets) > self.max_targets:
-                targets.popitem(last=False)
-                self._counters[f"{self._prefix}_targets_evicted"] += 1
-        else:
-            targets.move_to_end(key)
-            if ts - t.start >= self.window_s or ts < t.start:  # a new interval (or the clock went back)
-                t.start, t.bare, t.volume, t.reported = ts, 0, 0, False
-                t.pairs.clear()
-                t.ports.clear()
+        t = self._targets.at(key, ts)
         if t.reported:
             return None
         had = t.pairs.get(pair)
@@ -161,7 +154,7 @@ class FloodCounter:
 
     def settle(self, key: Hashable, pair: Pair) -> None:
         """``pair`` got somewhere with target ``key`` (an answer came back): it no longer counts."""
-        t = self._targets.get(key)
+        t = self._targets.peek(key)
         if t is not None:
             had = t.pairs.get(pair)
             if had:

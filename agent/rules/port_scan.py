@@ -34,14 +34,14 @@ data.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import PortScanConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, ReportRun, check_settings, column_indices
+from agent.rules import Finding, IntervalTable, ReportRun, check_settings, column_indices
 from agent.windows import GLOBAL_KEY
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
@@ -78,6 +78,12 @@ class _Pair:
     reported: bool = False
     run: ReportRun = field(default_factory=ReportRun)
 
+    def restart(self, ts: float) -> None:
+        """A new interval from ``ts``."""
+        self.start, self.reported = ts, False
+        self.probed.clear()
+        self.settled.clear()
+
 
 class PortScanRule:
     """Finds port scans in Edge-IIoTset rows (see the module docstring)."""
@@ -97,9 +103,8 @@ class PortScanRule:
         self.class_name = class_name
         self.min_ports = int(min_ports)
         self.window_s = float(window_s)
-        self.max_pairs = int(max_pairs)
-        self._pairs: OrderedDict[tuple[Any, Any], _Pair] = OrderedDict()
-        self._counters = {"port_scan_findings": 0, "port_scan_pairs_evicted": 0}
+        self._pairs: IntervalTable[_Pair] = IntervalTable(window_s, max_pairs, _Pair)
+        self._findings = 0
 
     @classmethod
     def from_config(cls, config: PortScanConfig, columns: Sequence[str]) -> PortScanRule:
@@ -113,7 +118,8 @@ class PortScanRule:
 
     def stats(self) -> dict[str, int]:
         """Findings raised, pairs tracked and evicted."""
-        return {**self._counters, "port_scan_pairs_tracked": len(self._pairs)}
+        return {"port_scan_findings": self._findings, "port_scan_pairs_evicted": self._pairs.evicted,
+                "port_scan_pairs_tracked": len(self._pairs)}
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one per interval in which a pair's probed ports reach ``min_ports``."""
@@ -124,8 +130,8 @@ class PortScanRule:
                 continue
             src, dst = ctx[_SRC], ctx[_DST]
             if row[length] > 0:  # data: the port it crossed is no scan's, from either side
-                self._settle(pairs.get((src, dst)), ctx[_DPORT])
-                self._settle(pairs.get((dst, src)), ctx[_SPORT])
+                self._settle(pairs.peek((src, dst)), ctx[_DPORT])
+                self._settle(pairs.peek((dst, src)), ctx[_SPORT])
                 continue
             f = row[flags]
             if f & (_ACK | _RST):
@@ -143,20 +149,7 @@ class PortScanRule:
                 p.settled.add(port)
 
     def _probe(self, src: Any, dst: Any, port: Any, ts: float, flags: int) -> Finding | None:
-        pairs = self._pairs
-        key = (src, dst)
-        p = pairs.get(key)
-        if p is None:
-            p = pairs[key] = _Pair(ts)
-            if len(pairs) > self.max_pairs:
-                pairs.popitem(last=False)
-                self._counters["port_scan_pairs_evicted"] += 1
-        else:
-            pairs.move_to_end(key)
-            if ts - p.start >= self.window_s or ts < p.start:  # a new interval (or the clock went back)
-                p.start, p.reported = ts, False
-                p.probed.clear()
-                p.settled.clear()
+        p = self._pairs.at((src, dst), ts)
         if p.reported or port in p.settled or port in p.probed:
             return None
         p.probed[port] = probe_kind(flags)
@@ -172,7 +165,7 @@ class PortScanRule:
         p.settled.clear()
         quiet = 2 * self.window_s  # reports of a scan that goes on fall in consecutive intervals
         since = p.run.report(p.start, ts, quiet)
-        self._counters["port_scan_findings"] += 1
+        self._findings += 1
         probes = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
         shown = ", ".join(str(x) for x in ports[:8]) + (", ..." if len(ports) > 8 else "")
         return Finding(

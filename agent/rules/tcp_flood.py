@@ -39,14 +39,13 @@ each with at most ``2 * min_sources`` sources and ports remembered for the evide
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import TcpFloodConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, ReportRun, check_settings, column_indices
+from agent.rules import Finding, IntervalTable, ReportRun, check_settings, column_indices
 from agent.rules.floods import QUIET_INTERVALS, FloodRule, Report
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
@@ -71,6 +70,12 @@ class _Syns:
     reported: bool = False
     run: ReportRun = field(default_factory=ReportRun)
 
+    def restart(self, ts: float) -> None:
+        """A new interval from ``ts``."""
+        self.start, self.count, self.reported = ts, 0, False
+        self.sources.clear()
+        self.ports.clear()
+
 
 class TcpFloodRule(FloodRule):
     """Finds TCP floods in Edge-IIoTset rows (see the module docstring)."""
@@ -91,8 +96,8 @@ class TcpFloodRule(FloodRule):
         if min_syns:
             check_settings(self.name, {"min_syns": (min_syns, min_sources)}, {})
         self.min_syns = int(min_syns)
-        self._syns: OrderedDict[Any, _Syns] = OrderedDict()
-        self._syn_counters = {"tcp_flood_syn_findings": 0, "tcp_flood_syn_targets_evicted": 0}
+        self._syns: IntervalTable[_Syns] = IntervalTable(window_s, max_targets, _Syns)
+        self._syn_findings = 0
 
     @classmethod
     def from_config(cls, config: TcpFloodConfig, columns: Sequence[str]) -> TcpFloodRule:
@@ -102,7 +107,8 @@ class TcpFloodRule(FloodRule):
 
     def stats(self) -> dict[str, int]:
         """The pair counter's counters, plus SYN-count findings and addresses tracked and evicted."""
-        return {**super().stats(), **self._syn_counters, "tcp_flood_syn_targets_tracked": len(self._syns)}
+        return {**super().stats(), "tcp_flood_syn_findings": self._syn_findings,
+                "tcp_flood_syn_targets_evicted": self._syns.evicted, "tcp_flood_syn_targets_tracked": len(self._syns)}
 
     @staticmethod
     def needs(columns: Sequence[str]) -> bool:
@@ -132,19 +138,7 @@ class TcpFloodRule(FloodRule):
 
     def _syn(self, dst: Any, ts: float, src: Any, port: Any) -> Finding | None:
         """Count a SYN to ``dst``: a finding when its interval's SYNs reach ``min_syns``."""
-        table = self._syns
-        t = table.get(dst)
-        if t is None:
-            t = table[dst] = _Syns(ts)
-            if len(table) > self._counter.max_targets:
-                table.popitem(last=False)
-                self._syn_counters["tcp_flood_syn_targets_evicted"] += 1
-        else:
-            table.move_to_end(dst)
-            if ts - t.start >= self._counter.window_s or ts < t.start:  # a new interval (or the clock went back)
-                t.start, t.count, t.reported = ts, 0, False
-                t.sources.clear()
-                t.ports.clear()
+        t = self._syns.at(dst, ts)
         if t.reported:
             return None
         t.count += 1
@@ -158,7 +152,7 @@ class TcpFloodRule(FloodRule):
         t.reported = True
         quiet = QUIET_INTERVALS * self._counter.window_s
         since = t.run.report(t.start, ts, quiet)
-        self._syn_counters["tcp_flood_syn_findings"] += 1
+        self._syn_findings += 1
         r = Report(dst, len(t.sources), t.count, frozenset(t.sources), frozenset(t.ports), t.start, since, ts,
                    ts - t.run.run_start, quiet)
         t.sources.clear()
