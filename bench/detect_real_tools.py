@@ -837,11 +837,15 @@ def rescore(keep: Path, chosen: list[Scenario], config: Path, overrides: list[st
             rep = replay(pcap, config, overrides, work, work)
             only = replay(alone, config, overrides, work, work) if alone.is_file() else None
             rows.append(row_for(sc, None, rep, only))
-            row = rows[-1]
-            print(f"  {sc.name:<20} {row['frames']:>8} frames  {row['alert_records']:>4} alerts  {row['verdict']}"
-                  + (f"; attack only: {row['attack_only']['verdict']}" if row["attack_only"] else "")
-                  + f" ({time.monotonic() - t0:.0f} s)", flush=True)
+            progress(rows[-1], time.monotonic() - t0)
     return rows
+
+
+def progress(row: dict[str, Any], seconds: float) -> None:
+    """One scenario's line while a run goes on."""
+    alone = f"; attack only: {row['attack_only']['verdict']}" if row["attack_only"] else ""
+    print(f"  {row['scenario']:<20} {row['frames']:>8} frames  {row['alert_records']:>4} alerts  "
+          f"{row['verdict']}{alone} ({seconds:.0f} s)", flush=True)
 
 
 def summarize(rows: list[dict[str, Any]], started: float) -> None:
@@ -936,11 +940,8 @@ def main(argv: list[str] | None = None) -> int:
             rep = replay(cap.pcap, config, args.overrides, pcap_dir, workdir)
             only = None if sc.argv is None else replay(attack_only(cap.pcap, sc), config, args.overrides, pcap_dir,
                                                        workdir)
-            row = row_for(sc, cap, rep, only)
-            rows.append(row)
-            alone = f"; attack only: {row['attack_only']['verdict']}" if row["attack_only"] else ""
-            print(f"  {sc.name:<20} {row['frames']:>8} frames  {row['alert_records']:>4} alerts  "
-                  f"{row['verdict']}{alone} ({time.monotonic() - t0:.0f} s)", flush=True)
+            rows.append(row_for(sc, cap, rep, only))
+            progress(rows[-1], time.monotonic() - t0)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: tearing down", file=sys.stderr)
