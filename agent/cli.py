@@ -22,6 +22,8 @@ AGENT_COMMANDS: Mapping[str, str] = {
     "features": "agent.commands.features",
     "run": "agent.commands.run",
     "replay": "agent.commands.replay",
+    "learn": "agent.commands.learn",
+    "baseline": "agent.commands.baseline",
     "tail": "agent.commands.tail",
     "demo": "agent.commands.demo",
     "profile": "agent.commands.profile",

@@ -278,6 +278,92 @@ class RulesConfig:
 
 
 @dataclass
+class CanBaselineConfig:
+    """What the CAN baseline detector reports as a departure from the learned bus (see docs/baseline.md)."""
+
+    enabled: bool = doc("run the CAN baseline detector when a baseline is loaded", True)
+    min_frames: int = doc("an id learned from fewer frames is sparse: only its flood check applies", 20)
+    rate_factor: float = doc(
+        "a periodic id sending more than this multiple of its learned most frames per window is injected "
+        "(SPOOFING)", 1.5,
+    )
+    rate_slack: int = doc("frames per window a periodic id may exceed its learned most by in any case", 2)
+    flood_factor: float = doc(
+        "a known id sending more than this multiple of its learned most frames per window floods the bus (DoS)",
+        6.0,
+    )
+    unknown_min_ids: int = doc(
+        "distinct ids never learned, seen within one second, that make fuzzing (DoS); a lone new id is "
+        "counted in health, not alerted", 3,
+    )
+    flood_hz: float = doc(
+        "frames per second of one id never learned (or learned sparse) that make a flood (DoS)", 200.0
+    )
+    payload_min_bits: int = doc(
+        "bits a byte that never changed in learning must differ from its learned value by to break the "
+        "payload layout", 6,
+    )
+    payload_min_frames: int = doc(
+        "frames in a row of one id breaking its payload layout (or its learned lengths) that make a "
+        "masquerade (SPOOFING)", 3,
+    )
+    silence_periods: float = doc(
+        "report a periodic id silent for this many learned periods while the rest of the bus goes on "
+        "(suspension); 0 = off", 0.0,
+    )
+    dos_class: str = doc("class of flood and fuzzing findings (the model's, so incidents merge)", "DoS")
+    spoofing_class: str = doc("class of injection and masquerade findings (the model's)", "SPOOFING")
+    suspension_class: str = doc("class of suspension findings", "SPOOFING")
+
+
+@dataclass
+class EthernetBaselineConfig:
+    """What the Ethernet baseline detector reports as a departure from the learned plant network."""
+
+    enabled: bool = doc("run the Ethernet baseline detector when a baseline is loaded", True)
+    new_conversations: bool = doc(
+        "report a connection or datagram exchange between learned hosts, or with a new host, on a service "
+        "never learned between them", True,
+    )
+    new_host_class: str = doc("class of a new conversation with a host never learned", "Backdoor")
+    new_service_class: str = doc("class of a new conversation between learned hosts", "Backdoor")
+    scan_min_services: int = doc(
+        "services never learned that one source tries within a minute to be reported as reconnaissance "
+        "instead (a sweep of the plant's devices)", 4,
+    )
+    scan_class: str = doc("class of reconnaissance across many new services", "Port_Scanning")
+    modbus: bool = doc("check Modbus/TCP against the learned masters, units, function codes and registers",
+                       True)
+    modbus_recon_class: str = doc(
+        "class of Modbus requests with function codes or unit ids never learned (reconnaissance)",
+        "Fingerprinting",
+    )
+    modbus_write_class: str = doc(
+        "class of Modbus writes from a host that never wrote, or to registers or coils never written "
+        "(a forged command)", "Uploading",
+    )
+    quiet_s: float = doc("a finding's incident stays open this long after its evidence", 60.0)
+
+
+@dataclass
+class BaselineConfig:
+    """The site's learned normal (``edge-ids-agent learn``) and the detectors that read it."""
+
+    path: str | None = doc("baseline directory to detect with; null: none (or the commissioned one)", None)
+    commission_s: float = doc(
+        "with no baseline, learn the site for this many seconds of traffic, store the baseline under "
+        "state_dir/baseline and switch to detection with it; 0 = off", 0.0,
+    )
+    calibrate_model: bool = doc(
+        "raise each model class's threshold above the scores the site's learned traffic reached", True
+    )
+    calibration_margin: float = doc("added to the highest learned score of a class to make its threshold",
+                                    0.02)
+    can: CanBaselineConfig = doc("CAN baseline detector", factory=CanBaselineConfig)
+    ethernet: EthernetBaselineConfig = doc("Ethernet baseline detector", factory=EthernetBaselineConfig)
+
+
+@dataclass
 class TlsConfig:
     """TLS towards the broker; verification is on unless switched off explicitly."""
 
@@ -362,6 +448,7 @@ class AgentConfig:
     model: ModelConfig = doc("model and scoring", factory=ModelConfig)
     alerts: AlertsConfig = doc("alert policy", factory=AlertsConfig)
     rules: RulesConfig = doc("rules beside the model", factory=RulesConfig)
+    baseline: BaselineConfig = doc("the site's learned normal", factory=BaselineConfig)
     mqtt: MqttConfig = doc("MQTT delivery", factory=MqttConfig)
     sinks: SinksConfig = doc("local sinks", factory=SinksConfig)
     runtime: RuntimeConfig = doc("pipeline", factory=RuntimeConfig)

@@ -287,7 +287,12 @@ class AlertPolicy:
         else:
             self._incidents.move_to_end(ikey)
             inc.count += 1
-            inc.first_seen = min(inc.first_seen, first_ts)
+            if rule is not None and not inc.announced:
+                # a rule's evidence announces what the model's windows only suspected: the incident
+                # starts with that evidence, not with the unconfirmed windows before it
+                inc.first_seen = first_ts
+            else:
+                inc.first_seen = min(inc.first_seen, first_ts)
             inc.last_seen = max(inc.last_seen, last_ts)
             inc.score = max(inc.score, score)
             if rule is not None or inc.rule is None:

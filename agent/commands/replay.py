@@ -10,6 +10,7 @@ with no broker reachable (the MQTT outbox keeps the rest for the next run).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pace.add_argument("--rate", type=float, help="replay at this many records per second (drops are real)")
     pace.add_argument("--realtime", action="store_true", help="replay at the capture's own timing")
     parser.add_argument("--jsonl", help="also write every alert to this JSON-lines file")
+    parser.add_argument("--baseline", help="detect with this learned site baseline (config baseline.path)")
     parser.add_argument("--stats-json", help="write the final counters to this JSON file")
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary table")
 
@@ -69,6 +71,15 @@ def replay_config(cfg: AgentConfig, input_path: str) -> AgentConfig:
     name = path.name.lower()
     backend = "pcap" if name.endswith(PCAP_SUFFIXES) else "canlog"
     return replace_source(cfg, backend=backend, path=str(path))
+
+
+def with_baseline(cfg: AgentConfig, path: str | None) -> AgentConfig:
+    """``cfg`` detecting with the baseline in ``path`` (``--baseline``), checked before anything starts."""
+    if path is None:
+        return cfg
+    if not Path(path).exists():
+        raise ConfigError(f"--baseline {path}: no such directory")
+    return dataclasses.replace(cfg, baseline=dataclasses.replace(cfg.baseline, path=path))
 
 
 def replay(
@@ -135,7 +146,7 @@ def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
+    cfg = with_baseline(config_from_args(args), args.baseline)
     setup_logging(cfg.logging.level, cfg.logging.json)
     rc, stats = replay(cfg, args.input, rate=args.rate, realtime=args.realtime, jsonl=args.jsonl)
     if args.stats_json:

@@ -7,6 +7,7 @@ import logging
 import os
 
 from agent.commands import add_config_arguments, config_from_args
+from agent.commands.replay import with_baseline
 from agent.log import setup_logging
 from agent.runtime import Pipeline, serve
 
@@ -17,10 +18,11 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
+    parser.add_argument("--baseline", help="detect with this learned site baseline (config baseline.path)")
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
+    cfg = with_baseline(config_from_args(args), args.baseline)
     setup_logging(cfg.logging.level, cfg.logging.json)
     if cfg.runtime.cpu_affinity:
         try:
@@ -28,4 +30,4 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, AttributeError) as exc:
             log.warning("runtime.cpu_affinity %s not applied: %s", cfg.runtime.cpu_affinity, exc)
     pipeline = Pipeline(cfg, mode="drop")
-    return serve(pipeline, load_config=lambda: config_from_args(args))
+    return serve(pipeline, load_config=lambda: with_baseline(config_from_args(args), args.baseline))

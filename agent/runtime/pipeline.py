@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -65,6 +66,10 @@ class Scoring:
     rules: list[Any] = field(default_factory=list)
     #: keeps a row for the model (the bundle's ``window.records``; ``None``: every row)
     keep: Callable[[Sequence[Any]], bool] | None = None
+    #: the site baseline its detector reads (see :mod:`agent.baseline`), if any
+    baseline: Any = None
+    #: learning the site while commissioning (``baseline.commission_s``), if so
+    learning: Any = None
 
     def close_sinks(self, timeout_s: float) -> bool:
         """Flush and close every sink within ``timeout_s`` in all; True when all flushed."""
@@ -95,11 +100,32 @@ def open_source(cfg: AgentConfig) -> Any:
     return backend.from_config(cfg.source)
 
 
-def merged_thresholds(manifest: Any, cfg: AgentConfig) -> dict[str, float]:
-    """The bundle's per-class thresholds with the config's overrides on top."""
+def merged_thresholds(manifest: Any, cfg: AgentConfig, baseline: Any = None) -> dict[str, float]:
+    """The bundle's per-class thresholds, raised where the site baseline calibrated them, with the
+    config's overrides on top."""
     thresholds = dict(getattr(manifest, "thresholds", {}) or {})
+    if baseline is not None and cfg.baseline.calibrate_model:
+        thresholds.update({c: t for c, t in baseline.thresholds.items() if c in manifest.classes})
     thresholds.update(cfg.model.thresholds)
     return thresholds
+
+
+def commissioned_path(cfg: AgentConfig) -> Path:
+    """Where the daemon keeps the baseline it learned while commissioning."""
+    return Path(cfg.state_dir) / "baseline"
+
+
+def site_baseline(cfg: AgentConfig) -> Any:
+    """The baseline to detect with: ``baseline.path``, else one commissioned earlier under state_dir,
+    else ``None``. Checked against the config's feature kind and source."""
+    from agent.baseline import FILE_NAME, load_baseline
+
+    path = cfg.baseline.path
+    if path is None and cfg.baseline.commission_s > 0 and (commissioned_path(cfg) / FILE_NAME).is_file():
+        path = str(commissioned_path(cfg))
+    if path is None:
+        return None
+    return load_baseline(path, cfg.features.kind, dataclasses.asdict(cfg.source))
 
 
 def build_scoring(
@@ -108,13 +134,15 @@ def build_scoring(
     counters: Counters,
     extra_sinks: Sequence[Any] = (),
     jsonl_path: str | None = None,
+    with_sinks: bool = True,
 ) -> Scoring:
     """Build the scoring half from a config: bundle, extractor, preprocessor, windower, scorer, policy, sinks.
 
     ``previous`` (on reload) lends what has not changed: the feature extractor keeps its flow state
     when the feature settings are the same, and the sinks are kept when their settings are the same
     (so the MQTT session and outbox continue). ``extra_sinks`` are added as they are; ``jsonl_path``
-    is an extra JSONL file (``replay --jsonl``). Raises on any problem, before anything is swapped.
+    is an extra JSONL file (``replay --jsonl``); ``with_sinks`` False builds none (learning). Raises
+    on any problem, before anything is swapped.
     """
     from agent.alerts.policy import AlertPolicy
     from agent.bundle import load_bundle
@@ -146,6 +174,19 @@ def build_scoring(
         rules = previous.rules  # their evidence so far goes on with the extractor's state
     else:
         rules = build_rules(cfg.rules, list(extractor.columns))
+    baseline = site_baseline(cfg)
+    learning = None
+    if baseline is not None:
+        from agent.baseline import build_detector
+
+        detector = build_detector(baseline, cfg.baseline, list(extractor.columns))
+        if detector is not None:
+            rules = [r for r in rules if r.name != detector.name] + [detector]
+    elif cfg.baseline.commission_s > 0:
+        from agent.baseline.learning import BaselineLearning
+
+        learning = BaselineLearning(cfg.features.kind, list(extractor.columns), dataclasses.asdict(cfg.source))
+        learning.start_input(cfg.source.path or cfg.source.interface or str(cfg.source.can.get("channel", "")))
     context_fields = tuple(getattr(extractor, "context_fields", ()))
     preprocessor = Preprocessor.from_manifest(m, list(extractor.columns))
     windower = Windower.from_manifest(
@@ -157,7 +198,7 @@ def build_scoring(
     )
     scorer = Scorer(bundle, threads=cfg.model.threads, max_batch=max(1, cfg.model.batch_size),
                     evidence=merged_floors(m, cfg.model.evidence))
-    thresholds = merged_thresholds(m, cfg)
+    thresholds = merged_thresholds(m, cfg, baseline)
     severity = dict(m.severity)
     severity.update(cfg.alerts.severity)
     policy = AlertPolicy(
@@ -173,7 +214,9 @@ def build_scoring(
         confirm_span=m.confirm_span if span is None else span,
     )
     same_sinks = previous is not None and _sink_settings(previous.cfg) == _sink_settings(cfg)
-    if same_sinks and previous is not None:
+    if not with_sinks:
+        sinks = list(extra_sinks)
+    elif same_sinks and previous is not None:
         sinks = previous.sinks
     else:
         sinks = [*build_sinks(cfg, health_provider=counters.snapshot, jsonl_path=jsonl_path), *extra_sinks]
@@ -192,6 +235,8 @@ def build_scoring(
         context_fields=context_fields,
         rules=rules,
         keep=record_filter(m.window.records),
+        baseline=baseline,
+        learning=learning,
     )
 
 
@@ -457,7 +502,6 @@ class Pipeline:
         """Score one batch of records and emit the alerts they raise (the scoring thread's work)."""
         sc = self.scoring
         assert sc is not None
-        c = self.counters
         rows: list[Any] = []
         ctxs: list[tuple[Any, ...]] = []
         for row, ctx in sc.extractor.rows_with_context(records):
@@ -468,29 +512,18 @@ class Pipeline:
         # stable sort: each rule's own order is kept
         findings = deque(sorted(((f, rule.name) for rule in sc.rules for f in rule.scan(rows, ctxs)),
                                 key=lambda fr: fr[0].last_ts))
-        if sc.keep is not None:  # rules saw every row; the model sees the rows its windows were cut from
-            kept = [i for i, row in enumerate(rows) if sc.keep(row)]
-            if len(kept) < len(rows):
-                c.records_unscored += len(rows) - len(kept)
-                rows = [rows[i] for i in kept]
-                ctxs = [ctxs[i] for i in kept]
-        c.records_scored += len(rows)
-        x = sc.preprocessor.transform(rows)  # no rows left: an empty batch, no window
-        wb = sc.windower.push(x, ctxs)
-        n = len(wb)
+        if sc.learning is not None:
+            sc.learning.feed(rows, ctxs)
+        wb, probs = score_rows(sc, rows, ctxs, self.counters)
         alerts: list[dict[str, Any]] = []
-        if n == 0:
+        if sc.learning is not None:
+            sc.learning.scores(sc.classes, sc.benign_class, probs, wb.keys, sc.policy.confirm_windows,
+                               sc.policy.confirm_span)
+            self._commission_if_learned(sc)
+        if len(wb) == 0:
             self._observe_findings(sc, findings, float("inf"), alerts)
             self._emit(sc, alerts)
             return
-        bs = max(1, sc.cfg.model.batch_size)
-        probs = np.empty((n, len(sc.classes)), dtype=np.float32)
-        for lo in range(0, n, bs):
-            t0 = time.perf_counter()
-            probs[lo : lo + bs] = sc.scorer.predict_proba(wb.inputs[lo : lo + bs])
-            c.inference.add(time.perf_counter() - t0)
-            c.batches += 1
-        c.windows_scored += n
         self._saw_data_time(float(wb.last_ts.max()))
         observe = sc.policy.observe
         fields = sc.context_fields
@@ -509,6 +542,25 @@ class Pipeline:
         self._observe_findings(sc, findings, float("inf"), alerts)
         if alerts:
             self._emit(sc, alerts)
+
+    def _commission_if_learned(self, sc: Scoring) -> None:
+        """When the commissioning period is over: store the learned baseline under state_dir and
+        switch to detecting with it (the same path as a reload)."""
+        learning = sc.learning
+        if learning is None or learning.seconds() < self.cfg.baseline.commission_s:
+            return
+        sc.learning = None
+        try:
+            baseline = learning.finish(self.cfg.baseline, merged_thresholds(_manifest_of(sc), self.cfg))
+            where = baseline.save(commissioned_path(self.cfg))
+            new = self.scoring_factory(self.cfg, sc, self.counters)
+        except (OSError, EdgeIdsError) as exc:
+            log.error("commissioning: could not store or load the learned baseline: %s", exc)
+            return
+        log.info("commissioning done: learned %.0f s of traffic; detecting with the baseline in %s "
+                 "(review it with 'edge-ids-agent baseline show')", learning.seconds(), where)
+        with self._pending_lock:
+            self._pending = new
 
     def _observe_findings(
         self, sc: Scoring, findings: deque[tuple[Finding, str]], until: float, alerts: list[dict[str, Any]]
@@ -559,6 +611,39 @@ class Pipeline:
                 except Exception as exc:  # noqa: BLE001 - other sinks still get the alert
                     self.counters.errors += 1
                     log.error("sink %s failed to take an alert: %s", type(sink).__name__, exc)
+
+
+def score_rows(
+    sc: Scoring, rows: Sequence[Any], ctxs: Sequence[tuple[Any, ...]], counters: Counters | None = None
+) -> tuple[WindowBatch, np.ndarray]:
+    """The model's windows cut from ``rows`` (those it keeps) and their class probabilities.
+
+    One function for the pipeline and for learning a baseline, so both see the same scores.
+    """
+    c = counters if counters is not None else Counters(None)
+    if sc.keep is not None:  # rules saw every row; the model sees the rows its windows were cut from
+        kept = [i for i, row in enumerate(rows) if sc.keep(row)]
+        if len(kept) < len(rows):
+            c.records_unscored += len(rows) - len(kept)
+            rows = [rows[i] for i in kept]
+            ctxs = [ctxs[i] for i in kept]
+    c.records_scored += len(rows)
+    x = sc.preprocessor.transform(rows)  # no rows left: an empty batch, no window
+    wb = sc.windower.push(x, ctxs)
+    n = len(wb)
+    probs = np.empty((n, len(sc.classes)), dtype=np.float32)
+    bs = max(1, sc.cfg.model.batch_size)
+    for lo in range(0, n, bs):
+        t0 = time.perf_counter()
+        probs[lo : lo + bs] = sc.scorer.predict_proba(wb.inputs[lo : lo + bs])
+        c.inference.add(time.perf_counter() - t0)
+        c.batches += 1
+    c.windows_scored += n
+    return wb, probs
+
+
+def _manifest_of(sc: Scoring) -> Any:
+    return sc.scorer.bundle.manifest
 
 
 def _in_time_order(wb: WindowBatch, candidates: np.ndarray) -> list[tuple[int, float]]:

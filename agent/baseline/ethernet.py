@@ -1,0 +1,444 @@
+"""The Ethernet baseline: a plant network's hosts, conversations and Modbus use, and what departs from them.
+
+Learned: hosts (unicast addresses, with the MAC addresses they were seen from), services (server,
+transport, port) with the clients that used them, and for Modbus/TCP per server its unit ids and
+function codes, the clients that wrote, and per (client, server, unit) the register and coil address
+ranges written. A conversation's server is the host a SYN went to, else the side of the lower port
+(the service's), so ephemeral client ports do not make new conversations.
+
+Findings (alert-policy findings of the model's classes, so incidents merge and carry the hosts):
+
+* **a new conversation**: a service never learned (a backdoor's listener, a C&C channel, SMB between
+  plant hosts that never used it), a TCP service a learned host never used, or a host never learned
+  talking to one that is: ``new_service_class`` / ``new_host_class`` (the malware family);
+* **reconnaissance**: one source trying ``scan_min_services`` services never learned within a
+  minute, or Modbus requests with function codes or unit ids never learned for that server:
+  ``scan_class`` / ``modbus_recon_class`` (information gathering);
+* **a forged command**: a Modbus write from a client that never wrote to that server, or to
+  addresses outside the ranges it wrote: ``modbus_write_class``.
+
+Broadcast and multicast traffic, ARP and ICMP make no conversation. State is bounded: the
+detector's per-flow cache and per-source counts evict their least recently seen entries (counted).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from agent.baseline import Baseline
+from agent.errors import ConfigError
+from agent.rules import Finding
+from agent.windows import GLOBAL_KEY
+
+MODBUS_PORT = 502
+#: Modbus function codes that write (coils, registers, file records, mask writes, read/write)
+WRITE_CODES = frozenset({5, 6, 15, 16, 21, 22, 23})
+#: most learned entries of each table (hosts, services, Modbus keys); beyond, counted and left out
+MAX_ENTRIES = 65536
+#: most flows the detector caches a verdict for, and sources it counts new services of
+MAX_FLOWS = 65536
+#: a source's new services are counted over this many seconds
+SCAN_WINDOW_S = 60.0
+#: write ranges kept per (client, server, unit, table)
+MAX_RANGES = 64
+
+
+@lru_cache(maxsize=65536)
+def unicast(address: str | None) -> bool:
+    """Whether ``address`` is one host (not broadcast, multicast or unspecified)."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.is_multicast or ip.is_unspecified:
+        return False
+    return not (ip.version == 4 and (address.endswith(".255") or str(ip) == "255.255.255.255"))
+
+
+def _columns(columns: Sequence[str], names: Sequence[str]) -> list[int]:
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise ConfigError(f"the Ethernet baseline reads {', '.join(missing)}, which these rows lack")
+    return [list(columns).index(n) for n in names]
+
+
+_WANTED = ("tcp.flags", "tcp.len", "tcp.payload", "arp.opcode", "arp.src.proto_ipv4")
+
+
+def modbus_requests(payload: str) -> list[tuple[int, int, int, int]]:
+    """(unit, function, address, quantity) of each Modbus/TCP request in a segment's hex payload
+    (address and quantity 0 when the function has none)."""
+    try:
+        data = bytes.fromhex(payload)
+    except ValueError:
+        return []
+    out = []
+    at = 0
+    while len(data) - at >= 8:
+        proto = int.from_bytes(data[at + 2:at + 4], "big")
+        length = int.from_bytes(data[at + 4:at + 6], "big")
+        if proto != 0 or length < 2:
+            break
+        unit, fc = data[at + 6], data[at + 7]
+        pdu = data[at + 8:at + 6 + length]
+        address = int.from_bytes(pdu[0:2], "big") if len(pdu) >= 2 else 0
+        if fc in (5, 6):
+            quantity = 1
+        elif len(pdu) >= 4:
+            quantity = int.from_bytes(pdu[2:4], "big")
+        else:
+            quantity = 0
+        if fc == 23 and len(pdu) >= 8:  # read/write multiple: the write part
+            address, quantity = int.from_bytes(pdu[4:6], "big"), int.from_bytes(pdu[6:8], "big")
+        out.append((unit, fc, address, quantity))
+        at += 6 + length
+    return out
+
+
+def _table(fc: int) -> str:
+    return "coils" if fc in (5, 15) else "registers"
+
+
+def _merge_range(ranges: list[list[int]], lo: int, hi: int) -> None:
+    for r in ranges:
+        if lo <= r[1] + 1 and hi >= r[0] - 1:
+            r[0], r[1] = min(r[0], lo), max(r[1], hi)
+            return
+    if len(ranges) < MAX_RANGES:
+        ranges.append([lo, hi])
+        ranges.sort()
+
+
+def _conversation(src: str, sport: int, dst: str, dport: int, syn: bool) -> tuple[str, str, int]:
+    """(client, server, service port): a SYN's target, else the side of the lower port."""
+    if syn or dport < sport or (dport == sport and dst < src):
+        return src, dst, dport
+    return dst, src, sport
+
+
+class EthernetLearner:
+    """Learns an Ethernet baseline from rows and their contexts."""
+
+    family = "ethernet"
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self._flags, self._tcp_len, self._payload, self._arp_op, self._arp_src = _columns(columns, _WANTED)
+        self.hosts: dict[str, dict[str, Any]] = {}
+        self.services: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.modbus: dict[str, dict[str, Any]] = {}
+        self.records = 0
+        self.seconds = 0.0
+        self.left_out = 0
+        self._first: float | None = None
+        self._last = 0.0
+
+    def segment(self) -> None:
+        """A new input begins."""
+        if self._first is not None:
+            self.seconds += max(0.0, self._last - self._first)
+        self._first = None
+        self._last = 0.0
+
+    def _host(self, ip: str, mac: bytes | None, ts: float) -> None:
+        h = self.hosts.get(ip)
+        if h is None:
+            if len(self.hosts) >= MAX_ENTRIES:
+                self.left_out += 1
+                return
+            h = self.hosts[ip] = {"macs": set(), "first": ts}
+        if mac and len(h["macs"]) < 8:
+            h["macs"].add(mac.hex(":"))
+
+    def feed(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> None:
+        for row, ctx in zip(rows, contexts, strict=False):
+            ts, src, sport, dst, dport, proto = ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], ctx[5]
+            self.records += 1
+            if self._first is None:
+                self._first = ts
+            self._last = max(self._last, ts)
+            if src is None:
+                if row[self._arp_op] and unicast(str(row[self._arp_src] or "")):
+                    self._host(str(row[self._arp_src]), ctx[8], ts)
+                continue
+            if unicast(src):
+                self._host(src, ctx[8], ts)
+            if proto not in ("TCP", "UDP") or not unicast(src) or not unicast(dst):
+                continue
+            flags = int(row[self._flags] or 0)
+            syn = proto == "TCP" and flags & 0x12 == 0x02
+            client, server, port = _conversation(src, int(sport or 0), dst, int(dport or 0), syn)
+            key = (server, proto, port)
+            svc = self.services.get(key)
+            if svc is None:
+                if len(self.services) >= MAX_ENTRIES:
+                    self.left_out += 1
+                    continue
+                svc = self.services[key] = {"clients": set(), "frames": 0}
+            svc["frames"] += 1
+            if len(svc["clients"]) < 4096:
+                svc["clients"].add(client)
+            if proto == "TCP" and dport == MODBUS_PORT and row[self._tcp_len]:
+                self._modbus(src, dst, str(row[self._payload]))
+
+    def _modbus(self, client: str, server: str, payload: str) -> None:
+        m = self.modbus.get(server)
+        if m is None:
+            if len(self.modbus) >= MAX_ENTRIES:
+                return
+            m = self.modbus[server] = {"units": set(), "functions": set(), "masters": set(), "writes": {}}
+        for unit, fc, address, quantity in modbus_requests(payload):
+            m["units"].add(unit)
+            m["functions"].add(fc)
+            m["masters"].add(client)
+            if fc in WRITE_CODES and quantity:
+                key = f"{client} unit {unit} {_table(fc)}"
+                _merge_range(m["writes"].setdefault(key, []), address, address + quantity - 1)
+
+    def finish(self) -> tuple[dict[str, Any], list[str]]:
+        self.segment()
+        notes = []
+        if self.left_out:
+            notes.append(f"{self.left_out} entries beyond the table limit ({MAX_ENTRIES}) were not learned")
+        services = [{"server": s, "proto": p, "port": port, "clients": sorted(v["clients"]), "frames": v["frames"]}
+                    for (s, p, port), v in sorted(self.services.items())]
+        for svc in services:
+            if svc["frames"] < 3:
+                notes.append(f"service {svc['server']} {svc['proto']}/{svc['port']}: seen in {svc['frames']} frames "
+                             "only; check it is normal")
+        modbus = {server: {"units": sorted(m["units"]), "functions": sorted(m["functions"]),
+                           "masters": sorted(m["masters"]),
+                           "writes": {k: v for k, v in sorted(m["writes"].items())}}
+                  for server, m in sorted(self.modbus.items())}
+        hosts = {ip: {"macs": sorted(h["macs"])} for ip, h in sorted(self.hosts.items())}
+        return {"hosts": hosts, "services": services, "modbus": modbus}, notes
+
+    def learned(self) -> dict[str, Any]:
+        return {"records": self.records, "seconds": round(self.seconds, 3), "hosts": len(self.hosts),
+                "services": len(self.services)}
+
+
+class EthernetDetector:
+    """Findings where the network departs from its baseline (see the module docstring)."""
+
+    name = "ethernet_baseline"
+
+    def __init__(self, baseline: Baseline, cfg: Any, columns: Sequence[str]) -> None:
+        if cfg.scan_min_services < 2:
+            raise ConfigError(f"baseline.ethernet.scan_min_services must be at least 2, got {cfg.scan_min_services}")
+        self.cfg = cfg
+        self._flags, self._tcp_len, self._payload, _, _ = _columns(columns, _WANTED)
+        content = baseline.content
+        self.hosts = set(content.get("hosts", {}))
+        self.services: dict[tuple[str, str, int], frozenset[str]] = {
+            (s["server"], s["proto"], int(s["port"])): frozenset(s.get("clients", ()))
+            for s in content.get("services", [])}
+        self.modbus: dict[str, dict[str, Any]] = {}
+        for server, m in (content.get("modbus") or {}).items():
+            self.modbus[server] = {
+                "units": frozenset(m.get("units", ())), "functions": frozenset(m.get("functions", ())),
+                "masters": frozenset(m.get("masters", ())),
+                "writers": frozenset(k.split(" ")[0] for k in m.get("writes", {})),
+                "writes": {k: [tuple(r) for r in v] for k, v in (m.get("writes") or {}).items()}}
+        self._flows: OrderedDict[Hashable, bool] = OrderedDict()
+        self._scans: OrderedDict[str, dict[tuple[str, str, int], float]] = OrderedDict()
+        self._reported: OrderedDict[Hashable, float] = OrderedDict()
+        self.counters = {"new_conversations": 0, "new_hosts": 0, "scans": 0, "modbus_recon": 0,
+                         "modbus_writes": 0, "flows_evicted": 0}
+
+    def stats(self) -> dict[str, int]:
+        return {f"eth_baseline_{k}": v for k, v in self.counters.items()}
+
+    def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
+        out: list[Finding] = []
+        flows = self._flows
+        cfg = self.cfg
+        fl, tl, pl = self._flags, self._tcp_len, self._payload
+        for row, ctx in zip(rows, contexts, strict=False):
+            proto = ctx[5]
+            if proto != "TCP" and proto != "UDP":
+                continue
+            if cfg.modbus and proto == "TCP" and ctx[4] == MODBUS_PORT and row[tl]:
+                self._modbus(ctx, str(row[pl]), out)
+            if not cfg.new_conversations:
+                continue
+            flow = (ctx[7], proto)
+            flags = int(row[fl] or 0) if proto == "TCP" else 0
+            syn = proto == "TCP" and flags & 0x12 == 0x02
+            if not syn and flow in flows:
+                continue
+            src, dst = ctx[1], ctx[3]
+            if not unicast(src) or not unicast(dst):
+                continue
+            client, server, port = _conversation(src, int(ctx[2] or 0), dst, int(ctx[4] or 0), syn)
+            clients = self.services.get((server, proto, port))
+            known = clients is not None and (client in clients or proto == "UDP")
+            if proto == "TCP" and not syn and not row[tl]:
+                continue  # an ACK or RST alone shows no conversation; wait for data or a SYN
+            flows[flow] = known
+            if len(flows) > MAX_FLOWS:
+                flows.popitem(last=False)
+                self.counters["flows_evicted"] += 1
+            if known:
+                continue
+            if client not in self.hosts and server not in self.hosts:
+                continue  # neither end is a plant host this baseline knows
+            self._new_conversation(ctx, client, server, proto, port, clients is None, out)
+        return out
+
+    # ------------------------------------------------------------------------------------------
+    def _due(self, key: Hashable, ts: float) -> tuple[bool, float | None]:
+        """Whether ``key`` may be reported now (not within ``quiet_s`` of its last report), and the
+        time of that last report when this one continues it."""
+        last = self._reported.get(key)
+        quiet = self.cfg.quiet_s
+        if last is not None and 0.0 <= ts - last < min(quiet, 10.0):
+            return False, None
+        self._reported[key] = ts
+        self._reported.move_to_end(key)
+        if len(self._reported) > MAX_FLOWS:
+            self._reported.popitem(last=False)
+        return True, (last if last is not None and 0.0 <= ts - last <= quiet else None)
+
+    def _finding(self, cls: str, first: float, ctx: tuple[Any, ...], client: str, server: str, port: int,
+                 proto: str, evidence: str) -> Finding:
+        cport = ctx[2] if ctx[1] == client else ctx[4]
+        context = {"src_ip": client, "src_port": cport, "dest_ip": server, "dest_port": port, "proto": proto,
+                   "app_proto": ctx[6], "flow_id": ctx[7]}
+        return Finding(key=GLOBAL_KEY, cls=cls, first_ts=first, last_ts=float(ctx[0]), context=context,
+                       evidence=evidence, quiet_s=self.cfg.quiet_s)
+
+    def _new_conversation(self, ctx: tuple[Any, ...], client: str, server: str, proto: str, port: int,
+                          new_service: bool, out: list[Finding]) -> None:
+        ts = float(ctx[0])
+        cfg = self.cfg
+        tried = self._scans.get(client)
+        if tried is None:
+            tried = self._scans[client] = {}
+            if len(self._scans) > MAX_FLOWS:
+                self._scans.popitem(last=False)
+        self._scans.move_to_end(client)
+        tried[(server, proto, port)] = ts
+        for k in [k for k, t in tried.items() if ts - t > SCAN_WINDOW_S]:
+            del tried[k]
+        if len(tried) >= cfg.scan_min_services:
+            due, since = self._due(("scan", client), ts)
+            if due:
+                self.counters["scans"] += 1
+                first = min(tried.values()) if since is None else since
+                hosts = len({s for s, _, _ in tried})
+                out.append(self._finding(
+                    cfg.scan_class, first, ctx, client, server, port, proto,
+                    f"{client} tried {len(tried)} services never learned on {hosts} host(s) within "
+                    f"{SCAN_WINDOW_S:.0f} s (reconnaissance), latest {server} {proto}/{port}"))
+            return
+        due, since = self._due(("conversation", client, server, proto, port), ts)
+        if not due:
+            return
+        self.counters["new_conversations"] += 1
+        unknown = [h for h in (client, server) if h not in self.hosts]
+        if unknown:
+            self.counters["new_hosts"] += 1
+            cls = cfg.new_host_class
+            why = f"{' and '.join(unknown)} never seen while learning"
+        else:
+            cls = cfg.new_service_class
+            why = "a service never learned" if new_service else f"{client} never used it while learning"
+        out.append(self._finding(
+            cls, ts if since is None else since, ctx, client, server, port, proto,
+            f"new conversation {client} -> {server} {proto}/{port}: {why}"))
+
+    def _modbus(self, ctx: tuple[Any, ...], payload: str, out: list[Finding]) -> None:
+        client, server = ctx[1], ctx[3]
+        learned = self.modbus.get(server)
+        if learned is None:
+            return  # a server never polled: the conversation check reports it
+        cfg = self.cfg
+        ts = float(ctx[0])
+        for unit, fc, address, quantity in modbus_requests(payload):
+            if fc in WRITE_CODES:
+                self._modbus_write(ctx, learned, unit, fc, address, quantity, out)
+            elif fc not in learned["functions"] or unit not in learned["units"]:
+                novel = [f"function code {fc}"] if fc not in learned["functions"] else []
+                if unit not in learned["units"]:
+                    novel.append(f"unit id {unit}")
+                what = " and ".join(novel)
+                due, since = self._due(("modbus-recon", client, server), ts)
+                if due:
+                    self.counters["modbus_recon"] += 1
+                    out.append(self._finding(
+                        cfg.modbus_recon_class, ts if since is None else since, ctx, client, server, MODBUS_PORT,
+                        "TCP", f"Modbus request from {client} to {server} with {what} never used there while "
+                        f"learning (learned functions {sorted(learned['functions'])}, "
+                        f"units {sorted(learned['units'])})"))
+
+    def _modbus_write(self, ctx: tuple[Any, ...], learned: dict[str, Any], unit: int, fc: int, address: int,
+                      quantity: int, out: list[Finding]) -> None:
+        client, server = ctx[1], ctx[3]
+        key = f"{client} unit {unit} {_table(fc)}"
+        ranges = learned["writes"].get(key)
+        hi = address + max(quantity, 1) - 1
+        if ranges is not None and any(lo <= address and hi <= up for lo, up in ranges):
+            return
+        if client not in learned["writers"]:
+            why = f"{client} never wrote to {server} while learning"
+        else:
+            why = f"{_table(fc)} {address}-{hi} of unit {unit} were never written by {client} while learning"
+        ts = float(ctx[0])
+        due, since = self._due(("modbus-write", client, server), ts)
+        if due:
+            self.counters["modbus_writes"] += 1
+            out.append(self._finding(
+                self.cfg.modbus_write_class, ts if since is None else since, ctx, client, server, MODBUS_PORT, "TCP",
+                f"Modbus write (function {fc}) from {client} to {server} unit {unit}: {why} (a forged command?)"))
+
+
+def summary(content: dict[str, Any]) -> list[str]:
+    """Lines for ``baseline show``: hosts, services with their clients, Modbus servers."""
+    hosts = content.get("hosts", {})
+    lines = [f"hosts: {len(hosts)}"]
+    for ip, h in hosts.items():
+        lines.append(f"  {ip:<40} {', '.join(h.get('macs', [])) or '-'}")
+    services = content.get("services", [])
+    lines.append(f"services: {len(services)}")
+    for s in services:
+        clients = s.get("clients", [])
+        shown = ", ".join(clients[:6]) + (f" and {len(clients) - 6} more" if len(clients) > 6 else "")
+        lines.append(f"  {s['server']} {s['proto']}/{s['port']} ({s.get('frames', 0)} frames) from {shown}")
+    modbus = content.get("modbus", {})
+    if modbus:
+        lines.append(f"Modbus servers: {len(modbus)}")
+    for server, m in modbus.items():
+        lines.append(f"  {server}: masters {', '.join(m.get('masters', []))}; units {m.get('units')}; "
+                     f"functions {m.get('functions')}")
+        for key, ranges in (m.get("writes") or {}).items():
+            lines.append(f"    writes by {key}: " + ", ".join(f"{lo}-{hi}" for lo, hi in ranges))
+    return lines
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Lines for ``baseline diff``: hosts, services and Modbus use only in one of the two."""
+    lines = [f"host {h} only in A" for h in sorted(set(a.get("hosts", {})) - set(b.get("hosts", {})))]
+    lines += [f"host {h} only in B" for h in sorted(set(b.get("hosts", {})) - set(a.get("hosts", {})))]
+
+    def services(c: dict[str, Any]) -> dict[str, set[str]]:
+        return {f"{s['server']} {s['proto']}/{s['port']}": set(s.get("clients", [])) for s in c.get("services", [])}
+
+    sa, sb = services(a), services(b)
+    lines += [f"service {k} only in A" for k in sorted(set(sa) - set(sb))]
+    lines += [f"service {k} only in B" for k in sorted(set(sb) - set(sa))]
+    for k in sorted(set(sa) & set(sb)):
+        if sa[k] != sb[k]:
+            lines.append(f"service {k}: clients only in A {sorted(sa[k] - sb[k])}, only in B {sorted(sb[k] - sa[k])}")
+    ma, mb = a.get("modbus", {}), b.get("modbus", {})
+    for server in sorted(set(ma) | set(mb)):
+        x, y = ma.get(server, {}), mb.get(server, {})
+        for field in ("masters", "units", "functions", "writes"):
+            if x.get(field) != y.get(field):
+                lines.append(f"Modbus {server} {field}: {x.get(field)} -> {y.get(field)}")
+    return lines
