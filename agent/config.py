@@ -289,7 +289,8 @@ class CanBaselineConfig:
     )
     rate_slack: int = doc("frames per window a periodic id may exceed its learned most by in any case", 2)
     flood_factor: float = doc(
-        "a known id sending more than this multiple of its learned most frames per window floods the bus (DoS)",
+        "a known id sending more than this multiple of its learned most frames per window: injection if "
+        "it is not periodic, a flood (DoS) if no learned id has a higher priority",
         6.0,
     )
     unknown_min_ids: int = doc(

@@ -97,3 +97,105 @@ def attacked(frames: list[tuple[float, int, bytes]], kind: str, start: float, en
         return [(t, aid, data[:3] + bytes([data[3] ^ 0xFF]) + data[4:]) if aid == 0x1F1 and start <= t <= end
                 else (t, aid, data) for t, aid, data in frames]
     raise ValueError(kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# a small Modbus plant: a master polling six RTUs, writing a setpoint, using DNS and an SMB share
+
+MTU, HMI, DNS = "10.10.0.1", "10.10.0.5", "10.10.0.2"
+RTUS = [f"10.10.0.{11 + i}" for i in range(6)]
+
+
+class _Tcp:
+    """One TCP connection's segments with consistent sequence numbers."""
+
+    def __init__(self, out: list[Any], client: str, server: str, sport: int, dport: int, t: float) -> None:
+        from scapy.layers.inet import IP, TCP
+        from scapy.layers.l2 import Ether
+
+        self.out, self.IP, self.TCP, self.Ether = out, IP, TCP, Ether
+        self.c, self.s, self.sport, self.dport = client, server, sport, dport
+        self.cseq, self.sseq = 1000, 50000
+        self._seg(t, True, "S", b"")
+        self._seg(t + 0.0002, False, "SA", b"")
+        self._seg(t + 0.0004, True, "A", b"")
+
+    def _mac(self, ip: str) -> str:
+        return "02:00:00:00:00:%02x" % (int(ip.split(".")[-1]) % 256)
+
+    def _seg(self, t: float, from_client: bool, flags: str, data: bytes) -> None:
+        src, dst = (self.c, self.s) if from_client else (self.s, self.c)
+        sport, dport = (self.sport, self.dport) if from_client else (self.dport, self.sport)
+        seq, ack = (self.cseq, self.sseq) if from_client else (self.sseq, self.cseq)
+        pkt = (self.Ether(src=self._mac(src), dst=self._mac(dst)) / self.IP(src=src, dst=dst)
+               / self.TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack if "A" in flags else 0) / data)
+        pkt.time = t
+        self.out.append(pkt)
+        grow = len(data) + (1 if "S" in flags or "F" in flags else 0)
+        if from_client:
+            self.cseq += grow
+        else:
+            self.sseq += grow
+
+    def exchange(self, t: float, request: bytes, reply: bytes) -> None:
+        self._seg(t, True, "PA", request)
+        self._seg(t + 0.003, False, "PA", reply)
+
+
+def modbus(tid: int, unit: int, pdu: bytes) -> bytes:
+    return tid.to_bytes(2, "big") + b"\x00\x00" + (len(pdu) + 1).to_bytes(2, "big") + bytes([unit]) + pdu
+
+
+def plant_pcap(path: Path, t0: float, seconds: float, attack: str | None = None, attack_at: float = 0.0) -> Path:
+    """A pcap of the plant for ``seconds`` from ``t0``; ``attack`` (recon, forged_write, smb_exploit,
+    cnc_upload, sweep) starts at ``t0 + attack_at``."""
+    from scapy.layers.dns import DNS as DNSLayer
+    from scapy.layers.dns import DNSQR
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    out: list[Any] = []
+    polls = [_Tcp(out, MTU, rtu, 40000 + i, 502, t0 + 0.001 * i) for i, rtu in enumerate(RTUS)]
+    share = _Tcp(out, MTU, HMI, 40100, 445, t0 + 0.01)
+    tid = 0
+    for second in range(int(seconds)):
+        t = t0 + 0.05 + second
+        for i, conn in enumerate(polls):
+            tid += 1
+            reply = modbus(tid, 1, b"\x03\x14" + bytes(20))
+            conn.exchange(t + 0.01 * i, modbus(tid, 1, b"\x03\x00\x00\x00\x0a"), reply)
+        if second % 5 == 0:
+            tid += 1
+            polls[0].exchange(t + 0.2, modbus(tid, 1, b"\x06\x00\x64\x01\xf4"), modbus(tid, 1, b"\x06\x00\x64\x01\xf4"))
+        if second % 10 == 0:
+            share.exchange(t + 0.3, b"\x00\x00\x00\x40" + bytes(64), b"\x00\x00\x00\x40" + bytes(64))
+            q = Ether() / IP(src=MTU, dst=DNS) / UDP(sport=50000 + second, dport=53) / DNSLayer(
+                rd=1, qd=DNSQR(qname="historian.plant.local"))
+            q.time = t + 0.4
+            out.append(q)
+    ta = t0 + attack_at
+    if attack == "recon":
+        conn = _Tcp(out, MTU, RTUS[1], 41000, 502, ta)
+        conn.exchange(ta + 0.1, modbus(1, 1, b"\x2b\x0e\x01\x00"), modbus(1, 1, b"\xab\x01"))
+        for unit in range(2, 12):
+            conn.exchange(ta + 0.1 * unit, modbus(unit, unit, b"\x11"), modbus(unit, unit, b"\x91\x0b"))
+    elif attack == "forged_write":
+        conn = _Tcp(out, "10.10.0.66", RTUS[3], 41000, 502, ta)
+        conn.exchange(ta + 0.1, modbus(1, 1, b"\x06\x00\x05\xff\xff"), modbus(1, 1, b"\x06\x00\x05\xff\xff"))
+    elif attack == "smb_exploit":
+        conn = _Tcp(out, HMI, MTU, 41000, 445, ta)
+        for k in range(5):
+            conn.exchange(ta + 0.05 * (k + 1), b"\x00\x00\x01\x00" + bytes(256), b"\x00\x00\x00\x40" + bytes(64))
+    elif attack == "cnc_upload":
+        conn = _Tcp(out, HMI, "198.51.100.7", 41000, 8080, ta)
+        for k in range(40):
+            conn.exchange(ta + 0.01 * (k + 1), bytes(1400), b"")
+    elif attack == "sweep":
+        for i, host in enumerate([*RTUS, HMI, DNS]):
+            _Tcp(out, "10.10.0.77", host, 42000 + i, 80, ta + 0.01 * i)
+    elif attack is not None:
+        raise ValueError(attack)
+    out.sort(key=lambda p: float(p.time))
+    wrpcap(str(path), out)
+    return path

@@ -192,3 +192,24 @@ def test_real_cars_every_attack_in_its_window_and_clean_logs_quiet(shared_captur
                 missed.append(r["file"])
     assert missed == []
     assert false == []
+
+
+def test_lab_drive_commissioned_on_its_first_minute_finds_every_episode(tmp_path: Path) -> None:
+    from trainer.lab.can import CATEGORY, write_sessions
+
+    manifest = write_sessions(tmp_path / "lab", seed=20261207, scale=1.0, sessions=1)
+    session = manifest["sessions"][0]
+    log = tmp_path / "lab" / f"{session['name']}.log"
+    t0 = float(log.read_text().split(")", 1)[0][1:])
+    episodes = session["episodes"]
+    learn_for = min(e["start"] for e in episodes) - 0.5
+    # one incident per episode: no lingering across the drive's separate attacks
+    alerts = replay_site(tmp_path, "can.yaml", log, None, f"baseline.commission_s={learn_for:.2f}",
+                         "alerts.linger_s=0", "alerts.merge_gap_s=2")
+    opened = starts(alerts)
+    for e in episodes:
+        lo, hi = t0 + e["start"], t0 + e["end"]
+        assert any(a["edge_ids"]["class"] == CATEGORY[e["class"]] and lo - 0.05 <= first_seen(a) <= hi
+                   for a in opened), e
+    assert all(any(t0 + e["start"] - 0.05 <= first_seen(a) <= t0 + e["end"] + 0.5 for e in episodes)
+               for a in opened)

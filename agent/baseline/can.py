@@ -7,8 +7,9 @@ it sent in a sliding window of each of :data:`WINDOWS_S`, and per payload byte t
 Findings, each one alert-policy finding of the model's classes (so incidents merge with its windows):
 
 * **unknown ids** in numbers (fuzzing) or one unknown id fast (a high-priority flood): DoS;
-* **a known id far above its learned rate**: DoS (flood) beyond ``flood_factor``, else injection
-  (SPOOFING) beyond ``rate_factor`` for periodic ids;
+* **a known id above its learned rate**: injection (SPOOFING) beyond ``rate_factor`` for periodic
+  ids (``flood_factor`` for the others); DoS beyond ``flood_factor`` for the bus's highest-priority
+  id, which wins arbitration over every other;
 * **a payload breaking the learned layout** while the timing is normal (masquerade, SPOOFING): a byte
   that never changed in learning now differs from its value by ``payload_min_bits`` bits or more, or
   a data length never learned, on ``payload_min_frames`` frames of the id in a row;
@@ -301,6 +302,7 @@ class CanDetector:
         for name, entry in (baseline.content.get("ids") or {}).items():
             aid = int(name, 16)
             self.ids[aid] = _IdState(aid, entry, cfg)
+        self._top_priority = min(self.ids, default=0)
         self._unknown: deque[tuple[float, int]] = deque()
         self._unknown_counts: dict[int, int] = {}
         self._unknown_reported: dict[str, float] = {}
@@ -380,7 +382,9 @@ class CanDetector:
 
     def _rate(self, st: _IdState, ts: float, ctx: tuple[Any, ...], out: list[Finding]) -> None:
         n = len(st.recent)
-        flood = n > st.flood
+        # a flood is DoS only where it wins arbitration over the whole bus (no learned id has higher
+        # priority); a real ECU's id sent faster is injection, however fast
+        flood = n > st.flood and st.aid <= self._top_priority
         due, since = self._report(st.reported, "flood" if flood else "rate", ts)
         if not due:
             return
