@@ -108,8 +108,9 @@ class _Incident:
     announced: bool = False
     #: how long after ``last_seen`` it stays open: the merge gap plus its latest window's duration
     hold: float = 0.0
-    #: stream ordinals of its latest confirm_windows windows, while it waits for confirmation within a span
-    recent: deque[int] = field(default_factory=deque)
+    #: stream ordinal and start of its latest confirm_windows windows, while it waits for confirmation
+    #: within a span
+    recent: deque[tuple[int, float]] = field(default_factory=deque)
     #: the rule whose finding merged into it last, and that finding's evidence (None: model windows only)
     rule: str | None = None
     evidence: str | None = None
@@ -307,23 +308,28 @@ class AlertPolicy:
             if last_ts - inc.last_sent_ts >= self.cfg.realert_interval_s:
                 self._send(inc, "update", last_ts, out)
             return
-        if rule is not None or self._confirmed(inc, index):
+        if rule is not None or self._confirmed(inc, index, first_ts):
             inc.announced = True
             self.incidents_opened += 1
             self._send(inc, "start", last_ts, out)
 
-    def _confirmed(self, inc: _Incident, index: int) -> bool:
-        """Whether the window just merged into the unannounced ``inc`` confirms it."""
+    def _confirmed(self, inc: _Incident, index: int, first_ts: float) -> bool:
+        """Whether the window just merged into the unannounced ``inc`` confirms it. Confirmed within a
+        span, the incident starts with the first window of the confirming run: windows before it that
+        never gathered confirmation are not the attack's."""
         k = self.confirm_windows
         if k == 1:
             return True
         if self.confirm_span <= 0 or index < 0:
             return inc.count >= k
         recent = inc.recent
-        if recent and index <= recent[-1]:  # the stream started again (evicted, model reloaded)
+        if recent and index <= recent[-1][0]:  # the stream started again (evicted, model reloaded)
             recent.clear()
-        recent.append(index)  # keeps the latest k
-        return len(recent) == k and recent[-1] - recent[0] < self.confirm_span
+        recent.append((index, first_ts))  # keeps the latest k
+        if len(recent) == k and recent[-1][0] - recent[0][0] < self.confirm_span:
+            inc.first_seen = recent[0][1]
+            return True
+        return False
 
     def flush(self, now: float | None = None) -> list[dict[str, Any]]:
         """Records due without a new window.

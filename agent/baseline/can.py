@@ -294,7 +294,9 @@ class CanDetector:
             raise ConfigError("baseline.can.payload_min_frames, unknown_min_ids and min_frames must be at least 1")
         self.cfg = cfg
         self._id_col, self._data_cols, self._dlc_col = data_columns(columns)
-        self._first_data, self._data_len = self._data_cols[0], 8
+        self._first_data = self._data_cols[0]
+        #: bits changed since the id's previous payload (can-temporal): an unchanged payload needs no check
+        self._hamming_col = list(columns).index("hamming_bits") if "hamming_bits" in columns else None
         contiguous = self._data_cols == list(range(self._first_data, self._first_data + 8))
         if not contiguous:
             raise ConfigError("the CAN baseline expects DATA_0..DATA_7 side by side in the rows")
@@ -315,41 +317,47 @@ class CanDetector:
         return {f"can_baseline_{k}": v for k, v in self.counters.items()}
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
-        """Findings raised by ``rows`` (in capture order)."""
+        """Findings raised by ``rows`` (in capture order).
+
+        Speed: this runs on every frame, so the common case (a learned id at its rate with its
+        payload unchanged since its last frame) costs a dictionary lookup, a deque append and pop,
+        and two comparisons; the payload is only decoded when it changed.
+        """
         out: list[Finding] = []
         ids = self.ids
         idc, lo = self._id_col, self._first_data
         hi = lo + 8
-        dlcc = self._dlc_col
-        cfg = self.cfg
-        min_bits = cfg.payload_min_bits
-        min_frames = cfg.payload_min_frames
+        dlcc, hbc = self._dlc_col, self._hamming_col
+        min_bits = self.cfg.payload_min_bits
+        min_frames = self.cfg.payload_min_frames
+        silences = self.cfg.silence_periods > 0
         from_bytes = int.from_bytes
         self.counters["frames"] += len(rows)
         for row, ctx in zip(rows, contexts, strict=False):
-            aid = row[idc]
+            st = ids.get(row[idc])
             ts = ctx[0]
-            st = ids.get(aid)
             if st is None:
-                self._unknown_frame(float(ts), int(aid), ctx, out)
+                self._unknown_frame(float(ts), int(row[idc]), ctx, out)
                 continue
             recent = st.recent
             recent.append(ts)
-            span = st.span
-            while ts - recent[0] > span:
-                recent.popleft()
+            if ts - recent[0] > st.span:
+                span = st.span
+                while ts - recent[0] > span:
+                    recent.popleft()
             if len(recent) > st.limit:
                 self._rate(st, ts, ctx, out)
-            st.last_ts = ts
-            mask = st.const_mask
+            if silences:
+                st.last_ts = ts
+            if not st.const_mask or (hbc is not None and not row[hbc] and not st.bad_run):
+                continue  # nothing to check, or the payload of a good frame again
             bad = False
-            if mask:
-                diff = (from_bytes(bytes(row[lo:hi]), "little") ^ st.const_value) & mask
-                if diff:
-                    for i, _v in st.const_bytes:
-                        if ((diff >> (8 * i)) & 0xFF).bit_count() >= min_bits:
-                            bad = True
-                            break
+            diff = (from_bytes(bytes(row[lo:hi]), "little") ^ st.const_value) & st.const_mask
+            if diff:
+                for i, _v in st.const_bytes:
+                    if ((diff >> (8 * i)) & 0xFF).bit_count() >= min_bits:
+                        bad = True
+                        break
             if dlcc is not None and st.dlcs and row[dlcc] not in st.dlcs:
                 bad = True
             if bad:
@@ -360,7 +368,7 @@ class CanDetector:
                     self._payload(st, ts, ctx, row, out)
             elif st.bad_run:
                 st.bad_run = 0
-        if cfg.silence_periods > 0 and rows:
+        if silences and rows:
             self._silences(float(contexts[-1][0]), contexts[-1], out)
         return out
 

@@ -115,9 +115,14 @@ def _merge_range(ranges: list[list[int]], lo: int, hi: int) -> None:
         ranges.sort()
 
 
+def _rank(port: int) -> tuple[int, int]:
+    """How service-like a port is: well-known, then registered, then ephemeral (IANA), lower first."""
+    return (0 if port < 1024 else 1 if port < 49152 else 2, port)
+
+
 def _conversation(src: str, sport: int, dst: str, dport: int, syn: bool) -> tuple[str, str, int]:
-    """(client, server, service port): a SYN's target, else the side of the lower port."""
-    if syn or dport < sport or (dport == sport and dst < src):
+    """(client, server, service port): a SYN's target, else the side of the more service-like port."""
+    if syn or _rank(dport) < _rank(sport) or (dport == sport and dst < src):
         return src, dst, dport
     return dst, src, sport
 
@@ -130,7 +135,9 @@ class EthernetLearner:
     def __init__(self, columns: Sequence[str]) -> None:
         self._flags, self._tcp_len, self._payload, self._arp_op, self._arp_src = _columns(columns, _WANTED)
         self.hosts: dict[str, dict[str, Any]] = {}
-        self.services: dict[tuple[str, str, int], dict[str, Any]] = {}
+        #: (proto, host, port, host, port) in order -> [who opened it (0 unknown, 1 the first, 2 the
+        #: second endpoint), frames]
+        self.flows: dict[tuple[str, str, int, str, int], list[int]] = {}
         self.modbus: dict[str, dict[str, Any]] = {}
         self.records = 0
         self.seconds = 0.0
@@ -171,18 +178,17 @@ class EthernetLearner:
             if proto not in ("TCP", "UDP") or not unicast(src) or not unicast(dst):
                 continue
             flags = int(row[self._flags] or 0)
-            syn = proto == "TCP" and flags & 0x12 == 0x02
-            client, server, port = _conversation(src, int(sport or 0), dst, int(dport or 0), syn)
-            key = (server, proto, port)
-            svc = self.services.get(key)
-            if svc is None:
-                if len(self.services) >= MAX_ENTRIES:
+            a, b = (src, int(sport or 0)), (dst, int(dport or 0))
+            key = (proto, *a, *b) if a <= b else (proto, *b, *a)
+            flow = self.flows.get(key)
+            if flow is None:
+                if len(self.flows) >= MAX_ENTRIES:
                     self.left_out += 1
                     continue
-                svc = self.services[key] = {"clients": set(), "frames": 0}
-            svc["frames"] += 1
-            if len(svc["clients"]) < 4096:
-                svc["clients"].add(client)
+                flow = self.flows[key] = [0, 0]
+            flow[1] += 1
+            if proto == "TCP" and flags & 0x12 == 0x02:  # a SYN: its sender is the client
+                flow[0] = 1 if a <= b else 2
             if proto == "TCP" and dport == MODBUS_PORT and row[self._tcp_len]:
                 self._modbus(src, dst, str(row[self._payload]))
 
@@ -206,7 +212,7 @@ class EthernetLearner:
         if self.left_out:
             notes.append(f"{self.left_out} entries beyond the table limit ({MAX_ENTRIES}) were not learned")
         services = [{"server": s, "proto": p, "port": port, "clients": sorted(v["clients"]), "frames": v["frames"]}
-                    for (s, p, port), v in sorted(self.services.items())]
+                    for (s, p, port), v in sorted(self._services().items())]
         for svc in services:
             if svc["frames"] < 3:
                 notes.append(f"service {svc['server']} {svc['proto']}/{svc['port']}: seen in {svc['frames']} frames "
@@ -218,9 +224,34 @@ class EthernetLearner:
         hosts = {ip: {"macs": sorted(h["macs"])} for ip, h in sorted(self.hosts.items())}
         return {"hosts": hosts, "services": services, "modbus": modbus}, notes
 
+    def _services(self) -> dict[tuple[str, str, int], dict[str, Any]]:
+        """Services with their clients. A flow's server is the endpoint a SYN went to; where no SYN was
+        seen (a connection older than the capture, UDP), the endpoint with more distinct peers (a
+        service answers many client ports, a client port talks to one), else the lower port."""
+        peers: dict[tuple[str, int], int] = {}
+        for _, ha, pa, hb, pb in self.flows:
+            peers[(ha, pa)] = peers.get((ha, pa), 0) + 1
+            peers[(hb, pb)] = peers.get((hb, pb), 0) + 1
+        services: dict[tuple[str, str, int], dict[str, Any]] = {}
+        for (proto, ha, pa, hb, pb), (opener, frames) in self.flows.items():
+            if opener == 0:
+                a, b = peers[(ha, pa)], peers[(hb, pb)]
+                first_serves = a > b or (a == b and _conversation(hb, pb, ha, pa, False)[1] == ha)
+                opener = 2 if first_serves else 1
+            client, (server, port) = (ha, (hb, pb)) if opener == 1 else (hb, (ha, pa))
+            svc = services.setdefault((server, proto, port), {"clients": set(), "frames": 0})
+            svc["clients"].add(client)
+            svc["frames"] += frames
+        return services
+
     def learned(self) -> dict[str, Any]:
         return {"records": self.records, "seconds": round(self.seconds, 3), "hosts": len(self.hosts),
-                "services": len(self.services)}
+                "flows": len(self.flows)}
+
+
+#: what is learned of a Modbus server no request reached while learning: nothing
+_NEVER_POLLED: dict[str, Any] = {"units": frozenset(), "functions": frozenset(), "masters": frozenset(),
+                                 "writers": frozenset(), "writes": {}}
 
 
 class EthernetDetector:
@@ -275,8 +306,19 @@ class EthernetDetector:
             src, dst = ctx[1], ctx[3]
             if not unicast(src) or not unicast(dst):
                 continue
-            client, server, port = _conversation(src, int(ctx[2] or 0), dst, int(ctx[4] or 0), syn)
-            clients = self.services.get((server, proto, port))
+            sport, dport = int(ctx[2] or 0), int(ctx[4] or 0)
+            client, server, port = src, dst, dport
+            clients = self.services.get((dst, proto, dport))
+            if not syn and (clients is None or src not in clients):
+                # no SYN says who opened it: the other way round may be the learned one
+                other = self.services.get((src, proto, sport))
+                if other is not None and dst in other:
+                    client, server, port, clients = dst, src, sport, other
+                elif (clients is None) == (other is None):
+                    client, server, port = _conversation(src, sport, dst, dport, False)
+                    clients = self.services.get((server, proto, port))
+                elif other is not None:
+                    client, server, port, clients = dst, src, sport, other
             known = clients is not None and (client in clients or proto == "UDP")
             if proto == "TCP" and not syn and not row[tl]:
                 continue  # an ACK or RST alone shows no conversation; wait for data or a SYN
@@ -355,9 +397,7 @@ class EthernetDetector:
 
     def _modbus(self, ctx: tuple[Any, ...], payload: str, out: list[Finding]) -> None:
         client, server = ctx[1], ctx[3]
-        learned = self.modbus.get(server)
-        if learned is None:
-            return  # a server never polled: the conversation check reports it
+        learned = self.modbus.get(server, _NEVER_POLLED)
         cfg = self.cfg
         ts = float(ctx[0])
         for unit, fc, address, quantity in modbus_requests(payload):
@@ -374,8 +414,8 @@ class EthernetDetector:
                     out.append(self._finding(
                         cfg.modbus_recon_class, ts if since is None else since, ctx, client, server, MODBUS_PORT,
                         "TCP", f"Modbus request from {client} to {server} with {what} never used there while "
-                        f"learning (learned functions {sorted(learned['functions'])}, "
-                        f"units {sorted(learned['units'])})"))
+                        f"learning (learned functions {sorted(learned['functions']) or 'none'}, "
+                        f"units {sorted(learned['units']) or 'none'})"))
 
     def _modbus_write(self, ctx: tuple[Any, ...], learned: dict[str, Any], unit: int, fc: int, address: int,
                       quantity: int, out: list[Finding]) -> None:
