@@ -213,3 +213,14 @@ def test_lab_drive_commissioned_on_its_first_minute_finds_every_episode(tmp_path
                    for a in opened), e
     assert all(any(t0 + e["start"] - 0.05 <= first_seen(a) <= t0 + e["end"] + 0.5 for e in episodes)
                for a in opened)
+
+
+def test_suspension_is_reported_when_switched_on(car: tuple[Path, Path]) -> None:
+    tmp, out = car
+    frames = [f for f in vehicle_frames(T0 + 7000, 30, seed=13) if not (f[1] == 0x1F1 and f[0] > T0 + 7015)]
+    log = write_candump(tmp / "silent.log", frames)
+    assert starts(replay_site(tmp, "can.yaml", log, out)) == []  # off by default
+    alerts = replay_site(tmp, "can.yaml", log, out, "baseline.can.silence_periods=10")
+    silent = [a for a in alerts if "silent" in (a["edge_ids"].get("evidence") or "")]
+    assert silent and silent[0]["can"]["arbitration_id"] == 0x1F1
+    assert T0 + 7014.9 <= first_seen(silent[0]) <= T0 + 7015.1  # its last frame

@@ -1,10 +1,11 @@
 """The Ethernet baseline: a plant network's hosts, conversations and Modbus use, and what departs from them.
 
 Learned: hosts (unicast addresses, with the MAC addresses they were seen from), services (server,
-transport, port) with the clients that used them, and for Modbus/TCP per server its unit ids and
-function codes, the clients that wrote, and per (client, server, unit) the register and coil address
-ranges written. A conversation's server is the host a SYN went to, else the side of the lower port
-(the service's), so ephemeral client ports do not make new conversations.
+transport, port) with the clients that used them, for Modbus/TCP per server its unit ids, function
+codes, share of exception replies, the clients that wrote, and per (client, server, unit) the
+register and coil address ranges written; MQTT clients with their topics, and the DNS names asked
+(for review and ``baseline diff``; no finding reads them). Client ports make no conversation: its
+server is the host a SYN went to, else the endpoint serving more peers (``EthernetLearner._services``).
 
 Findings (alert-policy findings of the model's classes, so incidents merge and carry the hosts):
 
@@ -68,7 +69,10 @@ def _columns(columns: Sequence[str], names: Sequence[str]) -> list[int]:
     return [list(columns).index(n) for n in names]
 
 
-_WANTED = ("tcp.flags", "tcp.len", "tcp.payload", "arp.opcode", "arp.src.proto_ipv4")
+_WANTED = ("tcp.flags", "tcp.len", "tcp.payload", "arp.opcode", "arp.src.proto_ipv4", "mqtt.topic", "mqtt.msgtype",
+           "dns.qry.name")
+#: MQTT PUBLISH and SUBSCRIBE message types
+_MQTT_PUBLISH, _MQTT_SUBSCRIBE = 3, 8
 
 
 def modbus_requests(payload: str) -> list[tuple[int, int, int, int]]:
@@ -133,7 +137,11 @@ class EthernetLearner:
     family = "ethernet"
 
     def __init__(self, columns: Sequence[str]) -> None:
-        self._flags, self._tcp_len, self._payload, self._arp_op, self._arp_src = _columns(columns, _WANTED)
+        (self._flags, self._tcp_len, self._payload, self._arp_op, self._arp_src, self._topic, self._mqtt_type,
+         self._dns_name) = _columns(columns, _WANTED)
+        #: MQTT client -> topics it published or subscribed to; DNS names asked
+        self.mqtt: dict[str, set[str]] = {}
+        self.dns: set[str] = set()
         self.hosts: dict[str, dict[str, Any]] = {}
         #: (proto, host, port, host, port) in order -> [who opened it (0 unknown, 1 the first, 2 the
         #: second endpoint), frames]
@@ -189,15 +197,34 @@ class EthernetLearner:
             flow[1] += 1
             if proto == "TCP" and flags & 0x12 == 0x02:  # a SYN: its sender is the client
                 flow[0] = 1 if a <= b else 2
-            if proto == "TCP" and dport == MODBUS_PORT and row[self._tcp_len]:
-                self._modbus(src, dst, str(row[self._payload]))
+            if proto == "TCP" and row[self._tcp_len]:
+                if dport == MODBUS_PORT:
+                    self._modbus(src, dst, str(row[self._payload]))
+                elif sport == MODBUS_PORT:
+                    self._modbus_reply(src, str(row[self._payload]))
+                elif row[self._topic] and row[self._mqtt_type] in (_MQTT_PUBLISH, _MQTT_SUBSCRIBE):
+                    topics = self.mqtt.setdefault(src, set())
+                    if len(topics) < 1024:
+                        topics.add(str(row[self._topic]))
+            if proto == "UDP" and row[self._dns_name] and len(self.dns) < 4096:
+                self.dns.add(str(row[self._dns_name]))
+
+    def _modbus_reply(self, server: str, payload: str) -> None:
+        """Count a server's replies and its exception replies (function code with the high bit)."""
+        m = self.modbus.get(server)
+        if m is None:
+            return
+        for _, fc, _, _ in modbus_requests(payload):
+            m["replies"] += 1
+            m["exceptions"] += fc >= 0x80
 
     def _modbus(self, client: str, server: str, payload: str) -> None:
         m = self.modbus.get(server)
         if m is None:
             if len(self.modbus) >= MAX_ENTRIES:
                 return
-            m = self.modbus[server] = {"units": set(), "functions": set(), "masters": set(), "writes": {}}
+            m = self.modbus[server] = {"units": set(), "functions": set(), "masters": set(), "writes": {},
+                                       "replies": 0, "exceptions": 0}
         for unit, fc, address, quantity in modbus_requests(payload):
             m["units"].add(unit)
             m["functions"].add(fc)
@@ -213,16 +240,25 @@ class EthernetLearner:
             notes.append(f"{self.left_out} entries beyond the table limit ({MAX_ENTRIES}) were not learned")
         services = [{"server": s, "proto": p, "port": port, "clients": sorted(v["clients"]), "frames": v["frames"]}
                     for (s, p, port), v in sorted(self._services().items())]
+        for server, m in sorted(self.modbus.items()):
+            if m["replies"] >= 20 and m["exceptions"] / m["replies"] > 0.1:
+                notes.append(f"Modbus {server} answered {m['exceptions'] / m['replies']:.0%} of requests with "
+                             "exceptions while learning: a scan or a misconfigured master; review before use")
+            if len(m["functions"]) > 12:
+                notes.append(f"Modbus {server} was sent {len(m['functions'])} function codes while learning: "
+                             "more than a master uses; a function code sweep would poison the baseline")
         for svc in services:
             if svc["frames"] < 3:
                 notes.append(f"service {svc['server']} {svc['proto']}/{svc['port']}: seen in {svc['frames']} frames "
                              "only; check it is normal")
         modbus = {server: {"units": sorted(m["units"]), "functions": sorted(m["functions"]),
                            "masters": sorted(m["masters"]),
-                           "writes": {k: v for k, v in sorted(m["writes"].items())}}
+                           "writes": {k: v for k, v in sorted(m["writes"].items())},
+                           "exception_share": round(m["exceptions"] / m["replies"], 4) if m["replies"] else 0.0}
                   for server, m in sorted(self.modbus.items())}
         hosts = {ip: {"macs": sorted(h["macs"])} for ip, h in sorted(self.hosts.items())}
-        return {"hosts": hosts, "services": services, "modbus": modbus}, notes
+        mqtt = {client: sorted(topics) for client, topics in sorted(self.mqtt.items())}
+        return {"hosts": hosts, "services": services, "modbus": modbus, "mqtt": mqtt, "dns": sorted(self.dns)}, notes
 
     def _services(self) -> dict[tuple[str, str, int], dict[str, Any]]:
         """Services with their clients. A flow's server is the endpoint a SYN went to; where no SYN was
@@ -263,7 +299,7 @@ class EthernetDetector:
         if cfg.scan_min_services < 2:
             raise ConfigError(f"baseline.ethernet.scan_min_services must be at least 2, got {cfg.scan_min_services}")
         self.cfg = cfg
-        self._flags, self._tcp_len, self._payload, _, _ = _columns(columns, _WANTED)
+        self._flags, self._tcp_len, self._payload = _columns(columns, _WANTED)[:3]
         content = baseline.content
         self.hosts = set(content.get("hosts", {}))
         self.services: dict[tuple[str, str, int], frozenset[str]] = {
@@ -455,9 +491,15 @@ def summary(content: dict[str, Any]) -> list[str]:
         lines.append(f"Modbus servers: {len(modbus)}")
     for server, m in modbus.items():
         lines.append(f"  {server}: masters {', '.join(m.get('masters', []))}; units {m.get('units')}; "
-                     f"functions {m.get('functions')}")
+                     f"functions {m.get('functions')}; exception replies {m.get('exception_share', 0):.1%}")
         for key, ranges in (m.get("writes") or {}).items():
             lines.append(f"    writes by {key}: " + ", ".join(f"{lo}-{hi}" for lo, hi in ranges))
+    for client, topics in (content.get("mqtt") or {}).items():
+        more = " ..." if len(topics) > 5 else ""
+        lines.append(f"MQTT {client}: {len(topics)} topic(s): {', '.join(topics[:5])}{more}")
+    names = content.get("dns") or []
+    if names:
+        lines.append(f"DNS names asked: {len(names)}: {', '.join(names[:8])}" + (" ..." if len(names) > 8 else ""))
     return lines
 
 
@@ -478,7 +520,15 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     ma, mb = a.get("modbus", {}), b.get("modbus", {})
     for server in sorted(set(ma) | set(mb)):
         x, y = ma.get(server, {}), mb.get(server, {})
-        for field in ("masters", "units", "functions", "writes"):
+        for field in ("masters", "units", "functions", "writes", "exception_share"):
             if x.get(field) != y.get(field):
                 lines.append(f"Modbus {server} {field}: {x.get(field)} -> {y.get(field)}")
+    qa, qb = a.get("mqtt") or {}, b.get("mqtt") or {}
+    for client in sorted(set(qa) | set(qb)):
+        ta, tb = set(qa.get(client, [])), set(qb.get(client, []))
+        if ta != tb:
+            lines.append(f"MQTT {client}: topics only in A {sorted(ta - tb)}, only in B {sorted(tb - ta)}")
+    da, db = set(a.get("dns") or []), set(b.get("dns") or [])
+    if da != db:
+        lines.append(f"DNS names only in A {sorted(da - db)}, only in B {sorted(db - da)}")
     return lines

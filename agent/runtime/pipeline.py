@@ -183,10 +183,13 @@ def build_scoring(
         if detector is not None:
             rules = [r for r in rules if r.name != detector.name] + [detector]
     elif cfg.baseline.commission_s > 0:
-        from agent.baseline.learning import BaselineLearning
+        if previous is not None and previous.learning is not None and previous.extractor is extractor:
+            learning = previous.learning  # a reload while commissioning goes on learning
+        else:
+            from agent.baseline.learning import BaselineLearning
 
-        learning = BaselineLearning(cfg.features.kind, list(extractor.columns), dataclasses.asdict(cfg.source))
-        learning.start_input(cfg.source.path or cfg.source.interface or str(cfg.source.can.get("channel", "")))
+            learning = BaselineLearning(cfg.features.kind, list(extractor.columns), dataclasses.asdict(cfg.source))
+            learning.start_input(cfg.source.path or cfg.source.interface or str(cfg.source.can.get("channel", "")))
     context_fields = tuple(getattr(extractor, "context_fields", ()))
     preprocessor = Preprocessor.from_manifest(m, list(extractor.columns))
     windower = Windower.from_manifest(
