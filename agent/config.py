@@ -266,6 +266,31 @@ class SshGuessingConfig:
 
 
 @dataclass
+class WebAttackConfig:
+    """Web attacks read from what each client sends: SQL injection, XSS, uploads of scripts or
+    executables, scanners (see agent/rules/web_attack.py)."""
+
+    enabled: bool = doc("run the rule (Ethernet feature kinds; cleartext HTTP)", True)
+    window_s: float = doc("a client's requests are counted over intervals this long", 60.0)
+    min_requests: int = doc("requests of one payload family from one client before it is reported", 3)
+    scan_min_families: int = doc("payload families (SQL, script, traversal, command), two requests each, "
+                                 "that make a scanner", 3)
+    scan_min_paths: int = doc("distinct paths from one client that make a scanner when most are refused", 20)
+    scan_refused_share: float = doc("share of a client's requests refused (HTTP 4xx) for its paths to make a scanner",
+                                    0.5)
+    max_clients: int = doc("clients followed at once; least recently seen dropped beyond", 4096)
+    sql_class: str = doc("class of SQL injection", "SQL_injection")
+    xss_class: str = doc("class of cross-site scripting", "XSS")
+    upload_class: str = doc("class of an upload of a script or an executable", "Uploading")
+    scanner_class: str = doc("class of a scanner", "Vulnerability_scanner")
+    overrules: list[str] = doc(
+        "model classes that a window involving an attacking client, or the server it attacks, is counted "
+        "as the client's class instead of (a burst of injections looks like a flood to the model)",
+        factory=lambda: ["DDoS_HTTP", "Password"],
+    )
+
+
+@dataclass
 class RulesConfig:
     """Exact detectors that run beside the model on the same feature rows."""
 
@@ -275,6 +300,7 @@ class RulesConfig:
     icmp_flood: IcmpFloodConfig = doc("ICMP and ICMPv6 floods", factory=IcmpFloodConfig)
     port_scan: PortScanConfig = doc("TCP port scans of any probe flags", factory=PortScanConfig)
     ssh_guessing: SshGuessingConfig = doc("SSH password guessing", factory=SshGuessingConfig)
+    web_attack: WebAttackConfig = doc("web attacks read from requests", factory=WebAttackConfig)
 
 
 @dataclass

@@ -106,7 +106,7 @@ MTU, HMI, DNS = "10.10.0.1", "10.10.0.5", "10.10.0.2"
 RTUS = [f"10.10.0.{11 + i}" for i in range(6)]
 
 
-class _Tcp:
+class TcpConversation:
     """One TCP connection's segments with consistent sequence numbers."""
 
     def __init__(self, out: list[Any], client: str, server: str, sport: int, dport: int, t: float) -> None:
@@ -156,8 +156,8 @@ def plant_pcap(path: Path, t0: float, seconds: float, attack: str | None = None,
     from scapy.utils import wrpcap
 
     out: list[Any] = []
-    polls = [_Tcp(out, MTU, rtu, 40000 + i, 502, t0 + 0.001 * i) for i, rtu in enumerate(RTUS)]
-    share = _Tcp(out, MTU, HMI, 40100, 445, t0 + 0.01)
+    polls = [TcpConversation(out, MTU, rtu, 40000 + i, 502, t0 + 0.001 * i) for i, rtu in enumerate(RTUS)]
+    share = TcpConversation(out, MTU, HMI, 40100, 445, t0 + 0.01)
     tid = 0
     for second in range(int(seconds)):
         t = t0 + 0.05 + second
@@ -176,24 +176,24 @@ def plant_pcap(path: Path, t0: float, seconds: float, attack: str | None = None,
             out.append(q)
     ta = t0 + attack_at
     if attack == "recon":
-        conn = _Tcp(out, MTU, RTUS[1], 41000, 502, ta)
+        conn = TcpConversation(out, MTU, RTUS[1], 41000, 502, ta)
         conn.exchange(ta + 0.1, modbus(1, 1, b"\x2b\x0e\x01\x00"), modbus(1, 1, b"\xab\x01"))
         for unit in range(2, 12):
             conn.exchange(ta + 0.1 * unit, modbus(unit, unit, b"\x11"), modbus(unit, unit, b"\x91\x0b"))
     elif attack == "forged_write":
-        conn = _Tcp(out, "10.10.0.66", RTUS[3], 41000, 502, ta)
+        conn = TcpConversation(out, "10.10.0.66", RTUS[3], 41000, 502, ta)
         conn.exchange(ta + 0.1, modbus(1, 1, b"\x06\x00\x05\xff\xff"), modbus(1, 1, b"\x06\x00\x05\xff\xff"))
     elif attack == "smb_exploit":
-        conn = _Tcp(out, HMI, MTU, 41000, 445, ta)
+        conn = TcpConversation(out, HMI, MTU, 41000, 445, ta)
         for k in range(5):
             conn.exchange(ta + 0.05 * (k + 1), b"\x00\x00\x01\x00" + bytes(256), b"\x00\x00\x00\x40" + bytes(64))
     elif attack == "cnc_upload":
-        conn = _Tcp(out, HMI, "198.51.100.7", 41000, 8080, ta)
+        conn = TcpConversation(out, HMI, "198.51.100.7", 41000, 8080, ta)
         for k in range(40):
             conn.exchange(ta + 0.01 * (k + 1), bytes(1400), b"")
     elif attack == "sweep":
         for i, host in enumerate([*RTUS, HMI, DNS]):
-            _Tcp(out, "10.10.0.77", host, 42000 + i, 80, ta + 0.01 * i)
+            TcpConversation(out, "10.10.0.77", host, 42000 + i, 80, ta + 0.01 * i)
     elif attack is not None:
         raise ValueError(attack)
     out.sort(key=lambda p: float(p.time))

@@ -171,6 +171,7 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
     from agent.rules.ssh_guessing import SshGuessingRule
     from agent.rules.tcp_flood import TcpFloodRule
     from agent.rules.udp_flood import UdpFloodRule
+    from agent.rules.web_attack import WebAttackRule
 
     rules: list[Rule] = []
     arp = config.arp_poisoning
@@ -189,4 +190,6 @@ def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
         rules.append(PortScanRule.from_config(config.port_scan, columns))
     if config.ssh_guessing.enabled and SshGuessingRule.needs(columns):
         rules.append(SshGuessingRule.from_config(config.ssh_guessing, columns))
+    if config.web_attack.enabled and WebAttackRule.needs(columns):
+        rules.append(WebAttackRule.from_config(config.web_attack, columns))
     return rules

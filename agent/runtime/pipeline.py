@@ -528,6 +528,7 @@ class Pipeline:
             self._emit(sc, alerts)
             return
         self._saw_data_time(float(wb.last_ts.max()))
+        explained(sc, wb, probs)
         observe = sc.policy.observe
         fields = sc.context_fields
         for i, t in _in_time_order(wb, self._candidates(sc, probs)):
@@ -643,6 +644,31 @@ def score_rows(
         c.batches += 1
     c.windows_scored += n
     return wb, probs
+
+
+def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
+    """Count, in place, each window of a class a rule overrules (``rule.overrules``) as the class the
+    rule explains its hosts by (``rule.explain``): what the model reads as a flood from a client whose
+    requests carry injections is that injection."""
+    for rule in sc.rules:
+        over = [sc.classes.index(c) for c in getattr(rule, "overrules", ()) if c in sc.classes]
+        if not over or not len(probs):
+            continue
+        limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in over], dtype=np.float32)
+        sub = probs[:, over]
+        hit = np.flatnonzero((sub >= limits).any(axis=1) | np.isin(probs.argmax(axis=1), over))
+        if not len(hit):
+            continue
+        fields = list(sc.context_fields)
+        src_at, dst_at = fields.index("src_ip"), fields.index("dest_ip")
+        for i in hit.tolist():
+            ctx = wb.contexts[i]
+            cls = rule.explain(ctx[src_at], ctx[dst_at], float(wb.last_ts[i]))
+            if cls is None or cls not in sc.classes:
+                continue
+            j = sc.classes.index(cls)
+            probs[i, j] = max(float(probs[i, j]), float(sub[i].max()))
+            probs[i, over] = 0.0
 
 
 def _manifest_of(sc: Scoring) -> Any:

@@ -1,0 +1,316 @@
+"""Web attacks read from what each client sends: injections, cross-site scripting, uploads, scanners.
+
+Why read the requests: a tool on a LAN sends its requests in a burst, and what the model sees of
+them (sizes, rates, a few counts of the target's shape) looks like an HTTP flood; sqlmap, wapiti,
+dirb and nmap's scripts were all called DDoS_HTTP. Classic IDSs tell them apart by the request, and
+so does this rule, per client, over ``window_s``:
+
+* each request's target (path and query) and body, percent- and plus-decoded until they stop
+  changing (up to 3 rounds: double encoding is an evasion), is matched against the lexical signs of
+  each family of payload: SQL (``UNION SELECT``, tautologies, ``SLEEP(``, comment markers after a
+  quote, ``information_schema``...), script (tags, event handlers, ``javascript:``, ``alert(``...),
+  path traversal and file inclusion, and shell commands;
+* an upload is a multipart body carrying a file whose name or content is a script or an executable;
+* a scanner is a client whose requests spread over several payload families, or over many distinct
+  paths most of which the server refuses (4xx), or that uses methods and probe paths no browser does.
+
+A client with ``min_requests`` requests of one family (and fewer of every other) is reported as that
+family's class; breadth is reported as ``scanner_class``; an upload at once. Requests are only
+counted, never stored, and at most ``max_clients`` clients are followed (least recently seen dropped,
+counted). The rule also *explains* the model: while a client's requests carry attack content, model
+windows of the classes in ``overrules`` (a flood) that involve that client or the server it attacks
+are counted as the client's class instead (see :meth:`WebAttackRule.explain`).
+
+What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the signs do not cover
+(a blind injection written without SQL keywords or quotes), and a scanner slower than its window.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
+
+from agent.config import WebAttackConfig
+from agent.features import ETHERNET_CONTEXT
+from agent.rules import Finding, ReportRun, check_settings, column_indices
+from agent.windows import GLOBAL_KEY
+
+COLUMNS = ("http.request.method", "http.request.full_uri", "http.file_data", "tcp.payload", "tcp.len")
+_TS, _SRC, _SPORT, _DST, _DPORT = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "src_port", "dest_ip",
+                                                                      "dest_port"))
+#: hex of "HTTP/1." at the start of a response's first segment
+_STATUS_HEX = "485454502f312e"
+#: bytes of a body read (payload signs sit at its start; an upload's name is in its first part)
+BODY_SCAN = 8192
+
+SQL = re.compile(
+    r"\bunion\b[\s(]+(?:all\s+|distinct\s+)?select\b|\(\s*select\b|\b(?:information_schema|sysobjects|pg_catalog)\b"
+    r"|\b(?:sleep|benchmark|pg_sleep|extractvalue|updatexml|load_file|concat_ws|group_concat|char|chr|substring|"
+    r"ascii|md5|database)\s*\(|\bwaitfor\s+(?:delay|time)\b|@@version\b|\bxp_cmdshell\b"
+    r"|\b(?:and|or|xor|rlike)\s+\(*\s*['\"]?-?\d+['\"]?\s*(?:=|<>|!=|<|>)\s*\(*['\"]?-?\d+"
+    r"|\b(?:and|or)\s+(['\"])[^'\"]{0,20}\1\s*(?:=|like)\s*['\"]|['\"]\s*\)*\s*\b(?:and|or)\s+[\w'\"(]"
+    r"|['\")]\s*(?:--|#)(?:[\s+-]|$|&)|\border\s+by\s+\d+\b"
+    r"|;\s*(?:select|insert|update|delete|drop|exec|declare|shutdown|waitfor)\b"
+    r"|\b(?:insert\s+into|drop\s+(?:table|database)|update\s+\w+\s+set)\b",
+    re.IGNORECASE,
+)
+SCRIPT = re.compile(
+    r"<\s*/?\s*(?:script|svg|iframe|img|details|video|audio|object|embed|marquee|math|frameset|xss)\b"
+    r"|\b(?:java|vb)script\s*:|\bon(?:error|load|mouseover|mouseout|mouseenter|click|dblclick|focus|blur|toggle|"
+    r"start|begin|end|animationstart|pointerover|keydown|keyup|keypress|submit|change|input|wheel|scroll|resize|"
+    r"unload|beforeunload|hashchange|message|pageshow|select)\s*=|\b(?:alert|prompt|confirm)\s*[(`]"
+    r"|document\s*\.\s*(?:cookie|domain|location|write)|\beval\s*\(|\bsrcdoc\s*=|\bexpression\s*\(",
+    re.IGNORECASE,
+)
+TRAVERSAL = re.compile(
+    r"(?:\.\.[/\\]){2,}|/etc/(?:passwd|shadow|hosts|issue)\b|\b(?:win|boot|system)\.ini\b"
+    r"|\b(?:php|file|expect|data|zip|phar)://|\x00|/proc/self/",
+    re.IGNORECASE,
+)
+COMMAND = re.compile(
+    r"(?:;|\|\|?|`|\$\()\s*(?:id|cat|ls|uname|whoami|wget|curl|nc|ncat|ping|sleep|bash|sh|nslookup|powershell|"
+    r"cmd(?:\.exe)?|net\s+user)\b",
+    re.IGNORECASE,
+)
+#: a file in a multipart body named as a script or an executable, or a script or executable's start
+UPLOAD = re.compile(
+    r"filename\s*=\s*\"?[^\"\r\n]*\.(?:php\d?|phtml|phar|jsp|jspx|asp|aspx|ashx|cgi|pl|py|sh|bash|exe|dll|"
+    r"bat|cmd|ps1|vbs|war|jar|elf|so)\b|<\?php|<%@?\s|#!/(?:usr/)?bin/|\bMZ\x90",
+    re.IGNORECASE,
+)
+#: paths scanners probe and browsers do not ask for
+PROBE = re.compile(
+    r"/\.(?:git|svn|hg|env|htaccess|htpasswd|ds_store|aws|ssh)\b|/(?:wp-(?:admin|login|content)|phpmyadmin|"
+    r"server-status|server-info|cgi-bin|HNAP1|actuator|solr|manager/html)\b"
+    r"|\.(?:bak|old|orig|swp|save|sql)$|~$|/nmaplowercheck|/evox/",
+    re.IGNORECASE,
+)
+#: methods browsers and API clients use (OPTIONS is a CORS preflight)
+BROWSER_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
+FAMILIES = ("sql", "script", "traversal", "command")
+#: distinct paths, most of them refused, from which a client leans to a scanner (before it is one)
+LEANING_PATHS = 8
+
+
+def decoded(text: str) -> str:
+    """``text`` percent- and plus-decoded until it stops changing (at most 3 rounds)."""
+    for _ in range(3):
+        nxt = unquote_plus(text, errors="replace")
+        if nxt == text:
+            break
+        text = nxt
+    return text
+
+
+def signs(target: str, body: str) -> set[str]:
+    """The payload families whose signs a request's target (path and query) and body carry."""
+    text = decoded(target) + "\n" + decoded(body[:BODY_SCAN]) if body else decoded(target)
+    found = set()
+    if SQL.search(text):
+        found.add("sql")
+    if SCRIPT.search(text):
+        found.add("script")
+    if TRAVERSAL.search(text):
+        found.add("traversal")
+    if COMMAND.search(text):
+        found.add("command")
+    return found
+
+
+@dataclass
+class _Client:
+    """One client's requests in the current interval."""
+
+    start: float
+    requests: int = 0
+    families: dict[str, int] = field(default_factory=dict)
+    paths: set[str] = field(default_factory=set)
+    refused: int = 0
+    odd: int = 0
+    uploads: int = 0
+    flagged_at: float = float("-inf")
+    reported: str | None = None
+    runs: dict[str, ReportRun] = field(default_factory=dict)
+
+    def restart(self, ts: float) -> None:
+        self.start = ts
+        self.requests = self.refused = self.odd = self.uploads = 0
+        self.families.clear()
+        self.paths.clear()
+
+
+class WebAttackRule:
+    """Finds web attacks in what clients send (see the module docstring)."""
+
+    name = "web_attack"
+
+    def __init__(self, columns: Sequence[str], cfg: WebAttackConfig) -> None:
+        check_settings(self.name, {"min_requests": (cfg.min_requests, 1), "scan_min_paths": (cfg.scan_min_paths, 2),
+                                   "scan_min_families": (cfg.scan_min_families, 2),
+                                   "max_clients": (cfg.max_clients, 1)}, {"window_s": cfg.window_s})
+        if not 0.0 < cfg.scan_refused_share <= 1.0:
+            from agent.errors import ConfigError
+
+            raise ConfigError(f"rules.web_attack.scan_refused_share must be in (0, 1], got {cfg.scan_refused_share}")
+        self.cfg = cfg
+        self._method, self._uri, self._body, self._payload, self._len = column_indices(self.name, COLUMNS, columns)
+        self.overrules = frozenset(cfg.overrules)
+        self._clients: OrderedDict[str, _Client] = OrderedDict()
+        #: server -> (client, last time) of the latest request carrying attack content sent to it
+        self._attacked: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
+                          "web_attack_clients_evicted": 0, "web_attack_windows_explained": 0}
+
+    @classmethod
+    def from_config(cls, config: WebAttackConfig, columns: Sequence[str]) -> WebAttackRule:
+        """Build from ``rules.web_attack``."""
+        return cls(columns, config)
+
+    @staticmethod
+    def needs(columns: Sequence[str]) -> bool:
+        """Whether ``columns`` has what the rule reads."""
+        return all(c in columns for c in COLUMNS)
+
+    def stats(self) -> dict[str, int]:
+        """Findings, flagged requests, clients followed and evicted, model windows explained."""
+        return {**self._counters, "web_attack_clients_tracked": len(self._clients)}
+
+    def _client(self, ip: str, ts: float) -> _Client:
+        table = self._clients
+        c = table.get(ip)
+        if c is None:
+            c = table[ip] = _Client(ts)
+            if len(table) > self.cfg.max_clients:
+                table.popitem(last=False)
+                self._counters["web_attack_clients_evicted"] += 1
+        else:
+            table.move_to_end(ip)
+            if ts - c.start >= self.cfg.window_s or ts < c.start:
+                c.restart(ts)
+        return c
+
+    def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
+        """Findings of ``rows``: a client's requests reaching a family's evidence, as they do."""
+        out: list[Finding] = []
+        method_col, uri_col, body_col, payload_col, len_col = (self._method, self._uri, self._body, self._payload,
+                                                               self._len)
+        clients = self._clients
+        for row, ctx in zip(rows, contexts, strict=True):
+            method = row[method_col]
+            if not method:
+                if row[len_col] and ctx[_SPORT] is not None:
+                    hexdata = row[payload_col]
+                    if isinstance(hexdata, str) and hexdata.startswith(_STATUS_HEX):
+                        c = clients.get(ctx[_DST])
+                        if c is not None and hexdata[18:20] == "34":  # "HTTP/1.x 4..": refused
+                            c.refused += 1
+                continue
+            ts, src = float(ctx[_TS]), ctx[_SRC]
+            c = self._client(src, ts)
+            c.requests += 1
+            uri = str(row[uri_col] or "")
+            parts = urlsplit(uri) if "://" in uri else None
+            target = (parts.path + ("?" + parts.query if parts.query else "")) if parts is not None else uri
+            body = row[body_col]
+            body = body if isinstance(body, str) else ""
+            if len(c.paths) < 4096:
+                c.paths.add(parts.path if parts is not None else uri.split("?", 1)[0])
+            if str(method).upper() not in BROWSER_METHODS:
+                c.odd += 1
+            if PROBE.search(target):
+                c.odd += 1
+            found = signs(target, body)
+            for fam in found:
+                c.families[fam] = c.families.get(fam, 0) + 1
+            if found:
+                self._counters["web_attack_requests_flagged"] += 1
+            if found or c.reported is not None or self._leaning(c) is not None:
+                c.flagged_at = ts
+                self._attacked[ctx[_DST]] = (src, ts)
+                self._attacked.move_to_end(ctx[_DST])
+                if len(self._attacked) > self.cfg.max_clients:
+                    self._attacked.popitem(last=False)
+            if body and UPLOAD.search(body[:BODY_SCAN]):
+                c.uploads += 1
+                self._report(c, self.cfg.upload_class, ts, ctx, "uploaded a script or an executable "
+                             f"({str(method).upper()} {target[:80]})", out)
+            verdict = self._verdict(c)
+            if verdict is not None:
+                self._report(c, verdict[0], ts, ctx, verdict[1], out)
+        return out
+
+    def _verdict(self, c: _Client) -> tuple[str, str] | None:
+        """The class a client's requests now make, with the evidence, or None."""
+        cfg = self.cfg
+        fams = {f: n for f, n in c.families.items() if n >= 2}
+        spread = len(c.paths) >= cfg.scan_min_paths and c.refused >= cfg.scan_refused_share * c.requests
+        if len(fams) >= cfg.scan_min_families or spread or c.odd >= cfg.min_requests * 2:
+            what = []
+            if fams:
+                what.append(f"payloads of {len(fams)} kinds ({', '.join(f'{f} {n}' for f, n in sorted(fams.items()))})")
+            what.append(f"{len(c.paths)} distinct paths, {c.refused} refused")
+            if c.odd:
+                what.append(f"{c.odd} probe paths or unusual methods")
+            return cfg.scanner_class, f"scans the web server: {c.requests} requests, " + ", ".join(what)
+        sql, script = c.families.get("sql", 0), c.families.get("script", 0)
+        if sql >= cfg.min_requests and sql >= script:
+            return cfg.sql_class, f"{sql} of {c.requests} requests carry SQL injection"
+        if script >= cfg.min_requests:
+            return cfg.xss_class, f"{script} of {c.requests} requests carry script injection (XSS)"
+        return None
+
+    def _report(self, c: _Client, cls: str, ts: float, ctx: tuple[Any, ...], what: str, out: list[Finding]) -> None:
+        run = c.runs.setdefault(cls, ReportRun())
+        if run.last_report is not None and 0.0 <= ts - run.last_report < 1.0:
+            return
+        since = run.report(c.start, ts, self.cfg.window_s)
+        c.reported = cls
+        src, dst = ctx[_SRC], ctx[_DST]
+        self._counters["web_attack_findings"] += 1
+        out.append(Finding(
+            key=GLOBAL_KEY, cls=cls, first_ts=since, last_ts=ts,
+            context={"src_ip": src, "src_port": ctx[_SPORT], "dest_ip": dst, "dest_port": ctx[_DPORT],
+                     "proto": "TCP", "app_proto": "http"},
+            evidence=f"{src} {what} to {dst}", quiet_s=self.cfg.window_s))
+
+    def _leaning(self, c: _Client) -> str | None:
+        """The class a client's requests point to so far: its reported one, else that of its most
+        frequent payload family, else a scanner's where it probes or is refused path after path (so
+        a few requests already explain the model's windows)."""
+        if c.reported is not None:
+            return c.reported
+        verdict = self._verdict(c)
+        if verdict is not None:
+            return verdict[0]
+        if c.families:
+            top = max(c.families, key=lambda f: c.families[f])
+            return {"sql": self.cfg.sql_class, "script": self.cfg.xss_class}.get(top, self.cfg.scanner_class)
+        if c.odd >= 2 or (len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
+            return self.cfg.scanner_class
+        return None
+
+    def explain(self, src: Any, dst: Any, ts: float) -> str | None:
+        """The class of a web attack that involves ``src`` or ``dst`` around ``ts``, or None: the client
+        whose requests carried attack content, or the server it sent them to, within ``window_s``.
+
+        The pipeline counts a model window of a class in :attr:`overrules` with these hosts as this
+        class: a burst of injections is not a flood of the server. (Rules scan a whole batch before
+        its windows are scored, so the content may come from a request just after the window.)
+        """
+        limit = self.cfg.window_s
+        for host in (src, dst):
+            if host is None:
+                continue
+            attacked = self._attacked.get(host)
+            client = self._clients.get(attacked[0] if attacked is not None else host)
+            if client is None or abs(ts - client.flagged_at) > limit:
+                continue
+            cls = self._leaning(client)
+            if cls is not None:
+                self._counters["web_attack_windows_explained"] += 1
+                return cls
+        return None

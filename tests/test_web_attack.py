@@ -1,0 +1,163 @@
+"""The web attack rule: payload families read from requests, per client; uploads; scanners; the model's
+flood windows explained by the attack; and the calm of browsing and REST polling."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from rule_checks import check_rule_config, frames, replay_rule, run_rule
+from site_checks import TcpConversation
+
+from agent.config import WebAttackConfig
+from agent.rules.web_attack import WebAttackRule, signs
+
+SERVER, CLIENT, TOOL = "10.1.0.2", "10.1.0.3", "10.1.0.9"
+T0 = 1_700_000_000.0
+
+SQLI = ["/report?id=1' AND 1=1-- -", "/report?id=1 UNION ALL SELECT NULL,NULL,CONCAT(0x71,0x72)-- -",
+        "/report?id=1) AND SLEEP(5) AND (3=3", "/report?id=1' OR '1'='1", "/report?id=1 AND 5678=5679",
+        "/report?id=1%27%20AND%20EXTRACTVALUE(1,CONCAT(0x5c,version()))--%20", "/report?id=-1 ORDER BY 5#",
+        "/report?tag=PT101';WAITFOR DELAY '0:0:5'--"]
+XSS = ["/search?q=<script>alert(1)</script>", '/search?q="><svg/onload=alert(1)>',
+       "/search?q=<img src=x onerror=prompt(document.cookie)>",
+       "/search?q=%3Cscript%3Ealert%28%27X%27%29%3C%2Fscript%3E",
+       "/search?q=<details open ontoggle=confirm(1)>", "/search?q=javascript:alert(1)"]
+BENIGN = ["/", "/static/app.js?v=1.2.3", "/static/style.css", "/dashboard?view=overview&refresh=5",
+          "/api/trend?tags=PT101,PT102,FT201&from=2026-12-07T00:00:00Z&to=2026-12-07T01:00:00Z&step=1s&agg=avg",
+          "/report?name=O'Brien&sort=asc", "/search?q=pump+station+3+alarm+history",
+          "/api/items?online=1&type=2&dir=asc"]
+
+
+def request(method: str, path: str, body: bytes = b"", ctype: str = "application/x-www-form-urlencoded") -> bytes:
+    """A request as a tool sends it: the target percent-encoded where a request line needs it."""
+    path = quote(path, safe="/?=&%,;:")
+    head = f"{method} {path} HTTP/1.1\r\nHost: hmi.plant\r\nUser-Agent: client/1.0\r\n"
+    if body:
+        head += f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def response(code: int, body: bytes = b"<html>ok</html>") -> bytes:
+    return f"HTTP/1.1 {code} X\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def session(requests: list[tuple[str, str, bytes, int]], client: str, t0: float, gap: float,
+            out: list[Any] | None = None, port: int = 41000) -> list[Any]:
+    """One keep-alive connection of ``client`` sending (method, path, body, answer code) every ``gap`` s."""
+    out = [] if out is None else out
+    conn = TcpConversation(out, client, SERVER, port, 80, t0)
+    for k, (method, path, body, code) in enumerate(requests):
+        ctype = "multipart/form-data; boundary=b" if body.startswith(b"--b") else "application/x-www-form-urlencoded"
+        conn.exchange(t0 + 0.01 + k * gap, request(method, path, body, ctype), response(code))
+    return out
+
+
+def gets(paths: list[str], code: int = 200) -> list[tuple[str, str, bytes, int]]:
+    return [("GET", p, b"", code) for p in paths]
+
+
+def findings(packets: list[Any], **cfg: Any) -> list[Any]:
+    found, _ = run_rule(WebAttackRule, packets, cfg=WebAttackConfig(**cfg))
+    return found
+
+
+def test_sql_injection_is_reported_as_sql_injection() -> None:
+    found = findings(session(gets(SQLI), TOOL, T0, 0.05))
+    assert {f.cls for f in found} == {"SQL_injection"}
+    assert found[0].context["src_ip"] == TOOL and found[0].context["dest_ip"] == SERVER
+    assert "SQL injection" in found[0].evidence
+
+
+def test_xss_is_reported_as_xss() -> None:
+    assert {f.cls for f in findings(session(gets(XSS), TOOL, T0, 0.05))} == {"XSS"}
+
+
+def test_a_script_upload_is_reported_at_once() -> None:
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"shell.php\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n<?php system($_GET['c']); ?>\r\n--b--\r\n")
+    found = findings(session([("POST", "/upload", body, 200)], TOOL, T0, 0.05))
+    assert [f.cls for f in found] == ["Uploading"]
+
+
+def test_breadth_makes_a_scanner() -> None:
+    rng = random.Random(3)
+    words = [f"/{''.join(rng.choice('abcdefghij') for _ in range(6))}" for _ in range(40)]
+    dirb = findings(session(gets(words, 404), TOOL, T0, 0.01))
+    assert {f.cls for f in dirb} == {"Vulnerability_scanner"}
+    mixed = gets(SQLI[:3] + XSS[:3] + ["/f?file=../../../../etc/passwd", "/f?file=../../../../etc/shadow",
+                                        "/p?host=1;cat /etc/passwd", "/p?host=`id`"])
+    assert "Vulnerability_scanner" in {f.cls for f in findings(session(mixed, TOOL, T0, 0.05))}
+    probes = [("PROPFIND", "/", b"", 405), ("TRACE", "/", b"", 405), ("GET", "/.git/HEAD", b"", 404),
+              ("GET", "/HNAP1", b"", 404), ("GET", "/nmaplowercheck1700000000", b"", 404),
+              ("GET", "/server-status", b"", 404), ("DEBUG", "/", b"", 405)]
+    assert {f.cls for f in findings(session(probes, TOOL, T0, 0.05))} == {"Vulnerability_scanner"}
+
+
+def test_browsing_and_rest_polling_raise_nothing() -> None:
+    out: list[Any] = []
+    session(gets(BENIGN * 10), CLIENT, T0, 0.2, out)
+    body = b'{"setpoint": 42.5, "color": "#ff0000", "note": "pump 3; left \\"open\\""}'
+    session([("POST", "/api/setpoint", body, 200)] * 50 + gets(["/missing.png"] * 3, 404), CLIENT, T0, 0.2, out,
+            port=41001)
+    assert findings(out) == []
+
+
+def test_settings_are_checked() -> None:
+    check_rule_config("web_attack", [("min_requests", "0"), ("scan_min_paths", "1"), ("window_s", "0")])
+
+
+def test_signs_decode_double_encoding() -> None:
+    assert signs("/r?id=1%2527%2520OR%25201%253D1", "") == {"sql"}
+    assert signs("/report?name=O'Brien&sort=asc", "") == set()
+
+
+@pytest.mark.parametrize("kind", ["sql", "xss"])
+def test_the_model_does_not_call_an_injection_burst_a_flood(tmp_path: Path, kind: str) -> None:
+    """A tool's burst of requests (hundreds a second from one client) through the shipped bundle: the
+    web attack rule's class is raised, and no DDoS_HTTP."""
+    paths = (SQLI if kind == "sql" else XSS) * 60
+    packets = session(gets(paths), TOOL, T0, 0.004)
+    session(gets(BENIGN * 3), CLIENT, T0, 0.5, packets, port=41001)
+    alerts, _, _ = replay_rule(tmp_path, packets, "web_attack")
+    classes = {a["edge_ids"]["class"] for a in alerts}
+    assert {"SQL_injection" if kind == "sql" else "XSS"} <= classes
+    assert "DDoS_HTTP" not in classes
+
+
+def test_flood_windows_involving_an_attacker_count_as_its_attack() -> None:
+    import numpy as np
+
+    from agent.features import ETHERNET_CONTEXT
+    from agent.features.host_context import HostContextExtractor
+    from agent.runtime.pipeline import explained
+    from agent.windows import WindowBatch
+
+    rule = WebAttackRule(HostContextExtractor.columns, WebAttackConfig())
+    ext = HostContextExtractor()
+    packets = sorted(session(gets(SQLI[:2]), TOOL, T0, 0.05), key=lambda p: float(p.time))
+    rows, ctxs = zip(*ext.rows_with_context(frames(packets)), strict=True)
+    rule.scan(rows, ctxs)  # two requests with SQL: not reported yet, but the client leans to it
+
+    classes = ["Normal", "DDoS_HTTP", "SQL_injection", "Password"]
+
+    def ctx(src: str, dst: str) -> tuple[Any, ...]:
+        values = {"ts": T0 + 1, "src_ip": src, "dest_ip": dst}
+        return tuple(values.get(f) for f in ETHERNET_CONTEXT)
+
+    wb = WindowBatch(np.zeros((3, 1), np.float32), ["global"] * 3, np.full(3, T0), np.full(3, T0 + 1),
+                     [ctx(TOOL, SERVER), ctx(SERVER, CLIENT), ctx("10.1.0.50", "10.1.0.51")])
+    probs = np.array([[0.05, 0.9, 0.05, 0.0]] * 3, dtype=np.float32)
+
+    class Sc:  # what explained() reads of the scoring half
+        pass
+
+    sc: Any = Sc()
+    sc.rules, sc.classes, sc.thresholds, sc.context_fields = [rule], classes, {}, ETHERNET_CONTEXT
+    explained(sc, wb, probs)
+    assert probs[0].argmax() == 2 and probs[0][1] == 0  # the attacker's window
+    assert probs[1].argmax() == 2  # the attacked server's window
+    assert probs[2].argmax() == 1  # hosts the attack does not involve: the model's answer stands
