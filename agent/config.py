@@ -382,10 +382,10 @@ class BaselineConfig:
         "state_dir/baseline and switch to detection with it; 0 = off", 0.0,
     )
     calibrate_model: bool = doc(
-        "raise each model class's threshold above the scores the site's learned traffic reached", True
+        "mute each model class the site's learned traffic would have raised, and raise a threshold the "
+        "learned traffic came within calibration_margin of", True
     )
-    calibration_margin: float = doc("added to the highest learned score of a class to make its threshold",
-                                    0.02)
+    calibration_margin: float = doc("how far below a class's threshold the learned traffic must stay", 0.05)
     can: CanBaselineConfig = doc("CAN baseline detector", factory=CanBaselineConfig)
     ethernet: EthernetBaselineConfig = doc("Ethernet baseline detector", factory=EthernetBaselineConfig)
 

@@ -224,3 +224,25 @@ def test_suspension_is_reported_when_switched_on(car: tuple[Path, Path]) -> None
     silent = [a for a in alerts if "silent" in (a["edge_ids"].get("evidence") or "")]
     assert silent and silent[0]["can"]["arbitration_id"] == 0x1F1
     assert T0 + 7014.9 <= first_seen(silent[0]) <= T0 + 7015.1  # its last frame
+
+
+def test_calibration_mutes_what_the_site_would_have_raised_and_raises_near_misses() -> None:
+    import numpy as np
+
+    from agent.baseline.learning import MUTED, BaselineLearning
+    from agent.config import load_config
+    from agent.runtime.pipeline import merged_thresholds
+
+    learning = BaselineLearning("can-temporal", ["ID", *(f"DATA_{i}" for i in range(8)), "dlc"], {})
+    classes = ["BENIGN", "DoS", "SPOOFING"]
+    # SPOOFING reaches 0.7 in 4 windows of 8 (an incident at 0.6); DoS 0.93 in 4 of 8 (under 0.965);
+    # one DoS window at 0.99 alone would not be confirmed
+    probs = np.array([[0.0, 0.93, 0.7]] * 4 + [[0.0, 0.99, 0.0]] + [[1.0, 0.0, 0.0]] * 3, dtype=np.float32)
+    learning.scores(classes, "BENIGN", probs, ["can0"] * 8, confirm=4, span=8)
+    thresholds, notes = learning.thresholds({"DoS": 0.965, "SPOOFING": 0.6}, margin=0.05)
+    assert thresholds == {"SPOOFING": MUTED, "DoS": 0.98}
+    assert len(notes) == 2
+    manifest = type("M", (), {"thresholds": {"DoS": 0.965, "SPOOFING": 0.6}, "classes": classes})()
+    baseline = Baseline("can", "can-temporal", {}, {}, {}, thresholds)
+    cfg = load_config(None, ["model.thresholds={DoS: 0.97}"])
+    assert merged_thresholds(manifest, cfg, baseline) == {"DoS": 0.97, "SPOOFING": MUTED}  # the config wins

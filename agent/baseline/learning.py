@@ -88,8 +88,10 @@ class BaselineLearning:
             0.0 if self.first_ts is None or self.last_ts is None else self.last_ts - self.first_ts)
 
     def thresholds(self, shipped: Mapping[str, float], margin: float) -> tuple[dict[str, float], list[str]]:
-        """Per class, a threshold above the learned traffic's highest score where that beats the shipped
-        one (:data:`MUTED` when no probability can), with a note for each change."""
+        """Per class: :data:`MUTED` where the learned traffic would have raised an incident of it (the
+        model cannot tell that class from this site's normal, so the baseline's detectors speak for
+        it), a threshold ``margin`` above the learned score where that came within ``margin`` of the
+        shipped one; with a note for each change."""
         out: dict[str, float] = {}
         notes: list[str] = []
         if self._top is None:
@@ -100,14 +102,14 @@ class BaselineLearning:
             current = float(shipped.get(cls, 0.5))
             if top + margin <= current:
                 continue
-            wanted = top + margin
-            value = MUTED if wanted >= 1.0 else math.ceil(wanted * 1000) / 1000
-            out[cls] = value
-            if value >= 1.0:
-                notes.append(f"model class {cls}: the learned traffic reached {top:.3f}, so the model cannot "
-                             "name it on this site; the baseline's detectors still can")
+            if top >= current or top + margin >= 1.0:
+                out[cls] = MUTED
+                notes.append(f"model class {cls}: the learned traffic reached {top:.3f} (threshold {current:.3f}) "
+                             "and would have raised it, so the model does not name it on this site; the "
+                             "baseline's detectors and the rules still do")
             else:
-                notes.append(f"model class {cls}: threshold {current:.3f} -> {value:.3f} (learned traffic "
+                out[cls] = math.ceil(round((top + margin) * 1000, 3)) / 1000
+                notes.append(f"model class {cls}: threshold {current:.3f} -> {out[cls]:.3f} (learned traffic "
                              f"reached {top:.3f})")
         return out, notes
 
