@@ -32,10 +32,11 @@ BENIGN = ["/", "/static/app.js?v=1.2.3", "/static/style.css", "/dashboard?view=o
           "/api/items?online=1&type=2&dir=asc"]
 
 
-def request(method: str, path: str, body: bytes = b"", ctype: str = "application/x-www-form-urlencoded") -> bytes:
+def request(method: str, path: str, body: bytes = b"", ctype: str = "application/x-www-form-urlencoded",
+            agent: str = "client/1.0") -> bytes:
     """A request as a tool sends it: the target percent-encoded where a request line needs it."""
     path = quote(path, safe="/?=&%,;:")
-    head = f"{method} {path} HTTP/1.1\r\nHost: hmi.plant\r\nUser-Agent: client/1.0\r\n"
+    head = f"{method} {path} HTTP/1.1\r\nHost: hmi.plant\r\nUser-Agent: {agent}\r\n"
     if body:
         head += f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
     return head.encode() + b"\r\n" + body
@@ -46,13 +47,13 @@ def response(code: int, body: bytes = b"<html>ok</html>") -> bytes:
 
 
 def session(requests: list[tuple[str, str, bytes, int]], client: str, t0: float, gap: float,
-            out: list[Any] | None = None, port: int = 41000) -> list[Any]:
+            out: list[Any] | None = None, port: int = 41000, agent: str = "client/1.0") -> list[Any]:
     """One keep-alive connection of ``client`` sending (method, path, body, answer code) every ``gap`` s."""
     out = [] if out is None else out
     conn = TcpConversation(out, client, SERVER, port, 80, t0)
     for k, (method, path, body, code) in enumerate(requests):
         ctype = "multipart/form-data; boundary=b" if body.startswith(b"--b") else "application/x-www-form-urlencoded"
-        conn.exchange(t0 + 0.01 + k * gap, request(method, path, body, ctype), response(code))
+        conn.exchange(t0 + 0.01 + k * gap, request(method, path, body, ctype, agent), response(code))
     return out
 
 
@@ -70,6 +71,15 @@ def test_sql_injection_is_reported_as_sql_injection() -> None:
     assert {f.cls for f in found} == {"SQL_injection"}
     assert found[0].context["src_ip"] == TOOL and found[0].context["dest_ip"] == SERVER
     assert "SQL injection" in found[0].evidence
+
+
+def test_a_tool_that_says_what_it_is_is_judged_by_what_it_sends() -> None:
+    sqlmap = findings(session(gets(SQLI), TOOL, T0, 0.05, agent="sqlmap/1.7.2#stable (https://sqlmap.org)"))
+    assert {f.cls for f in sqlmap} == {"SQL_injection"}
+    nse = "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"
+    probes = gets(["/", "/robots.txt", "/favicon.ico", "/nice%20ports%2C/Tri%6Eity.txt%2ebak", "/.git/HEAD",
+                   "/nmaplowercheck1700000000"], 404)
+    assert {f.cls for f in findings(session(probes, TOOL, T0, 0.05, agent=nse))} == {"Vulnerability_scanner"}
 
 
 def test_xss_is_reported_as_xss() -> None:

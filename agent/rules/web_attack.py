@@ -73,7 +73,13 @@ TRAVERSAL = re.compile(
 )
 COMMAND = re.compile(
     r"(?:;|\|\|?|`|\$\()\s*(?:id|cat|ls|uname|whoami|wget|curl|nc|ncat|ping|sleep|bash|sh|nslookup|powershell|"
-    r"cmd(?:\.exe)?|net\s+user)\b",
+    r"cmd(?:\.exe)?|net\s+user|env|pwd|ps|ifconfig|ipconfig|systeminfo|hostname)\b",
+    re.IGNORECASE,
+)
+#: user agents of attack and scanning tools (their defaults; one sign among the others of a scanner)
+TOOL_AGENT = re.compile(
+    rb"user-agent:[^\r\n]*(?:sqlmap|nikto|nmap|wapiti|dirbuster|gobuster|ffuf|wfuzz|feroxbuster|nuclei|zgrab|"
+    rb"masscan|acunetix|netsparker|w3af|arachni|openvas|whatweb|xsstrike|commix|skipfish|hydra)",
     re.IGNORECASE,
 )
 #: a file in a multipart body named as a script or an executable, or a script or executable's start
@@ -94,6 +100,14 @@ BROWSER_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "O
 FAMILIES = ("sql", "script", "traversal", "command")
 #: distinct paths, most of them refused, from which a client leans to a scanner (before it is one)
 LEANING_PATHS = 8
+
+
+def _head(hexdata: str) -> bytes:
+    """The start of a segment (request line and headers) from its hex payload."""
+    try:
+        return bytes.fromhex(hexdata[:4096])
+    except ValueError:
+        return b""
 
 
 def decoded(text: str) -> str:
@@ -131,6 +145,7 @@ class _Client:
     paths: set[str] = field(default_factory=set)
     refused: int = 0
     odd: int = 0
+    """requests no browser sends: probe paths, methods of no browser, a tool's user agent"""
     uploads: int = 0
     flagged_at: float = float("-inf")
     reported: str | None = None
@@ -223,6 +238,9 @@ class WebAttackRule:
                 c.odd += 1
             if PROBE.search(target):
                 c.odd += 1
+            hexdata = row[payload_col]
+            if isinstance(hexdata, str) and TOOL_AGENT.search(_head(hexdata)):
+                c.odd += 1
             found = signs(target, body)
             for fam in found:
                 c.families[fam] = c.families.get(fam, 0) + 1
@@ -244,23 +262,28 @@ class WebAttackRule:
         return out
 
     def _verdict(self, c: _Client) -> tuple[str, str] | None:
-        """The class a client's requests now make, with the evidence, or None."""
+        """The class a client's requests now make, with the evidence, or None. Payloads of several
+        families make a scanner; one family's (four in five flagged requests) makes its class, however
+        the client is dressed; then breadth of paths refused, probes and tools' signs make a scanner."""
         cfg = self.cfg
         fams = {f: n for f, n in c.families.items() if n >= 2}
+        flagged = sum(c.families.values())
+        sql, script = c.families.get("sql", 0), c.families.get("script", 0)
+        if len(fams) < cfg.scan_min_families:
+            if sql >= cfg.min_requests and sql >= 0.8 * flagged:
+                return cfg.sql_class, f"{sql} of {c.requests} requests carry SQL injection"
+            if script >= cfg.min_requests and script >= 0.8 * flagged:
+                return cfg.xss_class, f"{script} of {c.requests} requests carry script injection (XSS)"
         spread = len(c.paths) >= cfg.scan_min_paths and c.refused >= cfg.scan_refused_share * c.requests
-        if len(fams) >= cfg.scan_min_families or spread or c.odd >= cfg.min_requests * 2:
+        if len(fams) >= cfg.scan_min_families or spread or c.odd >= cfg.min_requests * 2 or (
+                len(fams) >= 2 and flagged >= cfg.min_requests * 2):
             what = []
             if fams:
                 what.append(f"payloads of {len(fams)} kinds ({', '.join(f'{f} {n}' for f, n in sorted(fams.items()))})")
             what.append(f"{len(c.paths)} distinct paths, {c.refused} refused")
             if c.odd:
-                what.append(f"{c.odd} probe paths or unusual methods")
+                what.append(f"{c.odd} requests no browser sends")
             return cfg.scanner_class, f"scans the web server: {c.requests} requests, " + ", ".join(what)
-        sql, script = c.families.get("sql", 0), c.families.get("script", 0)
-        if sql >= cfg.min_requests and sql >= script:
-            return cfg.sql_class, f"{sql} of {c.requests} requests carry SQL injection"
-        if script >= cfg.min_requests:
-            return cfg.xss_class, f"{script} of {c.requests} requests carry script injection (XSS)"
         return None
 
     def _report(self, c: _Client, cls: str, ts: float, ctx: tuple[Any, ...], what: str, out: list[Finding]) -> None:
