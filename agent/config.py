@@ -284,8 +284,8 @@ class WebAttackConfig:
     upload_class: str = doc("class of an upload of a script or an executable", "Uploading")
     scanner_class: str = doc("class of a scanner", "Vulnerability_scanner")
     overrules: list[str] = doc(
-        "model classes that a window involving an attacking client, or the server it attacks, is counted "
-        "as the client's class instead of (a burst of injections looks like a flood to the model)",
+        "model classes that a window ending with a frame to or from an attacking client is counted as the "
+        "client's class instead of (a burst of injections looks like a flood to the model)",
         factory=lambda: ["DDoS_HTTP", "Password"],
     )
 

@@ -159,7 +159,7 @@ def test_flood_windows_involving_an_attacker_count_as_its_attack() -> None:
         return tuple(values.get(f) for f in ETHERNET_CONTEXT)
 
     wb = WindowBatch(np.zeros((3, 1), np.float32), ["global"] * 3, np.full(3, T0), np.full(3, T0 + 1),
-                     [ctx(TOOL, SERVER), ctx(SERVER, CLIENT), ctx("10.1.0.50", "10.1.0.51")])
+                     [ctx(SERVER, TOOL), ctx(SERVER, CLIENT), ctx("10.1.0.50", "10.1.0.51")])
     probs = np.array([[0.05, 0.9, 0.05, 0.0]] * 3, dtype=np.float32)
 
     class Sc:  # what explained() reads of the scoring half
@@ -168,6 +168,6 @@ def test_flood_windows_involving_an_attacker_count_as_its_attack() -> None:
     sc: Any = Sc()
     sc.rules, sc.classes, sc.thresholds, sc.context_fields = [rule], classes, {}, ETHERNET_CONTEXT
     explained(sc, wb, probs)
-    assert probs[0].argmax() == 2 and probs[0][1] == 0  # the attacker's window
-    assert probs[1].argmax() == 2  # the attacked server's window
-    assert probs[2].argmax() == 1  # hosts the attack does not involve: the model's answer stands
+    assert probs[0].argmax() == 2 and probs[0][1] == 0  # a window ending with a reply to the attacker
+    assert probs[1].argmax() == 1  # another client of the attacked server: the model's answer stands
+    assert probs[2].argmax() == 1  # hosts the attack does not involve

@@ -7,7 +7,7 @@ register and coil address ranges written; MQTT clients with their topics, and th
 (for review and ``baseline diff``; no finding reads them). Client ports make no conversation: its
 server is the host a SYN went to, else the endpoint serving more peers (``EthernetLearner._services``).
 
-Findings (alert-policy findings of the model's classes, so incidents merge and carry the hosts):
+Findings (alert-policy findings of the model's classes, one incident per client and class, with the hosts):
 
 * **a new conversation**: a service never learned (a backdoor's listener, a C&C channel, SMB between
   plant hosts that never used it), a TCP service a learned host never used, or a host never learned
@@ -18,7 +18,12 @@ Findings (alert-policy findings of the model's classes, so incidents merge and c
 * **a forged command**: a Modbus write from a client that never wrote to that server, or to
   addresses outside the ranges it wrote: ``modbus_write_class``.
 
-Broadcast and multicast traffic, ARP and ICMP make no conversation. State is bounded: the
+Broadcast and multicast traffic, ARP and ICMP make no conversation. A learned host reaching a new
+server on the Internet with a transport and port it used with Internet servers while learning (a
+cloud service whose addresses rotate) is no new conversation; inside the plant every server counts.
+When more than :data:`STORM_HOSTS` hosts never learned, or clients of one server, start new
+conversations within :data:`STORM_S` seconds, they are a flood's sources, not backdoors: they are
+counted, not reported one by one (the flood rules report the flood). State is bounded: the
 detector's per-flow cache and per-source counts evict their least recently seen entries (counted).
 """
 
@@ -33,7 +38,6 @@ from typing import Any
 from agent.baseline import Baseline
 from agent.errors import ConfigError
 from agent.rules import Finding
-from agent.windows import GLOBAL_KEY
 
 MODBUS_PORT = 502
 #: Modbus function codes that write (coils, registers, file records, mask writes, read/write)
@@ -46,6 +50,18 @@ MAX_FLOWS = 65536
 SCAN_WINDOW_S = 60.0
 #: write ranges kept per (client, server, unit, table)
 MAX_RANGES = 64
+#: hosts never learned appearing within STORM_S seconds beyond which they are a flood's spoofed sources
+STORM_HOSTS = 4
+STORM_S = 10.0
+
+
+@lru_cache(maxsize=65536)
+def public(address: str) -> bool:
+    """Whether ``address`` is on the Internet (not private, link-local, loopback or reserved)."""
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=65536)
@@ -238,8 +254,10 @@ class EthernetLearner:
         notes = []
         if self.left_out:
             notes.append(f"{self.left_out} entries beyond the table limit ({MAX_ENTRIES}) were not learned")
+        learned = self._services()
         services = [{"server": s, "proto": p, "port": port, "clients": sorted(v["clients"]), "frames": v["frames"]}
-                    for (s, p, port), v in sorted(self._services().items())]
+                    for (s, p, port), v in sorted(learned.items())]
+        habits = sorted({(c, p, port) for (s, p, port), v in learned.items() if public(s) for c in v["clients"]})
         for server, m in sorted(self.modbus.items()):
             if m["replies"] >= 20 and m["exceptions"] / m["replies"] > 0.1:
                 notes.append(f"Modbus {server} answered {m['exceptions'] / m['replies']:.0%} of requests with "
@@ -258,7 +276,9 @@ class EthernetLearner:
                   for server, m in sorted(self.modbus.items())}
         hosts = {ip: {"macs": sorted(h["macs"])} for ip, h in sorted(self.hosts.items())}
         mqtt = {client: sorted(topics) for client, topics in sorted(self.mqtt.items())}
-        return {"hosts": hosts, "services": services, "modbus": modbus, "mqtt": mqtt, "dns": sorted(self.dns)}, notes
+        internet = [{"client": c, "proto": p, "port": port} for c, p, port in habits]
+        return {"hosts": hosts, "services": services, "internet": internet, "modbus": modbus, "mqtt": mqtt,
+                "dns": sorted(self.dns)}, notes
 
     def _services(self) -> dict[tuple[str, str, int], dict[str, Any]]:
         """Services with their clients. A flow's server is the endpoint a SYN went to; where no SYN was
@@ -305,6 +325,8 @@ class EthernetDetector:
         self.services: dict[tuple[str, str, int], frozenset[str]] = {
             (s["server"], s["proto"], int(s["port"])): frozenset(s.get("clients", ()))
             for s in content.get("services", [])}
+        #: (client, transport, port) a host used with servers on the Internet, whose addresses rotate
+        self.internet = frozenset((h["client"], h["proto"], int(h["port"])) for h in content.get("internet", []))
         self.modbus: dict[str, dict[str, Any]] = {}
         for server, m in (content.get("modbus") or {}).items():
             self.modbus[server] = {
@@ -315,8 +337,11 @@ class EthernetDetector:
         self._flows: OrderedDict[Hashable, bool] = OrderedDict()
         self._scans: OrderedDict[str, dict[tuple[str, str, int], float]] = OrderedDict()
         self._reported: OrderedDict[Hashable, float] = OrderedDict()
+        #: per new service, and for all hosts never learned, the clients that recently started new
+        #: conversations (each one's latest time, the newest last)
+        self._storms: OrderedDict[Hashable, OrderedDict[str, float]] = OrderedDict()
         self.counters = {"new_conversations": 0, "new_hosts": 0, "scans": 0, "modbus_recon": 0,
-                         "modbus_writes": 0, "flows_evicted": 0}
+                         "modbus_writes": 0, "flows_evicted": 0, "conversations_in_storms": 0}
 
     def stats(self) -> dict[str, int]:
         return {f"eth_baseline_{k}": v for k, v in self.counters.items()}
@@ -355,7 +380,8 @@ class EthernetDetector:
                     clients = self.services.get((server, proto, port))
                 elif other is not None:
                     client, server, port, clients = dst, src, sport, other
-            known = clients is not None and (client in clients or proto == "UDP")
+            known = (clients is not None and (client in clients or proto == "UDP")) or (
+                (client, proto, port) in self.internet and public(server))
             if proto == "TCP" and not syn and not row[tl]:
                 continue  # an ACK or RST alone shows no conversation; wait for data or a SYN
             flows[flow] = known
@@ -388,13 +414,43 @@ class EthernetDetector:
         cport = ctx[2] if ctx[1] == client else ctx[4]
         context = {"src_ip": client, "src_port": cport, "dest_ip": server, "dest_port": port, "proto": proto,
                    "app_proto": ctx[6], "flow_id": ctx[7]}
-        return Finding(key=GLOBAL_KEY, cls=cls, first_ts=first, last_ts=float(ctx[0]), context=context,
+        # keyed by the client: one host's departures of a class are one incident, apart from the model's
+        # windows and from other hosts' departures
+        return Finding(key=f"baseline {client}", cls=cls, first_ts=first, last_ts=float(ctx[0]), context=context,
                        evidence=evidence, quiet_s=self.cfg.quiet_s)
+
+    def _storm(self, client: str, service: tuple[str, str, int], ts: float) -> bool:
+        """Note ``client`` starting a new conversation with ``service`` at ``ts``; whether such starts now
+        come faster than a plant changes: more than STORM_HOSTS hosts never learned, or clients of one
+        server, within STORM_S. A flood with spoofed or many sources is
+        one for the flood rules, not one backdoor per source."""
+        keys: list[Hashable] = [service, service[0]]
+        if client not in self.hosts:
+            keys.append("hosts never learned")
+        return max(self._recent_clients(key, client, ts) for key in keys) > STORM_HOSTS
+
+    def _recent_clients(self, key: Hashable, client: str, ts: float) -> int:
+        """Add ``client`` at ``ts`` under ``key``; how many distinct clients it has had within STORM_S."""
+        table = self._storms
+        seen = table.get(key)
+        if seen is None:
+            seen = table[key] = OrderedDict()
+            if len(table) > MAX_FLOWS:
+                table.popitem(last=False)
+        table.move_to_end(key)
+        seen[client] = ts
+        seen.move_to_end(client)
+        while ts - next(iter(seen.values())) > STORM_S:
+            seen.popitem(last=False)
+        return len(seen)
 
     def _new_conversation(self, ctx: tuple[Any, ...], client: str, server: str, proto: str, port: int,
                           new_service: bool, out: list[Finding]) -> None:
         ts = float(ctx[0])
         cfg = self.cfg
+        if self._storm(client, (server, proto, port), ts):
+            self.counters["conversations_in_storms"] += 1
+            return
         tried = self._scans.get(client)
         if tried is None:
             tried = self._scans[client] = {}
@@ -486,6 +542,10 @@ def summary(content: dict[str, Any]) -> list[str]:
         clients = s.get("clients", [])
         shown = ", ".join(clients[:6]) + (f" and {len(clients) - 6} more" if len(clients) > 6 else "")
         lines.append(f"  {s['server']} {s['proto']}/{s['port']} ({s.get('frames', 0)} frames) from {shown}")
+    internet = content.get("internet") or []
+    if internet:
+        lines.append("Internet services used (any server): " + ", ".join(
+            f"{h['client']} {h['proto']}/{h['port']}" for h in internet[:12]) + (" ..." if len(internet) > 12 else ""))
     modbus = content.get("modbus", {})
     if modbus:
         lines.append(f"Modbus servers: {len(modbus)}")

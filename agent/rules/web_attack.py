@@ -18,8 +18,8 @@ A client with ``min_requests`` requests of one family (and fewer of every other)
 family's class; breadth is reported as ``scanner_class``; an upload at once. Requests are only
 counted, never stored, and at most ``max_clients`` clients are followed (least recently seen dropped,
 counted). The rule also *explains* the model: while a client's requests carry attack content, model
-windows of the classes in ``overrules`` (a flood) that involve that client or the server it attacks
-are counted as the client's class instead (see :meth:`WebAttackRule.explain`).
+windows of the classes in ``overrules`` (a flood) that end with a frame to or from that client are
+counted as the client's class instead (see :meth:`WebAttackRule.explain`).
 
 What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the signs do not cover
 (a blind injection written without SQL keywords or quotes), and a scanner slower than its window.
@@ -175,8 +175,6 @@ class WebAttackRule:
         self._method, self._uri, self._body, self._payload, self._len = column_indices(self.name, COLUMNS, columns)
         self.overrules = frozenset(cfg.overrules)
         self._clients: OrderedDict[str, _Client] = OrderedDict()
-        #: server -> (client, last time) of the latest request carrying attack content sent to it
-        self._attacked: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
                           "web_attack_clients_evicted": 0, "web_attack_windows_explained": 0}
 
@@ -248,10 +246,6 @@ class WebAttackRule:
                 self._counters["web_attack_requests_flagged"] += 1
             if found or c.reported is not None or self._leaning(c) is not None:
                 c.flagged_at = ts
-                self._attacked[ctx[_DST]] = (src, ts)
-                self._attacked.move_to_end(ctx[_DST])
-                if len(self._attacked) > self.cfg.max_clients:
-                    self._attacked.popitem(last=False)
             if body and UPLOAD.search(body[:BODY_SCAN]):
                 c.uploads += 1
                 self._report(c, self.cfg.upload_class, ts, ctx, "uploaded a script or an executable "
@@ -317,19 +311,18 @@ class WebAttackRule:
         return None
 
     def explain(self, src: Any, dst: Any, ts: float) -> str | None:
-        """The class of a web attack that involves ``src`` or ``dst`` around ``ts``, or None: the client
-        whose requests carried attack content, or the server it sent them to, within ``window_s``.
+        """The class of the web attack of ``src`` or ``dst`` around ``ts`` (a client whose requests
+        carried attack content within ``window_s``), or None.
 
-        The pipeline counts a model window of a class in :attr:`overrules` with these hosts as this
-        class: a burst of injections is not a flood of the server. (Rules scan a whole batch before
-        its windows are scored, so the content may come from a request just after the window.)
+        The pipeline counts a model window of a class in :attr:`overrules` whose last frame is to or
+        from that client as this class: a burst of injections is not a flood of the server. Windows
+        of other clients of the same server keep the model's answer, so a flood from elsewhere during
+        the attack is still one. (Rules scan a whole batch before its windows are scored, so the
+        content may come from a request just after the window.)
         """
         limit = self.cfg.window_s
         for host in (src, dst):
-            if host is None:
-                continue
-            attacked = self._attacked.get(host)
-            client = self._clients.get(attacked[0] if attacked is not None else host)
+            client = self._clients.get(host) if host is not None else None
             if client is None or abs(ts - client.flagged_at) > limit:
                 continue
             cls = self._leaning(client)
