@@ -288,6 +288,15 @@ class WebAttackConfig:
         "client's class instead of (a burst of injections looks like a flood to the model)",
         factory=lambda: ["DDoS_HTTP", "Password"],
     )
+    vouches: list[str] = doc(
+        "model classes a window ending with a frame to or from a client is not counted as when the rule read "
+        "that client's requests and found them clean (what it sent says otherwise)",
+        factory=lambda: ["SQL_injection", "XSS", "Uploading", "Vulnerability_scanner"],
+    )
+    slow_vouches: list[str] = doc(
+        "model classes such a window is not counted as either when the clean client also sent fewer than 10 "
+        "requests a second (too few to flood)", factory=lambda: ["DDoS_HTTP"],
+    )
 
 
 @dataclass

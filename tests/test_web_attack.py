@@ -77,8 +77,9 @@ def test_a_tool_that_says_what_it_is_is_judged_by_what_it_sends() -> None:
     sqlmap = findings(session(gets(SQLI), TOOL, T0, 0.05, agent="sqlmap/1.7.2#stable (https://sqlmap.org)"))
     assert {f.cls for f in sqlmap} == {"SQL_injection"}
     nse = "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)"
-    probes = gets(["/", "/robots.txt", "/favicon.ico", "/nice%20ports%2C/Tri%6Eity.txt%2ebak", "/.git/HEAD",
-                   "/nmaplowercheck1700000000"], 404)
+    scripts = ["/", "/robots.txt", "/favicon.ico", "/nice%20ports%2C/Tri%6Eity.txt%2ebak", "/.git/HEAD",
+               "/nmaplowercheck1700000000", "/crossdomain.xml", "/clientaccesspolicy.xml", "/.svn/entries"]
+    probes = gets(scripts * 3, 404)
     assert {f.cls for f in findings(session(probes, TOOL, T0, 0.05, agent=nse))} == {"Vulnerability_scanner"}
 
 
@@ -148,26 +149,34 @@ def test_flood_windows_involving_an_attacker_count_as_its_attack() -> None:
 
     rule = WebAttackRule(HostContextExtractor.columns, WebAttackConfig())
     ext = HostContextExtractor()
-    packets = sorted(session(gets(SQLI[:2]), TOOL, T0, 0.05), key=lambda p: float(p.time))
+    flooder = "10.1.0.4"
+    packets = session(gets(SQLI[:2]), TOOL, T0, 0.05)
+    session(gets(["/"] * 60), flooder, T0, 0.01, packets, port=41002)  # 100 requests a second
+    session(gets(["/"] * 2), CLIENT, T0, 0.5, packets, port=41003)
+    packets = sorted(packets, key=lambda p: float(p.time))
     rows, ctxs = zip(*ext.rows_with_context(frames(packets)), strict=True)
     rule.scan(rows, ctxs)  # two requests with SQL: not reported yet, but the client leans to it
 
     classes = ["Normal", "DDoS_HTTP", "SQL_injection", "Password"]
 
     def ctx(src: str, dst: str) -> tuple[Any, ...]:
-        values = {"ts": T0 + 1, "src_ip": src, "dest_ip": dst}
+        values = {"ts": T0 + 0.6, "src_ip": src, "dest_ip": dst}
         return tuple(values.get(f) for f in ETHERNET_CONTEXT)
 
-    wb = WindowBatch(np.zeros((3, 1), np.float32), ["global"] * 3, np.full(3, T0), np.full(3, T0 + 1),
-                     [ctx(SERVER, TOOL), ctx(SERVER, CLIENT), ctx("10.1.0.50", "10.1.0.51")])
-    probs = np.array([[0.05, 0.9, 0.05, 0.0]] * 3, dtype=np.float32)
+    hosts = [(SERVER, TOOL), (SERVER, CLIENT), (CLIENT, SERVER), (flooder, SERVER), ("10.1.0.50", "10.1.0.51")]
+    wb = WindowBatch(np.zeros((5, 1), np.float32), ["global"] * 5, np.full(5, T0), np.full(5, T0 + 0.6),
+                     [ctx(a, b) for a, b in hosts])
+    probs = np.array([[0.05, 0.9, 0.05, 0.0]] * 5, dtype=np.float32)
 
     class Sc:  # what explained() reads of the scoring half
         pass
 
     sc: Any = Sc()
     sc.rules, sc.classes, sc.thresholds, sc.context_fields = [rule], classes, {}, ETHERNET_CONTEXT
+    sc.benign_class = "Normal"
     explained(sc, wb, probs)
     assert probs[0].argmax() == 2 and probs[0][1] == 0  # a window ending with a reply to the attacker
-    assert probs[1].argmax() == 1  # another client of the attacked server: the model's answer stands
-    assert probs[2].argmax() == 1  # hosts the attack does not involve
+    assert probs[1].argmax() == 2  # the attacked server and a client too slow to flood it
+    assert probs[2].argmax() == 2
+    assert probs[3].argmax() == 1  # the attacked server and a client fast enough to flood it
+    assert probs[4].argmax() == 1  # hosts the attack does not involve

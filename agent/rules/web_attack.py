@@ -18,8 +18,9 @@ A client with ``min_requests`` requests of one family (and fewer of every other)
 family's class; breadth is reported as ``scanner_class``; an upload at once. Requests are only
 counted, never stored, and at most ``max_clients`` clients are followed (least recently seen dropped,
 counted). The rule also *explains* the model: while a client's requests carry attack content, model
-windows of the classes in ``overrules`` (a flood) that end with a frame to or from that client are
-counted as the client's class instead (see :meth:`WebAttackRule.explain`).
+windows of the classes in ``overrules`` (a flood) that end with a frame of that client, or of the
+server it attacks and a client too slow to flood it, are counted as the client's class instead (see
+:meth:`WebAttackRule.explain`).
 
 What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the signs do not cover
 (a blind injection written without SQL keywords or quotes), and a scanner slower than its window.
@@ -100,6 +101,12 @@ BROWSER_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "O
 FAMILIES = ("sql", "script", "traversal", "command")
 #: distinct paths, most of them refused, from which a client leans to a scanner (before it is one)
 LEANING_PATHS = 8
+#: requests with a scanning tool's user agent and no payload that make it a scanner
+TOOL_REQUESTS = 20
+#: share of a client's flagged requests a payload family needs to count towards a scanner's breadth
+BREADTH_SHARE = 0.05
+#: requests a second from which a client could be flooding a server itself
+FLOOD_RATE = 10.0
 
 
 def _head(hexdata: str) -> bytes:
@@ -145,7 +152,9 @@ class _Client:
     paths: set[str] = field(default_factory=set)
     refused: int = 0
     odd: int = 0
-    """requests no browser sends: probe paths, methods of no browser, a tool's user agent"""
+    """requests no browser sends: probe paths, methods of no browser"""
+    tool: int = 0
+    """requests whose user agent names an attack or scanning tool"""
     uploads: int = 0
     flagged_at: float = float("-inf")
     reported: str | None = None
@@ -153,7 +162,7 @@ class _Client:
 
     def restart(self, ts: float) -> None:
         self.start = ts
-        self.requests = self.refused = self.odd = self.uploads = 0
+        self.requests = self.refused = self.odd = self.tool = self.uploads = 0
         self.families.clear()
         self.paths.clear()
 
@@ -174,9 +183,14 @@ class WebAttackRule:
         self.cfg = cfg
         self._method, self._uri, self._body, self._payload, self._len = column_indices(self.name, COLUMNS, columns)
         self.overrules = frozenset(cfg.overrules)
+        self.vouches = frozenset(cfg.vouches)
+        self.slow_vouches = frozenset(cfg.slow_vouches)
         self._clients: OrderedDict[str, _Client] = OrderedDict()
+        #: server -> the client whose requests to it last carried attack content, and when
+        self._attacked: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
-                          "web_attack_clients_evicted": 0, "web_attack_windows_explained": 0}
+                          "web_attack_clients_evicted": 0, "web_attack_windows_explained": 0,
+                          "web_attack_windows_vouched": 0}
 
     @classmethod
     def from_config(cls, config: WebAttackConfig, columns: Sequence[str]) -> WebAttackRule:
@@ -234,11 +248,11 @@ class WebAttackRule:
                 c.paths.add(parts.path if parts is not None else uri.split("?", 1)[0])
             if str(method).upper() not in BROWSER_METHODS:
                 c.odd += 1
-            if PROBE.search(target):
+            if PROBE.search(decoded(target)):
                 c.odd += 1
             hexdata = row[payload_col]
             if isinstance(hexdata, str) and TOOL_AGENT.search(_head(hexdata)):
-                c.odd += 1
+                c.tool += 1
             found = signs(target, body)
             for fam in found:
                 c.families[fam] = c.families.get(fam, 0) + 1
@@ -246,6 +260,11 @@ class WebAttackRule:
                 self._counters["web_attack_requests_flagged"] += 1
             if found or c.reported is not None or self._leaning(c) is not None:
                 c.flagged_at = ts
+                attacked = self._attacked
+                attacked[ctx[_DST]] = (src, ts)
+                attacked.move_to_end(ctx[_DST])
+                if len(attacked) > self.cfg.max_clients:
+                    attacked.popitem(last=False)
             if body and UPLOAD.search(body[:BODY_SCAN]):
                 c.uploads += 1
                 self._report(c, self.cfg.upload_class, ts, ctx, "uploaded a script or an executable "
@@ -260,8 +279,10 @@ class WebAttackRule:
         families make a scanner; one family's (four in five flagged requests) makes its class, however
         the client is dressed; then breadth of paths refused, probes and tools' signs make a scanner."""
         cfg = self.cfg
-        fams = {f: n for f, n in c.families.items() if n >= 2}
         flagged = sum(c.families.values())
+        # a family counts towards breadth with two requests and a share of the payloads: sqlmap's one
+        # test of a firewall (SQL, script and traversal in one request) does not make it a scanner
+        fams = {f: n for f, n in c.families.items() if n >= 2 and n >= BREADTH_SHARE * flagged}
         sql, script = c.families.get("sql", 0), c.families.get("script", 0)
         if len(fams) < cfg.scan_min_families:
             if sql >= cfg.min_requests and sql >= 0.8 * flagged:
@@ -269,7 +290,9 @@ class WebAttackRule:
             if script >= cfg.min_requests and script >= 0.8 * flagged:
                 return cfg.xss_class, f"{script} of {c.requests} requests carry script injection (XSS)"
         spread = len(c.paths) >= cfg.scan_min_paths and c.refused >= cfg.scan_refused_share * c.requests
-        if len(fams) >= cfg.scan_min_families or spread or c.odd >= cfg.min_requests * 2 or (
+        # a tool that says what it is and has sent many requests without a payload yet is probing
+        probing = c.tool >= TOOL_REQUESTS and flagged < cfg.min_requests
+        if len(fams) >= cfg.scan_min_families or spread or c.odd >= cfg.min_requests * 2 or probing or (
                 len(fams) >= 2 and flagged >= cfg.min_requests * 2):
             what = []
             if fams:
@@ -277,6 +300,8 @@ class WebAttackRule:
             what.append(f"{len(c.paths)} distinct paths, {c.refused} refused")
             if c.odd:
                 what.append(f"{c.odd} requests no browser sends")
+            if c.tool:
+                what.append(f"{c.tool} with a scanning tool's user agent")
             return cfg.scanner_class, f"scans the web server: {c.requests} requests, " + ", ".join(what)
         return None
 
@@ -306,27 +331,54 @@ class WebAttackRule:
         if c.families:
             top = max(c.families, key=lambda f: c.families[f])
             return {"sql": self.cfg.sql_class, "script": self.cfg.xss_class}.get(top, self.cfg.scanner_class)
-        if c.odd >= 2 or (len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
+        if c.odd >= 2 or c.tool >= 2 or (len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
             return self.cfg.scanner_class
         return None
 
-    def explain(self, src: Any, dst: Any, ts: float) -> str | None:
-        """The class of the web attack of ``src`` or ``dst`` around ``ts`` (a client whose requests
-        carried attack content within ``window_s``), or None.
+    def vouch(self, src: Any, dst: Any, ts: float) -> frozenset[str]:
+        """The model classes a window ending with a frame to or from ``src`` or ``dst`` is not counted as:
+        :attr:`vouches` (the web attacks) where that host is a client whose requests the rule read
+        within ``window_s`` of ``ts`` (at least ``min_requests``) and found clean, no payload, upload,
+        probe or scanner's breadth; and :attr:`slow_vouches` (a flood) too where it also sent fewer
+        than FLOOD_RATE requests a second. What the client sent says otherwise."""
+        for host in (src, dst):
+            c = self._clients.get(host) if host is not None else None
+            if (c is not None and c.requests >= self.cfg.min_requests and abs(ts - c.start) <= self.cfg.window_s
+                    and not c.families and not c.uploads and c.reported is None and self._leaning(c) is None):
+                self._counters["web_attack_windows_vouched"] += 1
+                return self.vouches if self._busy(host, ts) else self.vouches | self.slow_vouches
+        return frozenset()
 
-        The pipeline counts a model window of a class in :attr:`overrules` whose last frame is to or
-        from that client as this class: a burst of injections is not a flood of the server. Windows
-        of other clients of the same server keep the model's answer, so a flood from elsewhere during
+    def explain(self, src: Any, dst: Any, ts: float) -> str | None:
+        """The class of the web attack a window with these hosts belongs to around ``ts``, or None: the
+        window's host is a client whose requests carried attack content within ``window_s``, or the
+        server it attacks while the window's other host sends too few requests to flood it itself.
+
+        The pipeline counts a model window of a class in :attr:`overrules` with these hosts as this
+        class: a burst of injections is not a flood of the server. A window of another client of the
+        server that sends many requests keeps the model's answer, so a flood from elsewhere during
         the attack is still one. (Rules scan a whole batch before its windows are scored, so the
         content may come from a request just after the window.)
         """
         limit = self.cfg.window_s
-        for host in (src, dst):
-            client = self._clients.get(host) if host is not None else None
-            if client is None or abs(ts - client.flagged_at) > limit:
+        for host, other in ((src, dst), (dst, src)):
+            if host is None:
                 continue
+            client = self._clients.get(host)
+            attacked = self._attacked.get(host)
+            if client is None or abs(ts - client.flagged_at) > limit:
+                if attacked is None or abs(ts - attacked[1]) > self.cfg.window_s or self._busy(other, ts):
+                    continue
+                client = self._clients.get(attacked[0])
+                if client is None:
+                    continue
             cls = self._leaning(client)
             if cls is not None:
                 self._counters["web_attack_windows_explained"] += 1
                 return cls
         return None
+
+    def _busy(self, host: Any, ts: float) -> bool:
+        """Whether ``host`` has sent requests fast enough to be flooding (FLOOD_RATE a second or more)."""
+        c = self._clients.get(host) if host is not None else None
+        return c is not None and c.requests >= FLOOD_RATE * max(1.0, ts - c.start)

@@ -647,28 +647,40 @@ def score_rows(
 
 
 def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
-    """Count, in place, each window of a class a rule overrules (``rule.overrules``) as the class the
-    rule explains its hosts by (``rule.explain``): what the model reads as a flood from a client whose
-    requests carry injections is that injection."""
+    """Change, in place, what a rule that reads content knows better than the model's window: a window
+    of a class it overrules or vouches for (``rule.overrules``, ``rule.vouches``) whose hosts it
+    explains (``rule.explain``) counts as the class it names (what the model reads as a flood, or as
+    another injection, from a client sending XSS is that XSS); a window of a class it vouches for whose
+    hosts it found clean (``rule.vouch``) counts as benign."""
+    if not len(probs) or "src_ip" not in sc.context_fields:
+        return
+    fields = list(sc.context_fields)
+    src_at, dst_at = fields.index("src_ip"), fields.index("dest_ip")
+    benign = sc.classes.index(sc.benign_class)
+    top = probs.argmax(axis=1)
     for rule in sc.rules:
         over = [sc.classes.index(c) for c in getattr(rule, "overrules", ()) if c in sc.classes]
-        if not over or not len(probs):
+        vouchable = (set(getattr(rule, "vouches", ())) | set(getattr(rule, "slow_vouches", ()))) - set(
+            getattr(rule, "overrules", ()))
+        vouched = [sc.classes.index(c) for c in sorted(vouchable) if c in sc.classes]
+        if not over and not vouched:
             continue
-        limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in over], dtype=np.float32)
-        sub = probs[:, over]
-        hit = np.flatnonzero((sub >= limits).any(axis=1) | np.isin(probs.argmax(axis=1), over))
-        if not len(hit):
-            continue
-        fields = list(sc.context_fields)
-        src_at, dst_at = fields.index("src_ip"), fields.index("dest_ip")
+        both = over + vouched
+        limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in both], dtype=np.float32)
+        hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
         for i in hit.tolist():
-            ctx = wb.contexts[i]
-            cls = rule.explain(ctx[src_at], ctx[dst_at], float(wb.last_ts[i]))
-            if cls is None or cls not in sc.classes:
-                continue
-            j = sc.classes.index(cls)
-            probs[i, j] = max(float(probs[i, j]), float(sub[i].max()))
-            probs[i, over] = 0.0
+            ctx, ts = wb.contexts[i], float(wb.last_ts[i])
+            cls = rule.explain(ctx[src_at], ctx[dst_at], ts)
+            if cls is not None and cls in sc.classes:
+                j = sc.classes.index(cls)
+                others = [k for k in both if k != j]
+                probs[i, j] = max(float(probs[i, j]), float(probs[i, others].max()))
+                probs[i, others] = 0.0
+            elif vouched:
+                against = [sc.classes.index(c) for c in rule.vouch(ctx[src_at], ctx[dst_at], ts) if c in sc.classes]
+                if against:
+                    probs[i, benign] = max(float(probs[i, benign]), float(probs[i, against].max()))
+                    probs[i, against] = 0.0
 
 
 def _manifest_of(sc: Scoring) -> Any:
