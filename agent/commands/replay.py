@@ -112,6 +112,8 @@ def replay(
     stats["input"] = str(input_path)
     stats["model"] = pipeline.scoring.model_name if pipeline.scoring else None
     stats["window_size"] = pipeline.scoring.windower.size if pipeline.scoring else None
+    error = pipeline.capture.error if pipeline.capture is not None else None
+    stats["input_error"] = str(error) if error is not None else None
     return rc, stats
 
 
@@ -139,6 +141,9 @@ def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}", file=out)
+    if stats.get("input_error"):
+        print(f"note: the input stopped early ({stats['input_error']}); the {stats['records_in']:,} records "
+              "read before it were all scored and their alerts delivered", file=out)
     size = stats.get("window_size")
     if stats["records_scored"] and not stats["windows_scored"] and size:
         print(f"note: every stream held fewer records than one model window ({size}): nothing was scored; "
