@@ -16,9 +16,10 @@ floors name real columns) and the rules built on the extractor's columns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, bundle_candidates
 from agent.errors import ConfigError
 
 #: feature kinds that read CAN frames; the others read Ethernet frames
@@ -135,6 +136,11 @@ def validate(cfg: AgentConfig, extractor: Any = None) -> Checked:
 
     check_values(cfg)
     check_files(cfg)
+    if not Path(cfg.model.bundle).is_dir():
+        looked = ", ".join(str(p) for p in bundle_candidates(cfg.model.bundle))
+        raise ConfigError(f"model.bundle: {cfg.model.bundle}: no such model bundle directory (looked in {looked}); "
+                          "give a bundle directory, a path relative to the config file, or a bundled model's name "
+                          "(edge-iiotset-lab, ciciov2024-lab)")
     bundle = load_bundle(cfg.model.bundle, feature_kind=cfg.features.kind)
     m = bundle.manifest
     unknown = [k for k in cfg.model.thresholds if k not in m.classes]
