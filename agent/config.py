@@ -641,6 +641,8 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: invalid YAML: not a UTF-8 text file; pass the agent's YAML config") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

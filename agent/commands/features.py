@@ -16,6 +16,7 @@ import argparse
 import csv
 import dataclasses
 import io
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
@@ -23,7 +24,7 @@ from typing import IO, Any
 from agent.config import load_config
 from agent.errors import FeatureError
 from agent.features import FEATURE_KINDS
-from agent.sources import SOURCES
+from agent.sources import SOURCES, file_backend
 
 HELP = "compute feature rows from a capture or CAN log file and write them as CSV"
 
@@ -54,10 +55,21 @@ def run(args: argparse.Namespace) -> int:
     if kind not in FEATURE_KINDS:
         raise FeatureError(f"unknown feature kind {kind!r}; choose one of: {', '.join(FEATURE_KINDS.names())}")
     features_cfg = dataclasses.replace(cfg.features, kind=kind)
-    source_cfg = dataclasses.replace(cfg.source, backend=SOURCE_FOR_KIND[kind], path=args.input)
+    backend = SOURCE_FOR_KIND[kind]
+    if not os.path.isfile(args.input):
+        raise FeatureError(f"--input {args.input}: no such file")
+    if file_backend(args.input) != backend:
+        what = "an Ethernet capture" if backend == "canlog" else "a CAN log (not a pcap/pcapng capture)"
+        fits = "edge-iiotset-context or edge-iiotset" if backend == "canlog" else "can-temporal or ciciov2024"
+        raise FeatureError(f"--input {args.input} is {what}, but --kind {kind} reads "
+                           f"{'CAN logs' if backend == 'canlog' else 'captures'}; use --kind {fits}")
+    source_cfg = dataclasses.replace(cfg.source, backend=backend, path=args.input)
     extractor = _build(FEATURE_KINDS.load(kind), features_cfg)
     source = SOURCES.load(source_cfg.backend).from_config(source_cfg)
-    out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise FeatureError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
     try:
         csv.writer(out, lineterminator="\n").writerow(list(extractor.columns))
         try:

@@ -24,18 +24,17 @@ from agent.errors import ConfigError
 from agent.log import setup_logging
 from agent.runtime import Pacer, Pipeline, build_scoring, serve
 from agent.runtime.pipeline import replace_source
+from agent.sources import file_backend, first_record
+from agent.validate import FIX_FOR_CAN, FIX_FOR_ETHERNET, is_can_kind
 
 HELP = "score a pcap/pcapng capture or a CAN log through the agent's pipeline and print a summary"
-
-#: file suffixes read by the pcap backend; anything else is a CAN log (candump, asc, trc, blf, csv)
-PCAP_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--input", "-i", required=True, help="capture (.pcap/.pcapng) or CAN log file")
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--rate", type=float, help="replay at this many records per second (drops are real)")
+    pace.add_argument("--rate", type=positive_float, help="replay at this many records per second (drops are real)")
     pace.add_argument("--realtime", action="store_true", help="replay at the capture's own timing")
     parser.add_argument("--jsonl", help="also write every alert to this JSON-lines file")
     parser.add_argument("--baseline", help="detect with this learned site baseline (config baseline.path)")
@@ -63,14 +62,39 @@ class ClassCountSink:
         """Nothing to release."""
 
 
-def replay_config(cfg: AgentConfig, input_path: str) -> AgentConfig:
-    """``cfg`` reading ``input_path`` with the file backend that fits it (pcap or canlog)."""
+def positive_float(text: str) -> float:
+    """argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def replay_config(cfg: AgentConfig, input_path: str, config_name: str | None = None) -> AgentConfig:
+    """``cfg`` reading ``input_path`` with the file backend that fits it (pcap or canlog).
+
+    Checked before any model loads: the file exists, its records are the kind the config's features
+    read (a CAN log with an Ethernet config says so and names the fix), and its first record reads.
+    """
     path = Path(input_path)
     if not path.is_file():
         raise ConfigError(f"--input {input_path}: no such file")
-    name = path.name.lower()
-    backend = "pcap" if name.endswith(PCAP_SUFFIXES) else "canlog"
-    return replace_source(cfg, backend=backend, path=str(path))
+    backend = file_backend(path)
+    kind = cfg.features.kind
+    if (backend == "canlog") != is_can_kind(kind):
+        config = config_name or "the config"
+        if backend == "canlog":
+            what, reads, fix = "a CAN log (not a pcap/pcapng capture)", "Ethernet", FIX_FOR_CAN
+        else:
+            what, reads, fix = "an Ethernet capture", "CAN", FIX_FOR_ETHERNET
+        raise ConfigError(f"--input {input_path} is {what}, but {config} sets features.kind {kind!r}, which "
+                          f"reads {reads} frames; replay it with {fix}")
+    cfg = replace_source(cfg, backend=backend, path=str(path))
+    first_record(backend, cfg.source)
+    return cfg
 
 
 def with_baseline(cfg: AgentConfig, path: str | None) -> AgentConfig:
@@ -89,9 +113,13 @@ def replay(
     realtime: bool = False,
     jsonl: str | None = None,
     restamp: bool = False,
+    config_name: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Run one replay; returns (exit status, summary dict with counters, elapsed and alerts by class)."""
-    cfg = replay_config(cfg, input_path)
+    """Run one replay; returns (exit status, summary dict with counters, elapsed and alerts by class).
+
+    :param config_name: the config file, for messages about an input that does not fit it.
+    """
+    cfg = replay_config(cfg, input_path, config_name)
     counter = ClassCountSink()
     extra: list[Any] = [counter]
     paced = rate is not None or realtime
@@ -153,7 +181,8 @@ def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = with_baseline(config_from_args(args), args.baseline)
     setup_logging(cfg.logging.level, cfg.logging.json)
-    rc, stats = replay(cfg, args.input, rate=args.rate, realtime=args.realtime, jsonl=args.jsonl)
+    rc, stats = replay(cfg, args.input, rate=args.rate, realtime=args.realtime, jsonl=args.jsonl,
+                       config_name=args.config)
     if args.stats_json:
         Path(args.stats_json).write_text(json.dumps(stats, indent=2, default=str) + "\n")
     if not args.quiet:
