@@ -4,7 +4,8 @@ By default the file is read as fast as scoring goes, with back-pressure (nothing
 result depends only on the file). ``--rate N`` or ``--realtime`` pace it like live traffic; then the
 queue drops when scoring falls behind, exactly as on a gateway, and the summary says how many.
 The run ends when the input is done and the sinks have delivered, or after ``mqtt.drain_grace_s``
-with no broker reachable (the MQTT outbox keeps the rest for the next run).
+with no broker reachable (the MQTT outbox keeps the rest for the next run). ``--offline`` replays
+with any config, a production one included, on a machine without its broker or paths.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=positive_float, help="replay at this many records per second (drops are real)")
     pace.add_argument("--realtime", action="store_true", help="replay at the capture's own timing")
+    parser.add_argument("--offline", action="store_true",
+                        help="no broker and no production paths: MQTT and the config's JSONL file off, state in a "
+                             "temporary directory (unless --set state_dir=...), alerts to --jsonl or, without it, "
+                             "printed on standard output")
     parser.add_argument("--jsonl", help="also write every alert to this JSON-lines file")
     parser.add_argument("--baseline", help="detect with this learned site baseline (config baseline.path)")
     parser.add_argument("--stats-json", help="write the final counters to this JSON file")
@@ -178,11 +184,41 @@ def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
               "a capture this short cannot raise an alert", file=out)
 
 
+def _set_keys(overrides: list[str]) -> set[str]:
+    """The dotted keys given with ``--set``."""
+    return {text.partition("=")[0].strip() for text in overrides}
+
+
+def offline_config(cfg: AgentConfig, overrides: list[str], state_dir: str, jsonl: str | None) -> AgentConfig:
+    """``cfg`` for ``replay --offline``: what needs a broker or a gateway's paths is off.
+
+    Why: the first thing an integrator tries is a production config on a capture of their own, on
+    a laptop; the broker, its password file and /var/lib are not there. A key given with ``--set``
+    is kept as given (``--set state_dir=S`` keeps the state, ``--set sinks.jsonl.path=F`` the file).
+    """
+    keys = _set_keys(overrides)
+    sinks = cfg.sinks
+    if "sinks.jsonl.path" not in keys:
+        sinks = dataclasses.replace(sinks, jsonl=dataclasses.replace(sinks.jsonl, path=None))
+    if "sinks.console" not in keys:
+        sinks = dataclasses.replace(sinks, console=jsonl is None and not sinks.jsonl.path)
+    return dataclasses.replace(
+        cfg,
+        state_dir=cfg.state_dir if "state_dir" in keys else state_dir,
+        mqtt=dataclasses.replace(cfg.mqtt, enabled=False),
+        sinks=sinks,
+        runtime=dataclasses.replace(cfg.runtime, prometheus_port=None),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = with_baseline(config_from_args(args), args.baseline)
     setup_logging(cfg.logging.level, cfg.logging.json)
-    rc, stats = replay(cfg, args.input, rate=args.rate, realtime=args.realtime, jsonl=args.jsonl,
-                       config_name=args.config)
+    with tempfile.TemporaryDirectory(prefix="edge-ids-replay-") as scratch:
+        if args.offline:
+            cfg = offline_config(cfg, args.overrides, scratch, args.jsonl)
+        rc, stats = replay(cfg, args.input, rate=args.rate, realtime=args.realtime, jsonl=args.jsonl,
+                           config_name=args.config)
     if args.stats_json:
         Path(args.stats_json).write_text(json.dumps(stats, indent=2, default=str) + "\n")
     if not args.quiet:
