@@ -15,6 +15,7 @@ import dataclasses
 import json
 import sys
 import tempfile
+import textwrap
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,6 +34,8 @@ HELP = "score a pcap/pcapng capture or a CAN log through the agent's pipeline an
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "the summary's counters:\n" + counters_help()
     add_config_arguments(parser)
     parser.add_argument("--input", "-i", required=True, help="capture (.pcap/.pcapng) or CAN log file")
     pace = parser.add_mutually_exclusive_group()
@@ -49,14 +52,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class ClassCountSink:
-    """Counts alerts per class for the summary (an in-memory sink beside the configured ones)."""
+    """Counts incidents and alert records per class for the summary (a sink beside the configured ones).
+
+    Why incidents: an attack is announced by a ``start`` record and closed by an ``end`` record (with
+    ``update`` records between for a long one); counting records made one attack read as two.
+    """
 
     def __init__(self) -> None:
         self.by_class: Counter[str] = Counter()
+        self.incidents: dict[str, set[str]] = {}
 
     def emit(self, alert: dict[str, Any]) -> None:
-        cls = (alert.get("edge_ids") or {}).get("class") or (alert.get("alert") or {}).get("signature", "?")
-        self.by_class[str(cls)] += 1
+        edge = alert.get("edge_ids") or {}
+        cls = str(edge.get("class") or (alert.get("alert") or {}).get("signature", "?"))
+        self.by_class[cls] += 1
+        self.incidents.setdefault(cls, set()).add(str(edge.get("incident_id") or alert.get("alert_id")))
+
+    def incidents_by_class(self) -> dict[str, int]:
+        """Incidents per class."""
+        return {cls: len(ids) for cls, ids in self.incidents.items()}
 
     def flush(self, timeout_s: float) -> bool:
         return True
@@ -66,6 +80,32 @@ class ClassCountSink:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+#: every counter of the summary, explained once (``replay --help`` and the demo's footnote)
+COUNTERS: tuple[tuple[str, str], ...] = (
+    ("records in", "frames (Ethernet) or CAN frames read from the input"),
+    ("scored / not scored", "records the model scored / records its bundle leaves to the rules (frames that carry "
+                            "no protocol field the model reads); in = scored + not scored + dropped"),
+    ("malformed", "frames whose headers are cut short or inconsistent (still scored, with the fields that "
+                  "could be read), and CAN log lines skipped with source.on_malformed: skip"),
+    ("dropped (kernel / queue)", "records lost before scoring: by the capture socket / because scoring fell "
+                                 "behind (only live or with --rate/--realtime)"),
+    ("windows scored", "model inputs: each is a run of consecutive records of one stream"),
+    ("incidents", "attacks announced: one per class and attacker/victim, from its start to its end"),
+    ("alert records", "what sinks receive for those incidents: a start and an end record each, updates between "
+                      "for long ones"),
+    ("published / queued / dropped", "alert records delivered over MQTT / waiting in the outbox / given up"),
+    ("inference p50 / p99", "time the model takes per batch of windows, median and 99th percentile"),
+)
+
+
+def counters_help() -> str:
+    """The explanation of every summary counter, one per line."""
+    width = max(len(k) for k, _ in COUNTERS)
+    pad = " " * (width + 4)
+    return "\n".join(textwrap.fill(v, 100, initial_indent=f"  {k:<{width}}  ", subsequent_indent=pad)
+                     for k, v in COUNTERS)
 
 
 def positive_float(text: str) -> float:
@@ -143,6 +183,8 @@ def replay(
     stats["elapsed_s"] = round(elapsed, 3)
     stats["records_per_s"] = round(stats["records_in"] / elapsed, 1) if elapsed > 0 else 0.0
     stats["alerts_by_class"] = dict(counter.by_class)
+    stats["incidents_by_class"] = counter.incidents_by_class()
+    stats["incidents"] = sum(stats["incidents_by_class"].values())
     stats["input"] = str(input_path)
     stats["model"] = pipeline.scoring.model_name if pipeline.scoring else None
     stats["window_size"] = pipeline.scoring.windower.size if pipeline.scoring else None
@@ -152,7 +194,7 @@ def replay(
 
 
 def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
-    """The summary table a person reads after a replay."""
+    """The summary table a person reads after a replay (its counters: :data:`COUNTERS`)."""
     out = out if out is not None else sys.stdout
     rows = [
         ("input", stats.get("input")),
@@ -162,16 +204,17 @@ def print_summary(stats: dict[str, Any], out: TextIO | None = None) -> None:
         ("malformed", stats["malformed"]),
         ("dropped (kernel / queue)", f"{stats['dropped_kernel']} / {stats['dropped_queue']}"),
         ("windows scored", stats["windows_scored"]),
-        ("alerts raised", stats["alerts_raised"]),
-        ("alerts published / queued / dropped",
+        ("incidents / alert records", f"{stats.get('incidents', 0)} / {stats['alerts_raised']}"),
+        ("alert records published / queued / dropped",
          f"{stats['alerts_published']} / {stats['alerts_queued']} / {stats['alerts_dropped']}"),
         ("inference p50 / p99 (ms per batch)", f"{stats['inference_p50_ms']:.3f} / {stats['inference_p99_ms']:.3f}"),
         ("elapsed (s)", f"{stats['elapsed_s']:.2f}"),
         ("records / s", f"{stats['records_per_s']:,.0f}"),
         ("RSS (MB)", stats["rss_mb"]),
     ]
-    for cls, n in sorted(stats.get("alerts_by_class", {}).items(), key=lambda kv: -kv[1]):
-        rows.append((f"  alerts: {cls}", n))
+    records = stats.get("alerts_by_class", {})
+    for cls, n in sorted(stats.get("incidents_by_class", {}).items(), key=lambda kv: (-kv[1], kv[0])):
+        rows.append((f"  incidents: {cls}", f"{n} ({records.get(cls, 0)} records)"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}", file=out)

@@ -2,8 +2,9 @@
 
 Connects with the config's broker, credentials and TLS settings (the same code as the agent's MQTT
 sink), subscribes to ``<prefix>/<site>/<gateway>/alert/#`` and the gateway's ``status``, and prints
-a compact line per alert (time, site/gateway, severity, class, score, count, phase, the 5-tuple or
-CAN id), or the raw JSON with ``--json``. ``--site +`` / ``--gateway +`` (or ``--all``) follow every
+a line per alert (:func:`agent.alerts.text.format_alert`, the console sink's and the demo's line:
+data time, site/gateway, phase, severity, class, score, attacker -> victim, evidence), or the raw
+JSON with ``--json``. ``--site +`` / ``--gateway +`` (or ``--all``) follow every
 site or gateway on the broker. It exits with status 1 when it never reached the broker (with
 ``--timeout``), so a script can tell "no alerts" from "no broker".
 """
