@@ -10,7 +10,8 @@ same order, with the same messages.
 :func:`check_values` is the part without I/O (ranges, enums, ports, a source that fits the feature
 kind); :func:`validate` adds what needs files: credentials and CA files of enabled features, the
 model bundle (it loads, fits the feature kind, knows the classes the thresholds name, its evidence
-floors name real columns) and the rules built on the extractor's columns.
+floors name real columns), the rules built on the extractor's columns and the site baseline (it
+loads and fits the feature kind and source).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Checked:
     extractor: Any
     rules: list[Any]
     evidence: dict[str, Any]
+    #: the site baseline to detect with (``baseline.path`` or the commissioned one), if any
+    baseline: Any = None
 
 
 def is_can_kind(kind: str) -> bool:
@@ -153,4 +156,7 @@ def validate(cfg: AgentConfig, extractor: Any = None) -> Checked:
     if extractor is None:
         extractor = FEATURE_KINDS.load(cfg.features.kind).from_config(cfg.features)
     rules = build_rules(cfg.rules, list(extractor.columns))
-    return Checked(bundle=bundle, extractor=extractor, rules=rules, evidence=evidence)
+    from agent.runtime.pipeline import site_baseline  # late: the pipeline builds on this module
+
+    baseline = site_baseline(cfg)
+    return Checked(bundle=bundle, extractor=extractor, rules=rules, evidence=evidence, baseline=baseline)

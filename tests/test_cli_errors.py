@@ -100,6 +100,13 @@ CASES: list[tuple[str, list[str], str]] = [
     ("install-service-unknown-example", ["install-service", "--example", "nope", "--dry-run", "--root", "{dir}/r"],
      "configs/nope.yaml: not found"),
     ("install-service-root-is-a-file", ["install-service", "--root", "{notes_md}"], "Not a directory"),
+    ("learn-canlog-with-ethernet-config", ["learn", "-c", ETH, *OFFLINE, "--input", str(CANLOG), "--out", "{dir}/b"],
+     "is a CAN log (not a pcap/pcapng capture)"),
+    ("learn-text-named-pcap", ["learn", "-c", ETH, *OFFLINE, "--input", "{text_pcap}", "--out", "{dir}/b"],
+     "not a pcap or pcapng file"),
+    ("baseline-show-missing", ["baseline", "show", "{dir}/no-baseline"], "no baseline.json there"),
+    ("replay-missing-baseline", ["replay", "-c", ETH, *OFFLINE, "--baseline", "{dir}/nb", "--input", str(PCAP)],
+     "--baseline"),
     ("config-docs-missing", ["config-docs", "--check", "{dir}/nope.md"], "nope.md is out of date: run"),
 ]
 

@@ -37,6 +37,7 @@ BAD_VALUES = [
     ("mqtt.enabled=true", "mqtt.password_file: cannot read"),
     ("mqtt.tls.key_file=/etc/hostname", "mqtt.tls.key_file is set but mqtt.tls.cert_file is not"),
     ("profile=no-such-profile", "profile 'no-such-profile': not found"),
+    ("baseline.path=/nonexistent/baseline", "baseline /nonexistent/baseline: no baseline.json there"),
 ]
 
 

@@ -161,7 +161,7 @@ def build_scoring(
         rules = previous.rules  # their evidence so far goes on with the extractor's state
     else:
         rules = checked.rules
-    baseline = site_baseline(cfg)
+    baseline = checked.baseline
     learning = None
     if baseline is not None:
         from agent.baseline import build_detector
