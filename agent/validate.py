@@ -124,11 +124,12 @@ def check_files(cfg: AgentConfig) -> None:
     tls_context(cfg.mqtt)
 
 
-def validate(cfg: AgentConfig, extractor: Any = None) -> Checked:
+def validate(cfg: AgentConfig, extractor: Any = None, with_sinks: bool = True) -> Checked:
     """Every check a start or reload makes, before anything runs; what was loaded is returned.
 
     :param extractor: a feature extractor to build the rules on (a reload keeps the running one when
         the feature settings are unchanged); a new one from ``cfg.features`` when not given.
+    :param with_sinks: False when no alert is delivered (``learn``): the sinks' files are not needed.
     :raises agent.errors.EdgeIdsError: a :class:`ConfigError` naming the key, a ``BundleError`` or a
         ``DeliveryError``; the message says how to fix it.
     """
@@ -138,7 +139,8 @@ def validate(cfg: AgentConfig, extractor: Any = None) -> Checked:
     from agent.rules import build_rules
 
     check_values(cfg)
-    check_files(cfg)
+    if with_sinks:
+        check_files(cfg)
     if not Path(cfg.model.bundle).is_dir():
         looked = ", ".join(str(p) for p in bundle_candidates(cfg.model.bundle))
         raise ConfigError(f"model.bundle: {cfg.model.bundle}: no such model bundle directory (looked in {looked}); "

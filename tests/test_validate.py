@@ -120,3 +120,14 @@ def test_set_errors_name_the_option_not_the_file(config: Path, capsys: pytest.Ca
     config.write_text(config.read_text() + "sitte: x\n")
     assert main(["check-config", str(config)]) == 2
     assert _error_line(capsys).startswith(f"edge-ids-agent: error: {config}: sitte: unknown key")
+
+
+def test_learning_needs_no_credential_files(config: Path) -> None:
+    """learn builds no sinks, so the broker's password file need not exist where it learns."""
+    from agent.errors import DeliveryError
+    from agent.validate import validate
+
+    cfg = load_config(config, ["mqtt.enabled=true"])
+    with pytest.raises(DeliveryError, match=r"mqtt\.password_file"):
+        validate(cfg)
+    assert validate(cfg, with_sinks=False).bundle.manifest.name == "edge-iiotset-lab"

@@ -153,7 +153,7 @@ def build_scoring(
 
     # the feature extractor keeps its flow state across a reload that leaves its settings alone
     kept = previous.extractor if previous is not None and previous.cfg.features == cfg.features else None
-    checked = validate(cfg, extractor=kept)
+    checked = validate(cfg, extractor=kept, with_sinks=with_sinks)
     m = checked.bundle.manifest
     span = cfg.alerts.confirm_span_windows
     extractor = checked.extractor
