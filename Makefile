@@ -24,8 +24,10 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing (apt)"; \
 	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	    log=$$(mktemp); \
+	    if DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$$log" 2>&1 && \
+	       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 $(APT_PACKAGES) >>"$$log" 2>&1; \
+	    then rm -f "$$log"; else cat "$$log"; rm -f "$$log"; exit 1; fi; \
 	  else echo "note:$$missing not installed; tests needing them are skipped (apt install $(APT_PACKAGES))"; fi; \
 	fi
 

@@ -3,18 +3,23 @@
 Subcommands live in their own modules under :mod:`agent.commands`, each with ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; this module only dispatches. Errors derived from
 :class:`~agent.errors.EdgeIdsError` are printed as one clear line with exit status 2, without a
-traceback, because they describe bad input rather than bugs.
+traceback, because they describe bad input rather than bugs; a file the system refuses (``OSError``)
+likewise, and anything else as one line saying how to see the traceback (``EDGE_IDS_DEBUG=1``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 
 from agent import __version__
 from agent.errors import EdgeIdsError
+
+#: set to any value to see the traceback of an unexpected error instead of its one-line summary
+DEBUG_ENV = "EDGE_IDS_DEBUG"
 
 #: subcommand -> module under agent.commands
 AGENT_COMMANDS: Mapping[str, str] = {
@@ -64,6 +69,18 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file or device the command was pointed at: the user can fix it
+        if os.environ.get(DEBUG_ENV):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{parser.prog}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: one line that says how to get the details
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"{parser.prog}: internal error: {type(exc).__name__}: {exc}; run again with {DEBUG_ENV}=1 "
+              "for the traceback and report it", file=sys.stderr)
+        return 70
 
 
 def main(argv: Sequence[str] | None = None) -> int:

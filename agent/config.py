@@ -102,7 +102,11 @@ EvidenceSpec: TypeAlias = dict[str, float] | list[dict[str, float]]
 class ModelConfig:
     """The model bundle and how it is run."""
 
-    bundle: str = doc("model bundle directory (model.tflite + manifest.json)", "models/edge-iiotset-lab")
+    bundle: str = doc(
+        "model bundle directory (model.tflite + manifest.json), or a bundled model's name; a relative path is "
+        "looked up beside the config file, then in the working directory, then among the bundled models",
+        "models/edge-iiotset-lab",
+    )
     threads: int = doc("LiteRT interpreter threads", 1)
     batch_size: int = doc("largest batch scored at once", 64)
     max_wait_ms: float = doc("longest a record waits for its batch to fill", 20.0)
@@ -646,6 +650,8 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: invalid YAML: not a UTF-8 text file; pass the agent's YAML config") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -682,7 +688,55 @@ def load_config(
         raw = deep_merge(base, raw)
     raw = apply_overrides(raw, overrides)
     where = f"{path}: " if path is not None else "config: "
-    return build(AgentConfig, raw, where)
+    try:
+        cfg = build(AgentConfig, raw, "")
+    except ConfigError as exc:
+        raise ConfigError(_blame(str(exc), where, overrides)) from None
+    cfg.model.bundle = resolve_bundle(cfg.model.bundle, path)
+    return cfg
+
+
+def _blame(message: str, where: str, overrides: Sequence[str]) -> str:
+    """``message`` (which starts with a key path) credited to the ``--set`` that gave the key, else to
+    the file: a typo on the command line must not send anyone looking in the config file."""
+    key = message.split(":", 1)[0]
+    for text in reversed(overrides):
+        name = text.partition("=")[0].strip()
+        if key == name or key.startswith(name + ".") or name.startswith(key + "."):
+            return f"--set {text}: {message}"
+    return f"{where}{message}"
+
+
+#: the bundled models: ``models/`` beside the package in a checkout, or /usr/share when installed
+MODEL_DIRS: tuple[Path, ...] = (
+    Path(__file__).resolve().parent.parent / "models",
+    Path("/usr/share/edge-ids/models"),
+)
+
+
+def bundle_candidates(bundle: str, config_path: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where ``model.bundle`` may be, in order: beside the config file, in the working directory, then
+    among the bundled models (by the path's own name too, so ``models/edge-iiotset-lab`` and
+    ``edge-iiotset-lab`` both find the shipped bundle from any directory)."""
+    p = Path(bundle).expanduser()
+    if p.is_absolute():
+        return [p]
+    out: list[Path] = []
+    if config_path is not None:
+        out.append(Path(config_path).resolve().parent / p)
+    out.append(Path.cwd() / p)
+    for d in MODEL_DIRS:
+        out.extend((d / p, d / p.name))
+    return list(dict.fromkeys(out))
+
+
+def resolve_bundle(bundle: str, config_path: str | os.PathLike[str] | None = None) -> str:
+    """The first of :func:`bundle_candidates` that is a directory, as an absolute path; ``bundle``
+    unchanged when none is (loading it then says it is missing)."""
+    for candidate in bundle_candidates(bundle, config_path):
+        if candidate.is_dir():
+            return str(candidate)
+    return bundle
 
 
 def to_dict(obj: Any) -> Any:

@@ -57,6 +57,7 @@ class ProfileMeta:
     preferred_model_variant: str = doc("which model variant suits the device (e.g. int8 on CPU)", "int8")
     match: ProfileMatch = doc("how `profile detect` recognises the board", factory=ProfileMatch)
     priority: int = doc("higher wins when several profiles match; catch-alls use 0", 10)
+    min_cores: int = doc("CPU cores the values assume; `profile detect` warns on a machine with fewer", 1)
 
 
 @dataclass
@@ -213,3 +214,32 @@ def describe_profile(profile: Profile) -> list[tuple[str, Any]]:
     walk("", profile.values)
     return rows
 
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def shortfalls(profile: Profile, cores: int) -> list[str]:
+    """Where a machine with ``cores`` usable cores falls below what ``profile`` assumes, each with the
+    setting to change; empty when it does not.
+
+    Why: ``detect`` matches by architecture or board, and a catch-all such as generic-x86_64 also
+    matches a 2-core VM it was not tuned for; saying so beats a silent pick.
+    """
+    out: list[str] = []
+    if cores < profile.meta.min_cores:
+        threads = (profile.values.get("model") or {}).get("threads")
+        hint = f"; set model.threads: 1 in your config (the profile sets {threads})" if threads and threads > 1 else ""
+        out.append(f"this machine has {cores} usable core(s), the profile assumes at least "
+                   f"{profile.meta.min_cores}{hint}")
+    affinity = (profile.values.get("runtime") or {}).get("cpu_affinity") or []
+    missing = [c for c in affinity if isinstance(c, int) and c >= cores]
+    if missing:
+        out.append(f"runtime.cpu_affinity names core(s) {', '.join(map(str, missing))}, which this machine "
+                   "lacks; set runtime.cpu_affinity: null or cores it has")
+    return out

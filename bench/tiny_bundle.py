@@ -59,7 +59,9 @@ def make_bundle(
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
     tflite = conv.convert()
-    interp = tf.lite.Interpreter(model_content=tflite)
+    from trainer.model import litert_interpreter  # the agent's runtime; tf.lite.Interpreter is deprecated
+
+    interp = litert_interpreter(tflite)
     i_s, i_z = interp.get_input_details()[0]["quantization"]
     o_s, o_z = interp.get_output_details()[0]["quantization"]
     manifest = Manifest(

@@ -75,3 +75,28 @@ def test_real_capture_through_cli(shared_captures: Path, tmp_path: Path) -> None
     cap = shared_captures / "pcaps" / "modbus_pcapshare.pcapng"
     assert main(["features", "--kind", "edge-iiotset", "--input", str(cap), "--out", str(out)]) == 0
     assert len(_read(out)) == 12791
+
+
+def test_features_tells_how_many_rows_it_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cap, out = tmp_path / "a.pcap", tmp_path / "a.csv"
+    _pcap(cap, 5)
+    assert main(["features", "--kind", "edge-iiotset", "--input", str(cap), "--out", str(out)]) == 0
+    assert f"features: wrote 5 edge-iiotset rows to {out} in " in capsys.readouterr().err
+    _pcap(cap, 5, cut=5)  # the last frame cut short: the four before it are written, and said so
+    assert main(["features", "--kind", "edge-iiotset", "--input", str(cap), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "features: wrote 4 edge-iiotset rows" in err and "frame 5" in err
+
+
+def test_progress_on_long_inputs() -> None:
+    import io
+
+    from agent.commands.features import BATCH, Progress, write_rows
+
+    buf = io.StringIO()
+    progress = Progress(buf, every_s=0.0)
+    rows = ([i] for i in range(2 * BATCH + 5))
+    assert write_rows(io.StringIO(), rows, 1, None, on_batch=progress) == 2 * BATCH + 5
+    said = buf.getvalue().splitlines()
+    assert said[0].startswith(f"features: {BATCH:,} rows so far (")
+    assert progress.rows == 2 * BATCH + 5

@@ -325,8 +325,8 @@ def test_tail_prints_what_it_receives(broker: Broker, tmp_path: Path, as_json: b
         assert [r["alert_id"] for r in recs if "alert_id" in r] == [a["alert_id"] for a in sent]
         assert {"topic": "edge-ids/plant/gw1/status", "status": "online"} in recs
     else:
-        alerts = [x for x in lines if " sev=" in x]
+        alerts = [x for x in lines if "  sev " in x]
         assert len(alerts) == 2
-        assert "plant/gw1 sev=1 DDoS_UDP score=0.900 count=1 start 10.0.0.1:1001 -> 10.0.0.2:502 TCP" in alerts[0]
-        assert "plant/gw1 sev=1 SPOOFING-RPM score=0.990 count=4 update can0 id=0x316 rate=480.0Hz" in alerts[1]
+        assert "plant/gw1  start   sev 1  DDoS_UDP  0.900  10.0.0.1:1001 -> 10.0.0.2:502 TCP" in alerts[0]
+        assert "plant/gw1  update  sev 1  SPOOFING-RPM  0.990  bus can0 id 0x316 at 480.0 frames/s" in alerts[1]
         assert any(x.endswith("plant/gw1 status online") for x in lines)

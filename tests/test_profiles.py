@@ -154,3 +154,25 @@ def test_profile_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["profile", "detect", "--device-tree-model", str(dt), "--cpuinfo", str(cpu),
                  "--machine", "aarch64"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "raspberry-pi-5"
+
+
+def test_detect_says_when_the_machine_is_below_the_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["profile", "detect", "--device-tree-model", "/nonexistent", "--cpuinfo", "/nonexistent",
+            "--machine", "x86_64"]
+    assert main([*args, "--cores", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("generic-x86_64\n")
+    assert ("# below this profile's assumptions: this machine has 2 usable core(s), the profile assumes at "
+            "least 4; set model.threads: 1 in your config (the profile sets 2)") in out
+    assert main([*args, "--cores", "8"]) == 0
+    assert "below this profile's assumptions" not in capsys.readouterr().out
+
+
+def test_shortfalls_name_pinned_cores_the_machine_lacks() -> None:
+    from agent.profiles import shortfalls
+
+    pi = load_profile("raspberry-pi-4")
+    assert shortfalls(pi, 4) == []
+    problems = shortfalls(pi, 2)
+    assert any("at least 4" in p for p in problems)
+    assert any(p.startswith("runtime.cpu_affinity names core(s) 2, 3") for p in problems)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,114 @@ def test_replay_of_a_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytes
     cfg.write_text("mqtt:\n  enabled: false\n")
     assert main(["replay", "--config", str(cfg), "--input", str(tmp_path / "nope.pcap")]) == 2
     assert "nope.pcap: no such file" in capsys.readouterr().err
+
+
+def _frames_before_error(path: Path) -> tuple[int, int]:
+    """(frames a reader yields before the file's error, byte offset just after the last of them)."""
+    from agent.errors import CaptureError
+    from agent.sources.pcapfile import PcapFileSource
+
+    n, offset = 0, 24
+    try:
+        for frame in PcapFileSource(path):
+            n += 1
+            offset += 16 + len(frame.data)
+    except CaptureError:
+        return n, offset
+    raise AssertionError(f"{path} was expected to end in an error")
+
+
+def _incidents(path: Path) -> list[tuple[object, ...]]:
+    """What an alert says, without its random id (the same input must give the same list)."""
+    out = []
+    for line in path.read_text().splitlines():
+        a = json.loads(line)
+        e = a["edge_ids"]
+        out.append((a["timestamp"], e["class"], e["phase"], e["first_seen"], e["last_seen"], e["count"],
+                    a.get("src_ip"), a.get("dest_ip")))
+    return out
+
+
+def test_a_capture_cut_short_scores_every_record_read_before_the_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pcap truncated mid-frame: the records before the cut are all scored, their alerts written,
+    and the counts add up; the alerts equal those of a clean file holding exactly those records."""
+    whole = (REPO / "models" / "edge-iiotset-lab" / "demo" / "capture.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[:300_000])
+    n, good_bytes = _frames_before_error(cut)
+    assert n > 512  # more than one capture batch, so a lost partial batch would show
+    clean = tmp_path / "clean.pcap"
+    clean.write_bytes(whole[:good_bytes])
+    base = ["--config", str(REPO / "configs" / "demo.yaml"), "--set", "mqtt.enabled=false",
+            "--set", f"state_dir={tmp_path}", "--set", "sinks.console=false", "--set", "sinks.jsonl.path=null",
+            "--set", f"model.bundle={REPO / 'models' / 'edge-iiotset-lab'}"]
+    results = {}
+    for name, path, want_rc in (("cut", cut, 1), ("clean", clean, 0)):
+        alerts, stats = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.json"
+        rc = main(["replay", *base, "--input", str(path), "--jsonl", str(alerts), "--stats-json", str(stats)])
+        assert rc == want_rc
+        s = json.loads(stats.read_text())
+        assert s["records_in"] == n
+        assert s["records_in"] == s["records_scored"] + s["records_unscored"] + s["dropped_queue"]
+        assert s["dropped_queue"] == 0
+        assert len(alerts.read_text().splitlines()) == s["alerts_raised"]
+        results[name] = (s["records_scored"], s["windows_scored"], _incidents(alerts))
+    assert results["cut"] == results["clean"]
+    printed = capsys.readouterr()
+    assert "the capture is corrupt or cut short" in printed.out + printed.err
+
+
+def _agent(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m agent ARGS`` run from ``cwd`` with this checkout's package."""
+    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+
+
+def test_offline_replay_of_a_production_config_from_any_directory(tmp_path: Path) -> None:
+    """configs/ethernet.yaml names a broker, its password file and /var/lib paths; --offline needs none
+    of them, and its bundled model is found although the working directory is not the checkout."""
+    before = Path("/var/lib/edge-ids").exists()
+    proc = _agent(["replay", "--offline", "--config", str(REPO / "configs" / "ethernet.yaml"),
+                   "--input", str(REPO / "models" / "edge-iiotset-lab" / "demo" / "capture.pcap")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "records in" in proc.stdout
+    assert " DDoS_TCP " in proc.stdout  # alerts printed on standard output
+    assert Path("/var/lib/edge-ids").exists() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_offline_replay_writes_alerts_to_jsonl_not_the_console(tmp_path: Path) -> None:
+    out, state = tmp_path / "alerts.jsonl", tmp_path / "state"
+    proc = _agent(["replay", "--offline", "--config", str(REPO / "configs" / "can.yaml"), "--jsonl", str(out),
+                   "--set", f"state_dir={state}", "--stats-json", str(tmp_path / "s.json"), "--quiet",
+                   "--input", str(REPO / "models" / "ciciov2024-lab" / "demo" / "capture.log")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["alerts_raised"] == len(out.read_text().splitlines()) > 0
+    assert proc.stdout == ""  # with --jsonl the alerts go to the file, not the console
+
+
+def test_the_documented_replay_flags_keep_working(tmp_path: Path) -> None:
+    """``replay --config configs/can.yaml --input F --jsonl OUT --set mqtt.enabled=false --set state_dir=S``."""
+    out = tmp_path / "alerts.jsonl"
+    rc = main(["replay", "--config", str(REPO / "configs" / "can.yaml"),
+               "--input", str(REPO / "models" / "ciciov2024-lab" / "demo" / "capture.log"), "--jsonl", str(out),
+               "--set", "mqtt.enabled=false", "--set", f"state_dir={tmp_path / 'S'}", "--quiet"])
+    assert rc == 0
+    classes = {json.loads(line)["edge_ids"]["class"] for line in out.read_text().splitlines()}
+    assert classes == {"DoS", "SPOOFING"}
+
+
+def test_offline_keeps_what_set_gives_and_turns_the_rest_off() -> None:
+    from agent.commands.replay import offline_config
+    from agent.config import load_config
+
+    sets = ["state_dir=/srv/state"]
+    cfg = offline_config(load_config(REPO / "configs" / "ethernet.yaml", sets), sets, "/tmp/scratch", None)
+    assert (cfg.state_dir, cfg.mqtt.enabled, cfg.sinks.jsonl.path, cfg.sinks.console) == (
+        "/srv/state", False, None, True)
+    cfg = offline_config(load_config(REPO / "configs" / "ethernet.yaml"), [], "/tmp/scratch", "out.jsonl")
+    assert (cfg.state_dir, cfg.sinks.console) == ("/tmp/scratch", False)

@@ -80,14 +80,14 @@ def test_console_prints_compact_line() -> None:
     sink = ConsoleSink(buf)
     sink.emit(alert())
     line = buf.getvalue().strip()
-    assert "DDoS_UDP" in line and "sev=1" in line and "score=0.970" in line and "count=3" in line
+    assert "  sev 1  DDoS_UDP  0.970  " in line
     assert "10.0.0.1:1234 -> 10.0.0.2:80 UDP" in line
     assert sink.stats()["printed"] == 1 and sink.flush(0)
     can = build_alert(cls="DoS", score=1.0, severity=1, first_seen=0, last_seen=1, count=1, model_name="m",
                       model_sha256=SHA, host="gw", incident_id="", phase="start",
                       context={"channel": "can0", "arbitration_id": 0x316, "rate_hz": 500.0})
     sink.emit(can)
-    assert "can0 id=0x316 rate=500.0Hz" in buf.getvalue()
+    assert "bus can0 id 0x316 at 500.0 frames/s" in buf.getvalue()
 
 
 def test_registry_and_build_sinks(tmp_path: Path) -> None:

@@ -138,3 +138,11 @@ def test_install_service_net_admin_dropin(systemd_analyze: str, tmp_path: Path) 
 def test_install_service_rejects_bad_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert install(tmp_path, "--config-name", "../etc") == 2
     assert "plain name" in capsys.readouterr().err
+
+
+def test_install_service_warns_about_a_checkout_under_tmp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert install(tmp_path, "--dry-run", "--home", "/tmp/edge-ids", "--agent", "/opt/edge-ids/bin/edge-ids-agent") == 0
+    out = capsys.readouterr().out
+    assert "warning   /tmp/edge-ids is under /tmp or /var/tmp, which the unit's PrivateTmp=yes" in out
+    assert install(tmp_path, "--dry-run", "--home", "/opt/edge-ids", "--agent", "/opt/edge-ids/bin/edge-ids-agent") == 0
+    assert "/opt/edge-ids is under /tmp" not in capsys.readouterr().out

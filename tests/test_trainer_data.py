@@ -126,3 +126,29 @@ def test_windows_labelled_by_last_row() -> None:
     w, y = make_windows(x, np.arange(10), 4, 2)
     assert w.shape == (4, 4, 2) and y.tolist() == [3, 5, 7, 9]
     np.testing.assert_array_equal(w[1], x[2:6])
+
+
+def _features_csv(path: Path, extra: list[str]) -> None:
+    """A two-row CSV with the edge-iiotset-context columns (as ``features`` writes them) plus ``extra``."""
+    from agent.features import FEATURE_KINDS
+
+    cols = list(FEATURE_KINDS.load("edge-iiotset-context").columns)
+    header = ",".join(f'"{c}"' if "," in c else c for c in [*cols, *extra])
+    row = ",".join(["0"] * len(cols) + [f"x{i}" if i else "Normal" for i in range(len(extra))])
+    path.write_text(f"{header}\n{row}\n{row}\n")
+
+
+def test_a_features_csv_with_one_more_column_has_it_as_its_label(tmp_path: Path) -> None:
+    _features_csv(tmp_path / "f.csv", ["Attack_type"])
+    cfg = TrainerConfig()
+    ds = load_dataset("edge-iiotset", tmp_path / "f.csv", cfg.data)
+    assert cfg.data.label_column == "Attack_type"
+    assert ds.feature_kind == "edge-iiotset-context"
+    assert ds.labels.tolist() == ["Normal"]  # the two equal rows are one after dedupe
+
+
+@pytest.mark.parametrize("extra", [[], ["note", "label"]], ids=["no-label", "two-candidates"])
+def test_a_features_csv_whose_label_cannot_be_told_names_the_option(extra: list[str], tmp_path: Path) -> None:
+    _features_csv(tmp_path / "f.csv", extra)
+    with pytest.raises(DataError, match=r"a features CSV \(the edge-iiotset-context columns\).*data\.label_column"):
+        load_dataset("edge-iiotset", tmp_path / "f.csv", TrainerConfig().data)

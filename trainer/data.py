@@ -425,8 +425,46 @@ def _finish(ds: Dataset, cfg: DataConfig) -> Dataset:
     return ds
 
 
+#: label columns of the published files (Edge-IIoTset, CICIoV2024): with only these beside the
+#: extractor's columns, a file is the published dataset, read by its own loader
+PUBLISHED_LABELS = frozenset({"Attack_label", "Attack_type", "label", "category", "specific_class"})
+
+
+def infer_label_column(path: str | Path, dataset: str) -> str | None:
+    """The label column of an ``edge-ids-agent features`` CSV given without ``data.label_column``.
+
+    Why: such a CSV, with its label appended, was sent to the published dataset's loader, which
+    reported the very columns the file has as missing. A header holding a feature kind's columns
+    (the largest kind that fits) is a features CSV; one column beside them is its label. ``None``
+    when the file is a published dataset (only the published label columns beside the raw ones)
+    or no kind fits. :raises DataError: a features CSV whose label column cannot be told, naming
+    the options to set.
+    """
+    from agent.features import FEATURE_KINDS
+
+    first = _csv_files(path)[0]
+    header = _header(first)
+    fits = [(len(cols), name, cols) for name in FEATURE_KINDS.names()
+            if (cols := set(FEATURE_KINDS.load(name).columns)) <= set(header)]
+    if not fits:
+        return None
+    _, kind, cols = max(fits)
+    extras = [h for h in header if h not in cols]
+    if kind == dataset and extras and set(extras) <= PUBLISHED_LABELS:
+        return None
+    if len(extras) == 1:
+        log.info("%s: a %s features CSV; its label column is %r", first, kind, extras[0])
+        return extras[0]
+    what = f"columns {', '.join(extras[:5])} beside them" if extras else "no label column"
+    raise DataError(f"{first}: a features CSV (the {kind} columns) with {what}; say which column holds the "
+                    "label with --set data.label_column=NAME, or give --set data.labels_file=FILE")
+
+
 def load_dataset(dataset: str, path: str | Path, cfg: DataConfig, feature_kind: str | None = None) -> Dataset:
-    """Dispatch on the file: published Edge-IIoTset / CICIoV2024 files, or agent feature CSVs."""
+    """Dispatch on the file: published Edge-IIoTset / CICIoV2024 files, or agent feature CSVs (whose
+    label column is inferred when not given, see :func:`infer_label_column`)."""
+    if not (cfg.label_column or cfg.labels_file):
+        cfg.label_column = infer_label_column(path, dataset)
     if cfg.label_column or cfg.labels_file:
         return load_feature_csv(path, cfg, dataset, feature_kind)
     if dataset == "edge-iiotset":

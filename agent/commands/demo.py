@@ -10,6 +10,7 @@ which and how to create them, rather than failing somewhere deep inside.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import tempfile
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import load_config
+from agent.alerts.text import format_alert
+from agent.config import MODEL_DIRS, load_config
 from agent.errors import EdgeIdsError
 from agent.log import setup_logging
 
@@ -43,10 +45,19 @@ PARTS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", default="models", help="directory holding the default model bundles")
+    parser.add_argument("--models", default=None,
+                        help="directory holding the default model bundles (default: ./models, else the bundled ones)")
     parser.add_argument("--rate", type=float, default=None,
                         help="pace each capture at this many records/s (default: as fast as possible)")
     parser.add_argument("--quiet-alerts", action="store_true", help="count alerts without printing each")
+
+
+def default_models_dir() -> Path:
+    """``./models`` when the working directory has the default bundles, else the bundled models."""
+    for d in (Path("models"), *MODEL_DIRS):
+        if all((d / part.model_dir / "manifest.json").is_file() for part in PARTS):
+            return d
+    return Path("models")
 
 
 def find_capture(bundle_dir: Path) -> Path | None:
@@ -92,21 +103,17 @@ class AlertPrinter:
             alert = json.loads(msg.payload)
         except ValueError:
             return
-        e = alert.get("edge_ids", {})
-        cls = str(e.get("class", "?"))
+        if not isinstance(alert, dict):
+            return
         with self._lock:
             self.count += 1
+            cls = str((alert.get("edge_ids") or {}).get("class", "?"))
             self.by_class[cls] = self.by_class.get(cls, 0) + 1
         if self.quiet:
             return
-        can = alert.get("can") or {}
-        where = (
-            f"{alert.get('src_ip')}:{alert.get('src_port')} -> {alert.get('dest_ip')}:{alert.get('dest_port')}"
-            if "src_ip" in alert
-            else f"can {can.get('iface')} id 0x{int(can.get('arbitration_id') or 0):x}"
-        )
-        print(f"  [mqtt] {msg.topic}: {cls} score {float(e.get('score', 0)):.2f} x{e.get('count', 1)} {where}",
-              flush=True)
+        parts = str(msg.topic).split("/")
+        origin = "/".join(parts[1:3]) if len(parts) >= 3 else None
+        print(f"  {format_alert(alert, origin)}", flush=True)
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -114,11 +121,11 @@ class AlertPrinter:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.commands.replay import print_summary, replay
+    from agent.commands.replay import counters_help, print_summary, replay
     from agent.runtime.broker import LocalBroker
 
     setup_logging("WARNING")
-    models = Path(args.models)
+    models = Path(args.models) if args.models else default_models_dir()
     plan: list[tuple[DemoPart, Path, Path]] = []
     missing: list[str] = []
     for part in PARTS:
@@ -163,8 +170,39 @@ def run(args: argparse.Namespace) -> int:
     for part, stats in results:
         print(f"\n-- {part.title}")
         print_summary(stats)
+        present = attack_classes(Path(stats["input"]))
+        if present is not None:
+            print(coverage(present, stats.get("incidents_by_class", {})))
     raised = sum(s["alerts_raised"] for _, s in results)
-    print(f"\nalerts raised: {raised}; received over MQTT by the subscriber: {printer.count}")
-    for cls, n in sorted(printer.by_class.items(), key=lambda kv: -kv[1]):
-        print(f"  {cls}: {n}")
+    print(f"\nalert records sent: {raised}; received over MQTT by the subscriber: {printer.count}")
+    print("\nthe summary's counters:\n" + counters_help())
     return 0
+
+
+def attack_classes(capture: Path) -> set[str] | None:
+    """The attack classes a lab capture holds, from the ``labels.csv`` beside it (``None``: no labels).
+
+    Labels are per frame range (``first_frame,last_frame,label``); the benign class of each dataset
+    (Normal, BENIGN) is not an attack.
+    """
+    labels = capture.parent / "labels.csv"
+    if not labels.is_file():
+        return None
+    with labels.open(newline="", encoding="utf-8") as fh:
+        found = {row.get("label", "") for row in csv.DictReader(fh)}
+    return {c for c in found if c and c.lower() not in ("normal", "benign")}
+
+
+def coverage(present: set[str], incidents: dict[str, int]) -> str:
+    """Per attack class: in the capture or not, and the incidents raised for it."""
+    classes = sorted(present | set(incidents))
+    width = max([len(c) for c in classes] + [len("class")])
+    raised = [c for c in present if incidents.get(c)]
+    lines = [f"attack classes in the capture: {len(present)}, raised: {len(raised)}",
+             f"  {'class':<{width}}  in capture  incidents"]
+    for c in classes:
+        mark = "yes" if c in present else "no"
+        n = incidents.get(c, 0)
+        note = "  (missed)" if c in present and not n else "  (not in the capture)" if c not in present else ""
+        lines.append(f"  {c:<{width}}  {mark:<10}  {n}{note}")
+    return "\n".join(lines)

@@ -16,14 +16,16 @@ import argparse
 import csv
 import dataclasses
 import io
+import os
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
 from agent.config import load_config
 from agent.errors import FeatureError
 from agent.features import FEATURE_KINDS
-from agent.sources import SOURCES
+from agent.sources import SOURCES, file_backend
 
 HELP = "compute feature rows from a capture or CAN log file and write them as CSV"
 
@@ -54,31 +56,74 @@ def run(args: argparse.Namespace) -> int:
     if kind not in FEATURE_KINDS:
         raise FeatureError(f"unknown feature kind {kind!r}; choose one of: {', '.join(FEATURE_KINDS.names())}")
     features_cfg = dataclasses.replace(cfg.features, kind=kind)
-    source_cfg = dataclasses.replace(cfg.source, backend=SOURCE_FOR_KIND[kind], path=args.input)
+    backend = SOURCE_FOR_KIND[kind]
+    if not os.path.isfile(args.input):
+        raise FeatureError(f"--input {args.input}: no such file")
+    if file_backend(args.input) != backend:
+        what = "an Ethernet capture" if backend == "canlog" else "a CAN log (not a pcap/pcapng capture)"
+        fits = "edge-iiotset-context or edge-iiotset" if backend == "canlog" else "can-temporal or ciciov2024"
+        raise FeatureError(f"--input {args.input} is {what}, but --kind {kind} reads "
+                           f"{'CAN logs' if backend == 'canlog' else 'captures'}; use --kind {fits}")
+    source_cfg = dataclasses.replace(cfg.source, backend=backend, path=args.input)
     extractor = _build(FEATURE_KINDS.load(kind), features_cfg)
     source = SOURCES.load(source_cfg.backend).from_config(source_cfg)
-    out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    try:
+        out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise FeatureError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
+    progress = Progress(sys.stderr)
     try:
         csv.writer(out, lineterminator="\n").writerow(list(extractor.columns))
         try:
             write_rows(out, extractor.rows(source), len(extractor.columns),
-                       getattr(extractor, "csv_quoted_columns", None))
+                       getattr(extractor, "csv_quoted_columns", None), on_batch=progress)
         finally:
             out.flush()
             close = getattr(source, "close", None)
             if close is not None:
                 close()
+            progress.done("standard output" if args.out == "-" else args.out, kind)
     finally:
         if out is not sys.stdout:
             out.close()
     return 0
 
 
+class Progress:
+    """Rows written so far, told on standard error every ``every_s`` seconds and once at the end.
+
+    Why: a capture of millions of frames takes minutes, and a command that prints nothing for that
+    long looks hung; the count at the end says what the file holds, also when the input stopped on
+    an error half way. Called per written batch, so it costs nothing per row.
+    """
+
+    def __init__(self, stream: IO[str], every_s: float = 5.0) -> None:
+        self.stream = stream
+        self.every_s = every_s
+        self.rows = 0
+        self._t0 = time.monotonic()
+        self._next = self._t0 + every_s
+
+    def __call__(self, rows: int) -> None:
+        self.rows = rows
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.every_s
+            print(f"features: {rows:,} rows so far ({rows / (now - self._t0):,.0f} rows/s)",
+                  file=self.stream, flush=True)
+
+    def done(self, where: str, kind: str) -> None:
+        """The closing line: how many rows of which kind went where, and how long it took."""
+        print(f"features: wrote {self.rows:,} {kind} rows to {where} in {time.monotonic() - self._t0:.1f} s",
+              file=self.stream, flush=True)
+
+
 #: rows rendered before one write: big enough to amortise the call, small enough to stay streaming
 BATCH = 2048
 
 
-def write_rows(out: IO[str], rows: Iterable[Sequence[Any]], ncols: int, quoted: Sequence[int] | None) -> int:
+def write_rows(out: IO[str], rows: Iterable[Sequence[Any]], ncols: int, quoted: Sequence[int] | None,
+               on_batch: Callable[[int], None] | None = None) -> int:
     """Write ``rows`` as CSV to ``out`` exactly as :func:`csv.writer` would; return how many.
 
     Why not ``csv.writer`` alone: it converts and inspects every cell of every row, which cost as
@@ -89,6 +134,7 @@ def write_rows(out: IO[str], rows: Iterable[Sequence[Any]], ncols: int, quoted: 
     other cell holds a delimiter, quote or line break. Any other row goes through ``csv.writer``.
     Rows are written in batches, and the batch in progress is written out even when ``rows``
     raises (a corrupt capture), so every row computed before the error reaches the file.
+    ``on_batch`` is called with the number of rows written so far after each batch and at the end.
     """
     writer = csv.writer(out, lineterminator="\n")
     if quoted is None:  # no declared layout: the writer, a batch at a time
@@ -101,9 +147,14 @@ def write_rows(out: IO[str], rows: Iterable[Sequence[Any]], ncols: int, quoted: 
                     writer.writerows(batch)
                     n += len(batch)
                     batch = []
+                    if on_batch is not None:
+                        on_batch(n)
         finally:
             writer.writerows(batch)
-        return n + len(batch)
+            n += len(batch)
+            if on_batch is not None:
+                on_batch(n)
+        return n
     qset = set(quoted)
     fmt = ",".join('"%s"' if i in qset else "%s" for i in range(ncols)) + "\n"
     plain_commas = ncols - 1
@@ -135,6 +186,11 @@ def write_rows(out: IO[str], rows: Iterable[Sequence[Any]], ncols: int, quoted: 
                 out.write("".join(lines))
                 n += len(lines)
                 lines.clear()
+                if on_batch is not None:
+                    on_batch(n)
     finally:
         out.write("".join(lines))
-    return n + len(lines)
+        n += len(lines)
+        if on_batch is not None:
+            on_batch(n)
+    return n

@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 UNIT_NAME = "edge-ids-agent@.service"
 SHIPPED_AGENT = "/opt/edge-ids/.venv/bin/edge-ids-agent"
 SHIPPED_HOME = "/opt/edge-ids"
+#: what the unit's PrivateTmp=yes hides from the service (it gets empty directories of its own)
+PRIVATE_TMP = ("/tmp/", "/var/tmp/")
 SERVICE_USER = "edge-ids"
 #: lets the scapy backend get its configured socket buffer without CAP_NET_ADMIN (64 MiB)
 SYSCTL_TEXT = (
@@ -154,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
         if what.startswith(hidden):
             plan.note(f"warning   {what} is under /home, /root or /run/user, which the unit's ProtectHome=yes "
                       "hides from the service: install Python and the agent under /usr or /opt/edge-ids")
+        if what.startswith(PRIVATE_TMP):
+            plan.note(f"warning   {what} is under /tmp or /var/tmp, which the unit's PrivateTmp=yes replaces with "
+                      "an empty directory for the service: it would not find the agent or its models; install "
+                      "under /opt/edge-ids (and /tmp is emptied at boot)")
 
     # the service user first, so directories can be given to it
     if real:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from agent.errors import ConfigError
-from agent.profiles import detect, list_profiles, load_profile
+from agent.profiles import detect, list_profiles, load_profile, shortfalls, usable_cores
 
 HELP = "firmware profiles: detect the one for this device, list them, or show one's values"
 
@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--device-tree-model", default="/proc/device-tree/model", help=argparse.SUPPRESS)
     d.add_argument("--cpuinfo", default="/proc/cpuinfo", help=argparse.SUPPRESS)
     d.add_argument("--machine", default=None, help=argparse.SUPPRESS)
+    d.add_argument("--cores", type=int, default=None, help=argparse.SUPPRESS)
     sub.add_parser("list", help="list the profiles found, with what each was tuned for")
     s = sub.add_parser("show", help="print a profile's metadata and values (as YAML)")
     s.add_argument("name", help="profile name or file")
@@ -51,4 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(found_profile.name)
     print(f"# {found_profile.reason} ({found_profile.path})")
+    cores = args.cores if args.cores is not None else usable_cores()
+    for problem in shortfalls(load_profile(str(found_profile.path)), cores):
+        print(f"# below this profile's assumptions: {problem}")
     return 0

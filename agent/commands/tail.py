@@ -2,9 +2,11 @@
 
 Connects with the config's broker, credentials and TLS settings (the same code as the agent's MQTT
 sink), subscribes to ``<prefix>/<site>/<gateway>/alert/#`` and the gateway's ``status``, and prints
-a compact line per alert (time, site/gateway, severity, class, score, count, phase, the 5-tuple or
-CAN id), or the raw JSON with ``--json``. ``--site +`` / ``--gateway +`` (or ``--all``) follow every
-site or gateway on the broker.
+a line per alert (:func:`agent.alerts.text.format_alert`, the console sink's and the demo's line:
+data time, site/gateway, phase, severity, class, score, attacker -> victim, evidence), or the raw
+JSON with ``--json``. ``--site +`` / ``--gateway +`` (or ``--all``) follow every
+site or gateway on the broker. It exits with status 1 when it never reached the broker (with
+``--timeout``), so a script can tell "no alerts" from "no broker".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from agent.alerts.text import format_alert
 from agent.commands import add_config_arguments, config_from_args
+from agent.validate import check_values
 
 HELP = "subscribe to the gateway's alerts over MQTT and print them as they arrive"
 
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.sinks.mqtt import describe_reason, make_client, topic_part
 
     cfg = config_from_args(args)
+    check_values(cfg)  # a port paho would refuse with a traceback is named here
     prefix = cfg.mqtt.topic_prefix.rstrip("/")
     site = "+" if args.all else (args.site or topic_part(cfg.site))
     gateway = "+" if args.all else (args.gateway or topic_part(cfg.gateway_id))
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         topics.append(f"{prefix}/{site}/{gateway}/status")
     client = make_client(cfg.mqtt, f"edge-ids-tail-{os.getpid()}-{os.urandom(3).hex()}")
     done = threading.Event()
+    connected = threading.Event()
     seen = 0
     lock = threading.Lock()
 
@@ -68,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"tail: broker {cfg.mqtt.host}:{cfg.mqtt.port} refused the connection: "
                   f"{describe_reason(reason)}; retrying", file=sys.stderr, flush=True)
             return
+        connected.set()
         print(f"tail: connected to {cfg.mqtt.host}:{cfg.mqtt.port}, following {', '.join(topics)}",
               file=sys.stderr, flush=True)
         c.subscribe([(t, 1) for t in topics])
@@ -108,4 +114,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         client.disconnect()
         client.loop_stop()
+    if not connected.is_set():
+        print(f"tail: never reached the broker at {cfg.mqtt.host}:{cfg.mqtt.port}; check mqtt.host, mqtt.port "
+              "and that the broker runs", file=sys.stderr)
+        return 1
     return 0

@@ -168,14 +168,16 @@ class CaptureThread(threading.Thread):
                 batch = add(record)
                 if batch is not None:
                     self.offer(batch)
-            rest = self.batcher.take()
-            if rest:
-                self.offer(rest)
         except BaseException as exc:  # noqa: BLE001 - reported to the pipeline, which decides
             self.error = exc
             if not stop.is_set():
                 log.error("capture stopped: %s", exc)
         finally:
+            # The partial batch goes on after an error too: every record counted in is scored
+            # (or, when the queue is full at a stop, counted as dropped), never silently lost.
+            rest = self.batcher.take()
+            if rest:
+                self.offer(rest)
             self.finished = True
             self._put_end()
 

@@ -145,36 +145,23 @@ def build_scoring(
     on any problem, before anything is swapped.
     """
     from agent.alerts.policy import AlertPolicy
-    from agent.bundle import load_bundle
-    from agent.evidence import merged_floors
-    from agent.features import FEATURE_KINDS, record_filter
+    from agent.features import record_filter
     from agent.preprocess import Preprocessor
-    from agent.rules import build_rules
     from agent.scorer import Scorer
     from agent.sinks import build_sinks
+    from agent.validate import validate
 
-    bundle = load_bundle(cfg.model.bundle, feature_kind=cfg.features.kind)
-    m = bundle.manifest
-    unknown = [k for k in cfg.model.thresholds if k not in m.classes]
-    if unknown:
-        raise EdgeIdsError(
-            f"model.thresholds: class(es) {', '.join(unknown)} are not in bundle {m.name!r} "
-            f"(classes: {', '.join(m.classes)})"
-        )
-    if cfg.alerts.confirm_windows is not None and cfg.alerts.confirm_windows < 1:
-        raise EdgeIdsError(f"alerts.confirm_windows: must be >= 1, got {cfg.alerts.confirm_windows}")
+    # the feature extractor keeps its flow state across a reload that leaves its settings alone
+    kept = previous.extractor if previous is not None and previous.cfg.features == cfg.features else None
+    checked = validate(cfg, extractor=kept, with_sinks=with_sinks)
+    m = checked.bundle.manifest
     span = cfg.alerts.confirm_span_windows
-    if span is not None and span < 0:
-        raise EdgeIdsError(f"alerts.confirm_span_windows: must be >= 0, got {span}")
-    if previous is not None and previous.cfg.features == cfg.features:
-        extractor = previous.extractor
-    else:
-        extractor = FEATURE_KINDS.load(cfg.features.kind).from_config(cfg.features)
+    extractor = checked.extractor
     if previous is not None and previous.extractor is extractor and previous.cfg.rules == cfg.rules:
         rules = previous.rules  # their evidence so far goes on with the extractor's state
     else:
-        rules = build_rules(cfg.rules, list(extractor.columns))
-    baseline = site_baseline(cfg)
+        rules = checked.rules
+    baseline = checked.baseline
     learning = None
     if baseline is not None:
         from agent.baseline import build_detector
@@ -199,8 +186,8 @@ def build_scoring(
         idle_timeout_s=cfg.features.stream_idle_timeout_s,
         stride=getattr(cfg.model, "window_stride", None),
     )
-    scorer = Scorer(bundle, threads=cfg.model.threads, max_batch=max(1, cfg.model.batch_size),
-                    evidence=merged_floors(m, cfg.model.evidence))
+    scorer = Scorer(checked.bundle, threads=cfg.model.threads, max_batch=max(1, cfg.model.batch_size),
+                    evidence=checked.evidence)
     thresholds = merged_thresholds(m, cfg, baseline)
     severity = dict(m.severity)
     severity.update(cfg.alerts.severity)

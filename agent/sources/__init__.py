@@ -7,7 +7,9 @@ Each backend is a class built with ``Backend.from_config(source_config)``; itera
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 from agent.registry import Registry
@@ -48,3 +50,34 @@ SOURCES: Registry[Any] = Registry(
         "scapy": "scapy (pip install scapy)",
     },
 )
+
+
+#: file names the pcap backend reads; anything else is a CAN log (candump, asc, trc, blf, csv)
+PCAP_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz")
+#: how pcap and pcapng files start (both byte orders, µs and ns timestamps)
+PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
+               b"\x0a\x0d\x0d\x0a")
+
+
+def file_backend(path: str | os.PathLike[str]) -> str:
+    """``"pcap"`` or ``"canlog"``: the file backend that reads ``path``, by its content where that
+    settles it (a capture renamed ``.log`` is still a capture), else by its name."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        head = b""
+    if head in PCAP_MAGICS:
+        return "pcap"
+    return "pcap" if p.name.lower().endswith(PCAP_SUFFIXES) else "canlog"
+
+
+def first_record(backend: str, source_config: Any) -> None:
+    """Open the file source and read its first record, so a file of the wrong format is refused with
+    the reader's own message (naming the file) before a model is loaded."""
+    source = SOURCES.load(backend).from_config(source_config)
+    try:
+        next(iter(source), None)
+    finally:
+        source.close()

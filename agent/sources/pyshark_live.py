@@ -196,6 +196,11 @@ class PysharkLiveSource:
             capture.close()
         except Exception as exc:  # noqa: BLE001 - tshark killed on purpose may "crash" on its way out
             log.debug("%s: closing tshark: %s", self.interface, exc)
+            # pyshark keeps a process whose exit status it objects to, and its __del__ would close it
+            # again and raise the same error where no one can catch it; every process has ended here
+            running = getattr(capture, "_running_processes", None)
+            if running is not None:
+                running.clear()
         with self._lock:
             self._capture = None
 

@@ -512,7 +512,7 @@ def normal_monitoring(cap: Capture, site: Site, t0: float, t1: float) -> None:
     collector that is not listening answers each with ICMP port unreachable, rate-limited.
 
     Switched on with the plant-floor traffic (:func:`trainer.lab.plant_floor.add_plant_floor`,
-    ``generate --plant-floor``), not in every session: see README's *Known limits* for what a model
+    ``generate --plant-floor``), not in every session: see docs/lab.md, *Known limits* for what a model
     trained with it in every session did.
     """
     rng = cap.rng
