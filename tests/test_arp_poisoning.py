@@ -147,7 +147,7 @@ def test_thresholds_come_from_the_config_and_pairs_stay_bounded() -> None:
 
 
 def test_rules_are_built_for_the_context_features_only_and_bad_settings_are_named() -> None:
-    everything = ["arp_poisoning", "tcp_flood", "udp_flood", "icmp_flood", "port_scan", "ssh_guessing"]
+    everything = ["arp_poisoning", "tcp_flood", "udp_flood", "icmp_flood", "port_scan", "ssh_guessing", "web_attack"]
     assert [r.name for r in build_rules(RulesConfig(), HostContextExtractor.columns)] == everything
     assert [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)] == everything[1:]
     off = load_config(None, ["rules.arp_poisoning.enabled=false"])
@@ -175,7 +175,8 @@ def test_a_finding_announces_its_incident_at_once_and_merges_with_the_models_win
     e = start[0]["edge_ids"]
     assert (e["phase"], e["count"], e["rule"], e["evidence"]) == ("start", 2, "arp_poisoning", "why")
     assert start[0]["src_ip"] == GW and start[0]["proto"] == "ARP"
-    assert e["first_seen"] == start[0]["timestamp"].replace("12.000000", "00.000000")
+    # the rule's evidence dates the incident it announces, not the window the model could not confirm
+    assert e["first_seen"] == start[0]["timestamp"].replace("12.000000", "04.000000")
     assert p.observe("global", window, 8.0, 14.0, ctx) == []  # merged, nothing new to tell yet
     end = p.flush()
     assert [a["edge_ids"]["phase"] for a in end] == ["end"]
