@@ -14,7 +14,7 @@ or SIGTERM):
 
 * ``lan``: a Linux bridge joining the three hosts below (nothing leaves it; IPv6 is off everywhere)
 * attacker ``10.77.0.1``: runs the tools (IP forwarding on, as arpspoof is normally used)
-* victim ``10.77.0.2``: an HTTP server on 80 (``python -m http.server``), a Mosquitto broker on 1883
+* victim ``10.77.0.2``: a small web HMI on 80 (``web_hmi.py``), a Mosquitto broker on 1883
   when ``mosquitto`` is installed, and a Modbus/TCP-like server on 502 that answers every request;
   the capture is taken on its interface
 * gateway ``10.77.0.254``: the benign client: an HTTP GET every 0.5 s, a Modbus read every second,
@@ -46,8 +46,10 @@ Everyday programs run the same way, from the attacker's host as a second client 
 victim starts for that scenario only, and must raise nothing (:func:`everyday_scenarios`):
 ``ssh_scp`` (OpenSSH), ``http_download`` and ``https_download`` (curl fetching a 4 MB random file),
 ``snmp_polling`` (net-snmp against snmpd), ``syslog_udp`` (logger), ``dns_lookups`` (dig against
-dnsmasq), ``smb_copy`` (smbclient against Samba) and ``ntp_queries`` (ntpdate against chrony). A
-full run takes about eighteen minutes.
+dnsmasq), ``smb_copy`` (smbclient against Samba) and ``ntp_queries`` (ntpdate against chrony). Web
+attacks on the HMI (sqlmap, wapiti, dirb, gobuster, nmap's HTTP scripts, XSS payloads, a web shell
+upload, a netcat reverse shell) and benign web clients are in ``web_scenarios.py``. A full run takes
+about eighteen minutes, the web scenarios twenty more. ``--install`` apt-installs what is missing.
 
 Each capture is replayed twice: as captured, and with the background filtered out (``attack
 only``: every frame to or from the gateway's address dropped, ARP kept for the MITM scenarios), which
@@ -76,11 +78,12 @@ Needs root, iproute2 and (Debian/Ubuntu packages)::
         nftables iputils-ping thc-ipv6                  # optional: more tools
     apt-get install openssh-server curl snmp snmpd dnsutils dnsmasq-base samba smbclient \
         ntpsec-ntpdate chrony                           # optional: the everyday programs
+    apt-get install sqlmap wapiti dirb gobuster netcat-openbsd wget   # optional: the web scenarios
 
 Run from anywhere::
 
     sudo .venv/bin/python bench/detect_real_tools.py [--out result.json] [--keep DIR]
-        [--scenario NAME ...] [--config configs/ethernet.yaml] [--set KEY=VALUE ...]
+        [--scenario NAME ...] [--install] [--config configs/ethernet.yaml] [--set KEY=VALUE ...]
     .venv/bin/python bench/detect_real_tools.py --rescore DIR [--scenario NAME ...] [--out result.json]
 """
 
@@ -390,7 +393,15 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
                  "thc-ipv6", with_ipv6("vic", VICTIM_IP6, "while :; do sleep 1; done"), ("atk6-flood_router6",)),
         Scenario("benign_only", None, None, benign_s, "background only"),
         *everyday_scenarios(),
+        *web_scenarios(),
     ]
+
+
+def web_scenarios() -> list[Scenario]:
+    """The web scenarios (``web_scenarios.py``, beside this file)."""
+    from web_scenarios import web_scenarios
+
+    return web_scenarios()
 
 
 def _loop(body: str, pause_s: float, times: int = 0) -> tuple[str, ...]:
@@ -527,7 +538,8 @@ class Lab:
         www.mkdir()
         (www / "index.html").write_text("<html><body><h1>line 1 HMI</h1><p>all pumps running</p></body></html>\n")
         py = sys.executable
-        self.spawn("vic", [py, "-m", "http.server", "80", "--bind", VICTIM_IP, "--directory", str(www)], "http.log")
+        hmi = str(Path(__file__).with_name("web_hmi.py"))
+        self.spawn("vic", [py, hmi, "--bind", VICTIM_IP, "--port", "80", "--directory", str(www)], "http.log")
         self.spawn("vic", [py, "-c", MODBUS_SERVER, VICTIM_IP], "modbus.log")
         ports = ["80", "502"]
         mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").is_file()
@@ -877,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="extra config override passed to the replay (repeatable)")
     ap.add_argument("--scenario", action="append", choices=all_names, help="run only these (repeatable)")
+    ap.add_argument("--install", action="store_true",
+                    help="apt-get install the required tools and the chosen scenarios' packages that are missing")
     ap.add_argument("--out", type=Path, help="also write the table and details as JSON here")
     ap.add_argument("--keep", type=Path, help="keep the pcaps (and alerts, tool logs) in this directory")
     ap.add_argument("--settle", type=float, default=5.0, help="seconds of benign traffic before and after each tool")
@@ -898,6 +912,11 @@ def main(argv: list[str] | None = None) -> int:
                                             "overrides": args.overrides, "scenarios": rows}, indent=2) + "\n")
         return 0
 
+    if args.install:
+        from web_scenarios import install_missing
+
+        install_missing([s for s in scenarios(args.flood_seconds, args.benign_seconds)
+                         if not args.scenario or s.name in args.scenario], REQUIRED_TOOLS)
     problem = preflight()
     if problem:
         print(problem, file=sys.stderr)
