@@ -246,3 +246,43 @@ def test_calibration_mutes_what_the_site_would_have_raised_and_raises_near_misse
     baseline = Baseline("can", "can-temporal", {}, {}, {}, thresholds)
     cfg = load_config(None, ["model.thresholds={DoS: 0.97}"])
     assert merged_thresholds(manifest, cfg, baseline) == {"DoS": 0.97, "SPOOFING": MUTED}  # the config wins
+
+
+def test_learning_live_from_a_bus_for_some_seconds(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    import can
+
+    from agent.commands.learn import learn
+    from agent.config import load_config
+
+    channel = "edge-ids-learn-live"
+    cfg = load_config(str(Path(__file__).resolve().parent.parent / "configs" / "can.yaml"),
+                      ["mqtt.enabled=false", f"state_dir={tmp_path}", "source.backend=canbus",
+                       f"source.can={{interface: virtual, channel: {channel}}}"])
+    stop = threading.Event()
+
+    def send() -> None:
+        with can.Bus(interface="virtual", channel=channel) as bus:
+            n = 0
+            while not stop.is_set():
+                bus.send(can.Message(arbitration_id=0x123, data=bytes([n & 0xFF, 0, 0x40, 0, 0, 0, 0, 0]),
+                                     is_extended_id=False))
+                n += 1
+                time.sleep(0.005)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        t0 = time.monotonic()
+        baseline = learn(cfg, [], 2.0, str(tmp_path / "live"))
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        sender.join(5)
+    assert 1.5 <= took < 10
+    entry = baseline.content["ids"]["0x123"]
+    assert entry["frames"] > 100 and entry["bytes"][2] == [0x40]
+    assert baseline.source["backend"] == "canbus"
+    assert load_baseline(tmp_path / "live", "can-temporal")

@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import itertools
 import sys
-import time
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", required=True, help="directory to write the baseline to")
 
 
-def _batches(records: Iterable[Any], until: float | None = None) -> Iterator[list[Any]]:
-    """``records`` in batches; with ``until`` (a monotonic time), none started after it."""
+def _batches(records: Iterable[Any]) -> Iterator[list[Any]]:
+    """``records`` in batches of :data:`BATCH` (the last one shorter)."""
     it = iter(records)
-    while until is None or time.monotonic() < until:
-        batch = list(itertools.islice(it, BATCH))
-        if not batch:
-            return
+    while batch := list(itertools.islice(it, BATCH)):
         yield batch
 
 
@@ -72,9 +69,14 @@ def learn(cfg: AgentConfig, inputs: list[str], seconds: float | None, out: str) 
             learning = BaselineLearning(c.features.kind, list(sc.extractor.columns), dataclasses.asdict(cfg.source))
         learning.start_input(name)
         source = open_source(c)
-        until = time.monotonic() + seconds if name == "live" and seconds else None
+        close = getattr(source, "close", None)
+        # live: closing the source from a timer ends its iteration, however quiet the wire
+        timer = threading.Timer(seconds, close) if name == "live" and seconds and close is not None else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         try:
-            for batch in _batches(source, until):
+            for batch in _batches(source):
                 pairs = list(sc.extractor.rows_with_context(batch))
                 rows = [r for r, _ in pairs]
                 ctxs = [x for _, x in pairs]
@@ -82,7 +84,8 @@ def learn(cfg: AgentConfig, inputs: list[str], seconds: float | None, out: str) 
                 wb, probs = score_rows(sc, rows, ctxs)
                 learning.scores(sc.classes, sc.benign_class, probs, wb.keys, *_confirmation(sc))
         finally:
-            close = getattr(source, "close", None)
+            if timer is not None:
+                timer.cancel()
             if close is not None:
                 close()
     assert learning is not None and sc is not None
