@@ -180,3 +180,17 @@ def test_flood_windows_involving_an_attacker_count_as_its_attack() -> None:
     assert probs[2].argmax() == 2
     assert probs[3].argmax() == 1  # the attacked server and a client fast enough to flood it
     assert probs[4].argmax() == 1  # hosts the attack does not involve
+
+
+@pytest.mark.parametrize("payload", [
+    "<d3v/onmouseleave=[2].some(confirm)>", "<a/+/onpointerenter%0a=%0a(prompt)``>v3dm0s",
+    '"onmouseover="alert(1)', "'><html onpointerleave=confirm()>", "%3Cd3V%20OnMoUsEoVeR%3D(confirm)()%3E",
+])
+def test_script_signs_cover_generated_tags_and_handlers(payload: str) -> None:
+    assert signs(f"/search?q={payload}", "") == {"script"}
+
+
+@pytest.mark.parametrize("target", ["/api/x?online=1&type=2", "/a?types=(alert),(warning)", "/a?q=confirm+your+order",
+                                    "/report?title=<b>Report</b>", "/a?msg=\"hello\" on=1"])
+def test_script_signs_leave_plant_words_alone(target: str) -> None:
+    assert signs(target, "") == set()

@@ -61,9 +61,8 @@ SQL = re.compile(
 )
 SCRIPT = re.compile(
     r"<\s*/?\s*(?:script|svg|iframe|img|details|video|audio|object|embed|marquee|math|frameset|xss)\b"
-    r"|\b(?:java|vb)script\s*:|\bon(?:error|load|mouseover|mouseout|mouseenter|click|dblclick|focus|blur|toggle|"
-    r"start|begin|end|animationstart|pointerover|keydown|keyup|keypress|submit|change|input|wheel|scroll|resize|"
-    r"unload|beforeunload|hashchange|message|pageshow|select)\s*=|\b(?:alert|prompt|confirm)\s*[(`]"
+    r"|<\s*[a-z][a-z0-9]*[\s/+][^>]{0,200}?\bon[a-z]{3,25}\s*=|[\"'`]\s*[\s/+]*on[a-z]{3,25}\s*="
+    r"|\b(?:java|vb)script\s*:|\b(?:alert|prompt|confirm)\s*[(`]|\.\w+\(\s*(?:alert|prompt|confirm)\s*\)|\(\s*(?:alert|prompt|confirm)\s*\)\s*[(`]"
     r"|document\s*\.\s*(?:cookie|domain|location|write)|\beval\s*\(|\bsrcdoc\s*=|\bexpression\s*\(",
     re.IGNORECASE,
 )
