@@ -15,6 +15,7 @@ one-hot column the canonical string is looked up in the vocabulary; unknown valu
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -108,6 +109,11 @@ class Preprocessor:
         widths = [c.width for c in self.columns]
         self._offset = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
         self.stats: dict[str, int] = {"unparseable_numeric": 0, "unknown_category": 0}
+        numeric = [j for j, c in enumerate(self.columns) if c.kind == "numeric"]
+        #: list rows' numeric feature values in one call per row, and where they go in the output
+        self._numeric_values = operator.itemgetter(*(int(self._index[j]) for j in numeric)) if numeric else None
+        self._numeric_at = self._offset[numeric]
+        self._onehots = [(j, int(self._index[j])) for j, c in enumerate(self.columns) if c.kind == "onehot"]
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, row_columns: Sequence[str] | None = None) -> Preprocessor:
@@ -174,6 +180,32 @@ class Preprocessor:
         self.stats["unknown_category"] += int(np.count_nonzero(out < 0))
         return out
 
+    def _list_rows(self, rows: list[Any]) -> np.ndarray | None:
+        """List rows (the extractor's) whose numeric feature values are all numbers, encoded without
+        building an array of every column: the agent's hot path. ``None`` when a numeric value needs
+        the project encoding (a string that is not a number, hex): the general path then runs.
+
+        Same output as the general path: numbers are converted as it converts them (``float`` of each
+        value, absent and NaN as 0), and one-hot columns go through the same vocabulary lookup."""
+        n = len(rows)
+        out = np.zeros((n, self.n_features), dtype=np.float32)
+        values = self._numeric_values
+        if values is not None:
+            try:
+                x = np.array([values(r) for r in rows], dtype=np.float64).reshape(n, len(self._mean))
+            except (ValueError, TypeError, IndexError):
+                return None
+            out[:, self._numeric_at] = (np.nan_to_num(x, nan=0.0) - self._mean) / self._scale
+        for j, i in self._onehots:
+            try:
+                col = np.array([r[i] for r in rows], dtype=object)
+            except IndexError:
+                return None
+            idx = self._onehot_index(col, self._vocab[j])
+            hit = idx >= 0
+            out[np.nonzero(hit)[0], int(self._offset[j]) + idx[hit]] = 1.0
+        return out
+
     def transform(self, rows: Any) -> np.ndarray:
         """Raw rows -> ``(N, n_features)`` float32 feature matrix.
 
@@ -183,6 +215,10 @@ class Preprocessor:
         if self._all_numeric and isinstance(rows, np.ndarray) and rows.ndim == 2 and rows.dtype.kind in "biuf":
             x = rows[:, self._index].astype(np.float64)
             return ((np.nan_to_num(x, nan=0.0) - self._mean) / self._scale).astype(np.float32)
+        if isinstance(rows, list) and rows and isinstance(rows[0], (list, tuple)):
+            fast = self._list_rows(rows)
+            if fast is not None:
+                return fast
         cols = self._column_arrays(rows)
         n = len(cols[0]) if cols else 0
         out = np.zeros((n, self.n_features), dtype=np.float32)

@@ -1,0 +1,48 @@
+"""The preprocessor's path for the extractor's list rows gives exactly what its general path gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.bundle import load_bundle
+from agent.config import FeaturesConfig, SourceConfig
+from agent.features import FEATURE_KINDS
+from agent.preprocess import Preprocessor
+from agent.sources import SOURCES
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+@pytest.mark.parametrize("bundle,kind,backend,capture", [
+    ("edge-iiotset-lab", "edge-iiotset-context", "pcap", "capture.pcap"),
+    ("ciciov2024-lab", "can-temporal", "canlog", "capture.log"),
+])
+def test_list_rows_encode_as_the_general_path(bundle: str, kind: str, backend: str, capture: str) -> None:
+    manifest = load_bundle(MODELS / bundle, feature_kind=kind).manifest
+    extractor = FEATURE_KINDS.load(kind).from_config(FeaturesConfig(kind=kind))
+    path = MODELS / bundle / "demo" / capture
+    source = SOURCES.load(backend).from_config(SourceConfig(backend=backend, path=str(path)))
+    rows = [row for row, _ in extractor.rows_with_context(iter(source))]
+    fast, general, probe = (Preprocessor(manifest, extractor.columns) for _ in range(3))
+    listed = 0
+    for lo in range(0, len(rows), 512):
+        batch = rows[lo:lo + 512]
+        listed += probe._list_rows(batch) is not None  # the list path takes it (not the general one)
+        assert np.array_equal(fast.transform(batch), general.transform(tuple(batch)))  # a tuple takes the general path
+    assert listed >= len(rows) // 512
+    assert fast.stats == general.stats
+
+
+def test_a_value_needing_the_project_encoding_takes_the_general_path() -> None:
+    manifest = load_bundle(MODELS / "ciciov2024-lab", feature_kind="can-temporal").manifest
+    columns = FEATURE_KINDS.load("can-temporal").columns
+    pp = Preprocessor(manifest, columns)
+    row = [0] * len(columns)
+    hexed = list(row)
+    hexed[list(columns).index("dt_id")] = "0x10"  # 16 under the project encoding, no float
+    plain = list(row)
+    plain[list(columns).index("dt_id")] = 16
+    assert np.array_equal(pp.transform([hexed]), pp.transform([plain]))
