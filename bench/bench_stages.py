@@ -5,11 +5,11 @@ reading the capture, feature extraction, each rule and detector beside the model
 cutting windows, int8 scoring, and the content rules' judgement plus the alert policy. Extraction is
 also timed frame by frame and summed per protocol (the frame's application protocol, else its
 transport). The input is one lab Ethernet session with every class and the plant-floor protocols
-(``edge-ids-trainer generate --seed 7 --scale 0.2 --plant-floor``), or ``--pcap FILE``; with
-``--baseline`` a site baseline learned from the same capture runs too. Each later change to the hot
-path shows its cost here.
+(``edge-ids-trainer generate --seed 7 --scale 0.2 --plant-floor``), or ``--input FILE`` (a CAN log
+with ``--config configs/can.yaml``); with ``--baseline`` a site baseline learned from the same
+capture runs too. Each later change to the hot path shows its cost here.
 
-    .venv/bin/python bench/bench_stages.py [--pcap FILE] [--config configs/ethernet.yaml] [--baseline]
+    .venv/bin/python bench/bench_stages.py [--input FILE] [--config configs/ethernet.yaml] [--baseline]
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ def lab_capture(tmp: Path) -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pcap", type=Path, help="capture to replay (default: a lab session)")
+    ap.add_argument("--input", type=Path, help="capture or CAN log to replay (default: a lab Ethernet session)")
     ap.add_argument("--config", default=str(REPO / "configs" / "ethernet.yaml"))
     ap.add_argument("--baseline", action="store_true", help="also run a site baseline learned from the capture")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        pcap = args.pcap or lab_capture(t)
+        pcap = args.input or lab_capture(t)
         cfg = load_config(args.config, ["mqtt.enabled=false", f"state_dir={t / 'state'}", "logging.level=WARNING"])
         if args.baseline:
             with contextlib.redirect_stdout(io.StringIO()):
@@ -67,7 +67,7 @@ def main() -> int:
 
         t0 = clock()
         records = list(open_source(cfg))
-        spent["read (pcap)"] = clock() - t0
+        spent["read (source)"] = clock() - t0
         fields = list(sc.context_fields)
         proto_at = fields.index("proto") if "proto" in fields else None
         app_at = fields.index("app_proto") if "app_proto" in fields else None
@@ -87,9 +87,10 @@ def main() -> int:
                                or (ctx[proto_at] if proto_at is not None else None) or "other (L2)")
                     by_proto[name][0] += 1
                     by_proto[name][1] += took / len(pairs)
+            findings = []
             for rule in sc.rules:
                 t0 = clock()
-                findings = rule.scan(rows, ctxs)
+                findings += rule.scan(rows, ctxs)
                 spent[f"rule {rule.name}"] += clock() - t0
             kept = [i for i, r in enumerate(rows) if sc.keep is None or sc.keep(r)]
             t0 = clock()
@@ -113,7 +114,7 @@ def main() -> int:
             spent["judge + policy"] += clock() - t0
     total = sum(spent.values())
     frames = len(records)
-    print(f"input: {pcap.name if args.pcap else 'lab session'}, {frames:,} frames; {total:.2f} s in all stages "
+    print(f"input: {pcap.name if args.input else 'lab session'}, {frames:,} frames; {total:.2f} s in all stages "
           f"({frames / total:,.0f} frames/s, single thread, extraction timed frame by frame)")
     print(f"{'stage':<32}{'seconds':>9}{'share':>8}{'us/frame':>10}")
     for name, s in sorted(spent.items(), key=lambda kv: -kv[1]):
