@@ -1,8 +1,11 @@
 """The CAN baseline: each id's timing and payload layout on one vehicle's bus, and what departs from it.
 
 Learned per id: frames, data lengths, the period (median gap) and how regular it is, the most frames
-it sent in a sliding window of each of :data:`WINDOWS_S`, and per payload byte the values it took
-(up to :data:`MAX_VALUES`; more is "varies"). Per bus: the most frames in one second.
+it sent in a sliding window of each of :data:`WINDOWS_S`, the bits that never changed, and per
+payload byte the values it took (up to :data:`MAX_VALUES`; more is "varies"), its range, how often it
+changed from frame to frame and what it looks like (constant, a counter, changing every frame like a
+checksum, a signal). Per bus: the most frames in one second. The detector reads the timing, lengths
+and constant bytes; the rest is for review and ``baseline diff``.
 
 Findings, each one alert-policy finding of the model's classes (so incidents merge with its windows):
 
@@ -82,6 +85,18 @@ class _IdLearning:
     recent: deque[float] = field(default_factory=deque)
     most: list[int] = field(default_factory=lambda: [0] * len(WINDOWS_S))
     values: list[set[int] | None] = field(default_factory=lambda: [set() for _ in range(8)])
+    low: list[int] = field(default_factory=lambda: [255] * 8)
+    high: list[int] = field(default_factory=lambda: [0] * 8)
+    ones: int = 0
+    """bits set in any frame (with ``zeros``: the bits that never changed)"""
+    zeros: int = 0
+    """bits clear in any frame"""
+    last: list[int] | None = None
+    """the previous frame's bytes (within a segment)"""
+    changes: list[int] = field(default_factory=lambda: [0] * 8)
+    """frames whose byte differs from the previous frame's"""
+    steps: list[dict[int, int]] = field(default_factory=lambda: [{} for _ in range(8)])
+    """per byte, how often each difference (mod 256) from the previous frame occurred"""
     first_ts: float = 0.0
     last_seen: float = 0.0
 
@@ -112,6 +127,7 @@ class CanLearner:
         self._bus.clear()
         for st in self.ids.values():
             st.last_ts = None
+            st.last = None
             st.recent.clear()
 
     def feed(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> None:
@@ -152,12 +168,28 @@ class CanLearner:
                     k -= 1
                 if k > st.most[w]:
                     st.most[w] = k
-            for i, col in enumerate(dcols):
+            data = [int(row[col]) for col in dcols]
+            payload = int.from_bytes(bytes(data), "little")
+            st.ones |= payload
+            st.zeros |= ~payload & 0xFFFFFFFFFFFFFFFF
+            last = st.last
+            for i, b in enumerate(data):
                 vals = st.values[i]
                 if vals is not None:
-                    vals.add(int(row[col]))
+                    vals.add(b)
                     if len(vals) > MAX_VALUES:
                         st.values[i] = None
+                if b < st.low[i]:
+                    st.low[i] = b
+                if b > st.high[i]:
+                    st.high[i] = b
+                if last is not None and b != last[i]:
+                    st.changes[i] += 1
+                    step = (b - last[i]) & 0xFF
+                    steps = st.steps[i]
+                    if step in steps or len(steps) < 32:
+                        steps[step] = steps.get(step, 0) + 1
+            st.last = data
             bus.append(ts)
             while ts - bus[0] > 1.0:
                 bus.popleft()
@@ -210,7 +242,27 @@ def _summarise(st: _IdLearning) -> dict[str, Any]:
     entry["periodic"] = bool(total >= 10 and regular >= REGULAR_SHARE and period <= WINDOWS_S[-1] / 2)
     entry["most_per_window"] = dict(zip((f"{w:g}" for w in WINDOWS_S), st.most, strict=True))
     entry["bytes"] = [None if v is None else sorted(v) for v in st.values]
+    entry["constant_bits"] = f"0x{(~(st.ones & st.zeros)) & 0xFFFFFFFFFFFFFFFF:016X}"
+    entry["ranges"] = [[lo, hi] if lo <= hi else None for lo, hi in zip(st.low, st.high, strict=True)]
+    pairs = max(1, st.frames - 1)
+    entry["change_share"] = [round(c / pairs, 3) for c in st.changes]
+    entry["roles"] = [_role(st, i, pairs) for i in range(8)]
     return entry
+
+
+def _role(st: _IdLearning, i: int, pairs: int) -> str:
+    """What byte ``i`` of an id looks like: constant, counter (one step from frame to frame, modulo
+    256, in 9 frames of 10), varies-each-frame (a checksum or a fast signal), or signal."""
+    if st.values[i] is not None and len(st.values[i] or ()) <= 1:
+        return "constant"
+    steps = st.steps[i]
+    if steps and pairs >= 10:
+        step, n = max(steps.items(), key=lambda kv: kv[1])
+        if step and n >= 0.9 * pairs:
+            return f"counter (+{step if step < 128 else step - 256})"
+    if st.changes[i] >= 0.9 * pairs and pairs >= 10:
+        return "changes every frame (checksum-like or fast)"
+    return "signal"
 
 
 def window_for(period: float) -> int:
@@ -484,13 +536,30 @@ def summary(content: dict[str, Any]) -> list[str]:
     periodic = sum(1 for e in ids.values() if e.get("periodic"))
     lines = [f"bus: {len(ids)} ids ({periodic} periodic), at most {bus.get('most_frames_per_s', 0)} frames/s, "
              f"channels {', '.join(bus.get('channels', [])) or '-'}",
-             f"{'id':>6}  {'frames':>7}  {'dlc':>5}  {'period ms':>9}  {'regular':>7}  constant bytes"]
+             f"{'id':>6}  {'frames':>7}  {'dlc':>5}  {'period ms':>9}  {'regular':>7}  bytes 0-7 (C constant=value, "
+             "N counter, X changes every frame, S signal low-high)"]
     for name, e in ids.items():
-        consts = [f"{i}={v[0]:02X}" for i, v in enumerate(e.get("bytes") or []) if v is not None and len(v) == 1]
         period = f"{e.get('period_s', 0) * 1000:.1f}" if e.get("periodic") else "-"
         lines.append(f"{name:>6}  {e.get('frames', 0):>7}  {','.join(map(str, e.get('dlc', []))):>5}  {period:>9}  "
-                     f"{e.get('regular_share', 0):>7.2f}  {' '.join(consts) or '-'}")
+                     f"{e.get('regular_share', 0):>7.2f}  {' '.join(_byte_cells(e))}")
     return lines
+
+
+def _byte_cells(e: dict[str, Any]) -> list[str]:
+    """One short cell per payload byte for ``baseline show``."""
+    cells = []
+    values, ranges = e.get("bytes") or [None] * 8, e.get("ranges") or [None] * 8
+    for i, role in enumerate(e.get("roles") or ["signal"] * 8):
+        if role == "constant" and values[i]:
+            cells.append(f"C{values[i][0]:02X}")
+        elif role.startswith("counter"):
+            cells.append("N")
+        elif role.startswith("changes"):
+            cells.append("X")
+        else:
+            lo_hi = ranges[i]
+            cells.append(f"S{lo_hi[0]:02X}-{lo_hi[1]:02X}" if lo_hi else "S")
+    return cells
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
