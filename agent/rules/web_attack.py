@@ -253,8 +253,9 @@ class WebAttackRule:
             if isinstance(hexdata, str) and TOOL_AGENT.search(_head(hexdata)):
                 c.tool += 1
             found = signs(target, body)
-            for fam in found:
-                c.families[fam] = c.families.get(fam, 0) + 1
+            for fam in FAMILIES:  # in a fixed order: a set's order changes from run to run
+                if fam in found:
+                    c.families[fam] = c.families.get(fam, 0) + 1
             if found:
                 self._counters["web_attack_requests_flagged"] += 1
             if found or c.reported is not None or self._leaning(c) is not None:
@@ -328,7 +329,7 @@ class WebAttackRule:
         if verdict is not None:
             return verdict[0]
         if c.families:
-            top = max(c.families, key=lambda f: c.families[f])
+            top = max(FAMILIES, key=lambda f: c.families.get(f, 0))  # a tie goes to the first family
             return {"sql": self.cfg.sql_class, "script": self.cfg.xss_class}.get(top, self.cfg.scanner_class)
         if c.odd >= 2 or c.tool >= 2 or (len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
             return self.cfg.scanner_class

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import queue
 import threading
 import time
@@ -268,7 +269,10 @@ class Pipeline:
         self.drain_timeout_s = cfg.mqtt.drain_grace_s if drain_timeout_s is None else drain_timeout_s
         self.counters = Counters(cfg.runtime.memory_limit_mb)
         batch = max(1, min(CAPTURE_BATCH, cfg.runtime.queue_size))
-        self.batcher = Batcher(batch, cfg.model.max_wait_ms / 1000.0)
+        # live (drop), a partial batch waits at most max_wait_ms (latency); a file replayed with
+        # back-pressure (block) is cut in full batches only, so its batches, and so what the rules see
+        # of a batch before its windows, depend on the file alone (the result is reproducible)
+        self.batcher = Batcher(batch, cfg.model.max_wait_ms / 1000.0 if mode == "drop" else math.inf)
         self.queue: queue.Queue[list[Any] | None] = queue.Queue(maxsize=max(1, cfg.runtime.queue_size // batch))
         self.counters.queue_capacity = self.queue.maxsize * batch
         self.source: Any = None
@@ -438,7 +442,7 @@ class Pipeline:
     def _score_loop(self) -> None:
         q = self.queue
         c = self.counters
-        wait_s = max(0.001, self.batcher.max_wait_s)
+        wait_s = max(0.001, self.cfg.model.max_wait_ms / 1000.0)
         hook = self.on_iteration
         last_flush = time.monotonic()
         try:
