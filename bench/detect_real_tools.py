@@ -394,6 +394,7 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
         Scenario("benign_only", None, None, benign_s, "background only"),
         *everyday_scenarios(),
         *web_scenarios(),
+        *held_back_web_scenarios(),
     ]
 
 
@@ -402,6 +403,13 @@ def web_scenarios() -> list[Scenario]:
     from web_scenarios import web_scenarios
 
     return web_scenarios()
+
+
+def held_back_web_scenarios() -> list[Scenario]:
+    """The held-back web variants (``web_scenarios.py``): tool runs the web rule was not developed on."""
+    from web_scenarios import held_back_scenarios
+
+    return held_back_scenarios()
 
 
 def _loop(body: str, pause_s: float, times: int = 0) -> tuple[str, ...]:

