@@ -1,4 +1,4 @@
-"""A lab :class:`~trainer.lab.ethernet.Capture` for a test to fill, and writing it to a pcap."""
+"""A lab :class:`~trainer.lab.ethernet.capture.Capture` for a test to fill, and writing it to a pcap."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import random
 from pathlib import Path
 
 from trainer.lab import wire
-from trainer.lab.ethernet import Capture, Site, make_site
+from trainer.lab.ethernet.capture import Capture
+from trainer.lab.ethernet.site import Site, make_site
 
 #: when the captures tests build start
 T0 = 1_700_000_000.0

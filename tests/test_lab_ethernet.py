@@ -23,7 +23,12 @@ from scapy.utils import RawPcapReader
 from test_host_context import ctx_rows
 
 from agent.sources.pcapfile import PcapFileSource
-from trainer.lab import ethernet
+from trainer.lab.ethernet.attacks.ransomware import atk_ransomware
+from trainer.lab.ethernet.attacks.scans import host_sweep
+from trainer.lab.ethernet.capture import Capture
+from trainer.lab.ethernet.labels import CLASSES
+from trainer.lab.ethernet.session import write_sessions
+from trainer.lab.ethernet.site import make_site
 
 SCALE, SESSIONS, SEED = 0.05, 2, 7
 
@@ -31,7 +36,7 @@ SCALE, SESSIONS, SEED = 0.05, 2, 7
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("lab-eth")
-    ethernet.write_sessions(out, SEED, SCALE, SESSIONS)
+    write_sessions(out, SEED, SCALE, SESSIONS)
     return out
 
 
@@ -61,7 +66,7 @@ def test_every_class_in_every_session_and_labels_line_up(lab: Path) -> None:
         assert len(rows) == len(frames(lab / f"{s['name']}.pcap")) == s["frames"]
         assert [int(r["frame"]) for r in rows] == list(range(1, len(rows) + 1))
         counts = Counter(r["Attack_type"] for r in rows)
-        assert set(counts) == set(ethernet.CLASSES)
+        assert set(counts) == set(CLASSES)
         assert all(r["Attack_label"] == ("0" if r["Attack_type"] == "Normal" else "1") for r in rows)
         assert {r["session"] for r in rows} == {s["name"]}
         # the attack frames are exactly those the episodes produced
@@ -153,10 +158,10 @@ def test_host_discovery_sweeps_the_subnet_in_address_order(outside: bool) -> Non
     a second pass for the silent ones; from outside an echo, a SYN to 443, an ACK to 80 and a
     timestamp request per address."""
     rng = random.Random(3)
-    site = ethernet.make_site(rng)
-    cap = ethernet.Capture(rng, pad_short=True)
+    site = make_site(rng)
+    cap = Capture(rng, pad_short=True)
     attacker = site.ext_attacker if outside else site.attacker
-    ethernet._host_sweep(cap, site, attacker, 100.0, 5000, "Port_Scanning")
+    host_sweep(cap, site, attacker, 100.0, 5000, "Port_Scanning")
     pk = [Ether(f[2]) for f in sorted(cap.frames)]
     subnet = site.gw.addr.rsplit(".", 1)[0]
     if outside:
@@ -240,8 +245,8 @@ def test_ransomware_turns_file_after_file(tmp_path: Path) -> None:
     """An episode long enough for several files: the connection's bulk turns many times a second
     (benign transfers turn seldom: test_lab_everyday)."""
     rng = random.Random(5)
-    cap = ethernet.Capture(rng, pad_short=False)
-    ethernet.atk_ransomware(cap, ethernet.make_site(rng), 1_700_000_000.0, 3000)
+    cap = Capture(rng, pad_short=False)
+    atk_ransomware(cap, make_site(rng), 1_700_000_000.0, 3000)
     path, _ = write_capture(cap, tmp_path / "ransomware.pcap")
     turning = [r["ctx.conn_turn_rate"] for r in ctx_rows(PcapFileSource(path)) if r["tcp.len"] >= 1000]
     assert turning and np.median(turning) > 3.0, np.median(turning)  # above 7 turns/s
@@ -257,8 +262,8 @@ def test_mitm_poisons_arp(lab: Path) -> None:
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path, lab: Path) -> None:
-    ethernet.write_sessions(tmp_path / "a", SEED, SCALE, 1, published_csv=False)
-    ethernet.write_sessions(tmp_path / "b", SEED + 1, SCALE, 1, published_csv=False)
+    write_sessions(tmp_path / "a", SEED, SCALE, 1, published_csv=False)
+    write_sessions(tmp_path / "b", SEED + 1, SCALE, 1, published_csv=False)
 
     def digest(p: Path) -> str:
         return hashlib.sha256(p.read_bytes()).hexdigest()

@@ -20,7 +20,10 @@ from test_host_context import ctx_rows
 
 from agent.sources.pcapfile import PcapFileSource
 from trainer.lab import everyday
-from trainer.lab.ethernet import NORMAL, Capture, make_site, normal_mqtt
+from trainer.lab.ethernet.benign.mqtt import normal_mqtt
+from trainer.lab.ethernet.capture import Capture
+from trainer.lab.ethernet.labels import NORMAL
+from trainer.lab.ethernet.site import make_site
 
 
 @pytest.fixture(scope="module")

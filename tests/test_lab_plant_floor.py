@@ -17,7 +17,8 @@ from lab_capture import T0, new_capture, write_capture
 from test_edge_iiotset_parity import compare, ours_for, tshark_rows
 
 from trainer.lab import plant_floor
-from trainer.lab.ethernet import NORMAL, generate_session
+from trainer.lab.ethernet.labels import NORMAL
+from trainer.lab.ethernet.session import generate_session
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--sessions must be >= 1 and --scale > 0")
     t = time.perf_counter()
     if args.kind == "ethernet":
-        from trainer.lab.ethernet import write_sessions
+        from trainer.lab.ethernet.session import write_sessions
         manifest = write_sessions(args.out, args.seed, args.scale, args.sessions,
                                   published_csv=not args.no_published_csv, plant_floor=args.plant_floor)
     else:

@@ -2,7 +2,7 @@
 
 ``make models`` runs ``python -m trainer.lab.default_models [--kind ethernet|can|all] [--quick]``:
 
-1. generate lab capture sessions with a fixed seed (:mod:`trainer.lab.ethernet`, :mod:`trainer.lab.can`);
+1. generate lab capture sessions with a fixed seed (:mod:`trainer.lab.ethernet.session`, :mod:`trainer.lab.can`);
 2. compute feature rows with the agent's own extractors (the published-schema CSVs the generator
    writes for Ethernet; ``can-temporal`` rows computed here for CAN);
 3. fit the preprocessing and train on the TRAIN capture sessions only, pick the epoch (early stopping)
@@ -289,7 +289,7 @@ def generate(plan: Plan, out: Path, seed: int | None = None, scale: float | None
              sessions: int | None = None) -> dict[str, Any]:
     """Run the lab generator (deterministic per seed)."""
     if plan.kind == "ethernet":
-        from trainer.lab.ethernet import write_sessions
+        from trainer.lab.ethernet.session import write_sessions
         # no published-schema CSVs: the model's rows come from the captures (extract_rows)
         return write_sessions(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions,
                               published_csv=False, plant_floor=plan.plant_floor)

@@ -18,42 +18,26 @@ import random
 import struct
 
 from trainer.lab import wire
-from trainer.lab.ethernet import (
-    ACK,
-    BROWSER_UAS,
-    NORMAL,
-    RST,
+from trainer.lab.ethernet.capture import Capture, IcmpErrorLimit, Tcp, port_unreachable
+from trainer.lab.ethernet.labels import NORMAL
+from trainer.lab.ethernet.payloads.dns import dns_answer, dns_name
+from trainer.lab.ethernet.payloads.http import BROWSER_UAS, http_request, http_response
+from trainer.lab.ethernet.payloads.mqtt import mqtt, mqtt_connect, mqtt_str
+from trainer.lab.ethernet.payloads.smb import smb2, smb_read, smb_session, smb_write
+from trainer.lab.ethernet.payloads.snmp import (
     SNMP_GET,
     SNMP_GETBULK,
     SNMP_GETNEXT,
     SNMP_RESPONSE,
     SNMP_TRAP2,
-    Capture,
-    Host,
-    IcmpErrorLimit,
-    Site,
-    Tcp,
-    _entropy_text,
-    _mstr,
-    _smb2,
     ber,
     ber_oid,
-    dns_answer,
-    dns_name,
-    external,
-    http_request,
-    http_response,
-    mqtt,
-    mqtt_connect,
-    port_unreachable,
-    rand_mac,
-    rtt,
-    smb_read,
-    smb_session,
-    smb_write,
     snmp_message,
-    ssdp_msearch,
 )
+from trainer.lab.ethernet.payloads.ssdp import ssdp_msearch
+from trainer.lab.ethernet.payloads.text import entropy_text
+from trainer.lab.ethernet.site import Host, Site, external, rand_mac, rtt
+from trainer.lab.wire import ACK, RST
 
 BROADCAST_MAC = b"\xff" * 6
 ETH_IPV6 = 0x86DD
@@ -200,7 +184,7 @@ def normal_pollers(cap: Capture, site: Site, t0: float, t1: float) -> None:
             body = f'{{"id": {rng.randint(1, 40)}, "v": {rng.uniform(0, 100):.2f}}}'.encode() if method == "POST" \
                 else b""
             resp = b"" if method == "HEAD" else (b'{"status": "ok", "uptime": %d}' % rng.randint(10, 10**7)
-                                                 if path != "/" else _entropy_text(rng, rng.randint(300, 3000)))
+                                                 if path != "/" else entropy_text(rng, rng.randint(300, 3000)))
             c.exchange(http_request(rng, method, host, path, ua, body=body, extra=auth, version=rng.choice(
                 ["1.1", "1.1", "1.0"]), ctype="application/json" if body else None),
                 http_response(rng, rng.choices([200, 204, 304, 503], [90, 4, 4, 2])[0] if method != "POST" else 201,
@@ -365,14 +349,14 @@ def normal_mqtt_churn(cap: Capture, site: Site, t0: float, t1: float) -> None:
         c.open()
         if rng.random() < 0.4:  # MQTT 5: protocol level 5 and an (empty or session-expiry) property block
             props = b"\x05\x11\x00\x00\x0e\x10" if rng.random() < 0.5 else b"\x00"
-            body = _mstr("MQTT") + b"\x05\x02" + struct.pack("!H", rng.choice([30, 60])) + props \
-                + _mstr(f"job-{rng.randrange(16**6):06x}")
+            body = mqtt_str("MQTT") + b"\x05\x02" + struct.pack("!H", rng.choice([30, 60])) + props \
+                + mqtt_str(f"job-{rng.randrange(16**6):06x}")
             c.exchange(mqtt(0x10, body), mqtt(0x20, b"\x00\x00\x00"), 0.002)
         else:
             c.exchange(mqtt_connect(f"{s.name}-{rng.randrange(16**4):04x}", 60), mqtt(0x20, b"\x00\x00"), 0.002)
         for pid in range(1, rng.randint(1, 5) + 1):
             topic = f"{site.topic_root}/{s.name}/event"
-            c.exchange(mqtt(0x32, _mstr(topic) + struct.pack("!H", pid) + b'{"event": "%d"}' % rng.randint(0, 99)),
+            c.exchange(mqtt(0x32, mqtt_str(topic) + struct.pack("!H", pid) + b'{"event": "%d"}' % rng.randint(0, 99)),
                        mqtt(0x40, struct.pack("!H", pid)), 0.001)
         if rng.random() < 0.7:
             c.send(True, mqtt(0xE0, b""), ack=False)
@@ -457,7 +441,7 @@ def _snmp_value(rng: random.Random) -> bytes:
         return ber(rng.choice([0x41, 0x42, 0x43]), raw)
     if kind < 0.7:
         return ber(0x02, bytes((rng.randrange(128),)))
-    return ber(0x04, _entropy_text(rng, rng.randint(3, 90)))
+    return ber(0x04, entropy_text(rng, rng.randint(3, 90)))
 
 
 def _snmp_walk(cap: Capture, nms: Host, dev: Host, t: float, sport: int, community: bytes, version: int,
@@ -662,8 +646,8 @@ def _smb_copy(c: Tcp, rng: random.Random, sizes: list[int], upload: bool, verify
     for size in sizes:
         name = f"{rng.choice(['backup', 'project', 'recipe', 'trend', 'firmware', 'report'])}{rng.randrange(999)}"
         mid += 1
-        c.exchange(_smb2(5, b"\x39\x00" + rng.randbytes(54) + f"{name}.zip".encode("utf-16-le"), mid, tree, sess,
-                         False), _smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
+        c.exchange(smb2(5, b"\x39\x00" + rng.randbytes(54) + f"{name}.zip".encode("utf-16-le"), mid, tree, sess,
+                        False), smb2(5, b"\x59\x00" + rng.randbytes(86), mid, tree, sess, True), 0.001)
         passes = [upload]  # write the file (an upload) or read it (a download)
         if upload and verify:
             passes.append(False)  # then read it back
@@ -675,8 +659,8 @@ def _smb_copy(c: Tcp, rng: random.Random, sizes: list[int], upload: bool, verify
                 else:
                     smb_read(c, rng, (mid, tree, sess), min(chunk, size - off))
         mid += 1
-        c.exchange(_smb2(6, b"\x18\x00" + rng.randbytes(22), mid, tree, sess, False),
-                   _smb2(6, b"\x3c\x00" + rng.randbytes(58), mid, tree, sess, True), 0.001)
+        c.exchange(smb2(6, b"\x18\x00" + rng.randbytes(22), mid, tree, sess, False),
+                   smb2(6, b"\x3c\x00" + rng.randbytes(58), mid, tree, sess, True), 0.001)
         c.t += rng.uniform(0.001, 0.2)
 
 

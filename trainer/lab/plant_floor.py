@@ -20,7 +20,11 @@ import struct
 from collections.abc import Callable, Sequence
 
 from trainer.lab import wire
-from trainer.lab.ethernet import NORMAL, Capture, Host, Site, Tcp, dns_name, rand_mac, ssdp_msearch
+from trainer.lab.ethernet.capture import Capture, Tcp
+from trainer.lab.ethernet.labels import NORMAL
+from trainer.lab.ethernet.payloads.dns import dns_name
+from trainer.lab.ethernet.payloads.ssdp import ssdp_msearch
+from trainer.lab.ethernet.site import Host, Site, rand_mac
 from trainer.lab.everyday import BROADCAST_MAC, discovery_groups, llmnr_port, normal_monitoring
 
 #: cyclic and polled traffic may add about this many frames per second of session, on average

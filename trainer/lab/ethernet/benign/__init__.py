@@ -1,0 +1,1 @@
+"""The site's own benign traffic, one module per kind (every frame labelled ``Normal``)."""

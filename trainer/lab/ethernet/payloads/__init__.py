@@ -1,0 +1,1 @@
+"""Application payloads the lab puts on the wire, one module per protocol."""
