@@ -43,6 +43,7 @@ Matched on purpose, because real traffic has them (each has a crafted parity tes
 """
 
 from agent.features.edge_iiotset.columns import COLUMN_KINDS, COLUMNS, encode_tshark
-from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor, format_frame_time
+from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor
+from agent.features.edge_iiotset.text import format_frame_time
 
 __all__ = ["COLUMNS", "COLUMN_KINDS", "EdgeIIoTsetExtractor", "encode_tshark", "format_frame_time"]
