@@ -26,13 +26,14 @@ one copy into the output), so Python work is per stream per batch, not per recor
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from agent.lru import LruTable
 
 KeyKind = Literal["global", "flow", "channel"]
 GLOBAL_KEY = "global"
@@ -140,7 +141,7 @@ class Windower:
         self.input_shape: tuple[int, ...] = (
             (self.n_features, 1) if layout == "record" else (self.size, self.n_features)
         )
-        self._streams: OrderedDict[Hashable, _Stream] = OrderedDict()
+        self._streams: LruTable[Hashable, _Stream] = LruTable(self.max_keys)
         self._last_sweep = 0.0
         self._stats = {"windows": 0, "streams_evicted_lru": 0, "streams_evicted_idle": 0}
 
@@ -333,17 +334,13 @@ class Windower:
 
     def _evict(self, now: float) -> None:
         """Drop streams beyond ``max_keys`` (least recently seen first) and idle ones."""
-        while len(self._streams) > self.max_keys:
-            self._streams.popitem(last=False)
-            self._stats["streams_evicted_lru"] += 1
+        self._stats["streams_evicted_lru"] += self._streams.trim()
         if now - self._last_sweep < min(self.idle_timeout_s, 10.0) or len(self._streams) <= 1:
             return
         self._last_sweep = now
         horizon = now - self.idle_timeout_s
         # Ordered by last access, so the idle ones are at the front.
-        while self._streams:
-            key, st = next(iter(self._streams.items()))
-            if st.last_seen >= horizon:
-                break
-            del self._streams[key]
+        streams = self._streams
+        while streams and streams.oldest().last_seen < horizon:
+            streams.evict_oldest()
             self._stats["streams_evicted_idle"] += 1

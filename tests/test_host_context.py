@@ -236,9 +236,9 @@ def test_state_stays_bounded_in_a_spoofed_flood() -> None:
     rows = list(ext.rows(frames))
     assert len(rows) == 3000
     for table in (ext._src, ext._dst):
-        assert len(table.table) <= 256
-    assert len(ext._udp.table) <= ext.base.max_udp
-    assert all(len(st[2]) <= MAX_PEERS for st in ext._dst.table.values())
+        assert len(table) <= 256
+    assert len(ext._udp) <= ext.base.max_udp
+    assert all(len(st[2]) <= MAX_PEERS for st in ext._dst.values())
     st = ext.stats()
     assert st["hosts_evicted"] >= 3000 - 256  # the source table evicts; the victim stays
     decayed = sum(math.exp(-(frames[-1].ts - f.ts) / RATE_TAU_S) for f in frames) / RATE_TAU_S
@@ -426,5 +426,5 @@ def test_connection_state_stays_bounded() -> None:
     ext = HostContextExtractor(EdgeIIoTsetExtractor(max_tcp_streams=64))
     frames = [segment(i * 0.001, ("10.0.1.1", 1024 + i), SERVER, 1000) for i in range(500)]
     rows = list(ext.rows(frames))
-    assert len(rows) == 500 and len(ext._connections.table) <= 64
+    assert len(rows) == 500 and len(ext._connections) <= 64
     assert ext.stats()["connections_evicted"] == 500 - 64

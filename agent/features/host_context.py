@@ -87,14 +87,15 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from agent.config import FeaturesConfig
 from agent.errors import FeatureError
 from agent.features import ETHERNET_CONTEXT
 from agent.features.clock import DataClock
 from agent.features.edge_iiotset.columns import COLUMNS, INDEX
 from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor
+from agent.lru import LruTable
 
 if TYPE_CHECKING:
-    from agent.config import FeaturesConfig
     from agent.records import Frame
 
 #: most peers remembered (and counted) per address
@@ -163,38 +164,16 @@ _NO_ADDRESS = "0.0.0.0"
 _ICMP = ("ICMP", "IPv6-ICMP")
 
 
-class _LruTable:
-    """key -> state, at most ``max_keys`` keys, the least recently seen evicted first."""
-
-    __slots__ = ("evicted", "max_keys", "table")
-
-    def __init__(self, max_keys: int) -> None:
-        self.max_keys = max_keys
-        self.table: dict[Any, Any] = {}
-        self.evicted = 0
-
-    def take(self, key: Any) -> Any:
-        """``key``'s state, removed from the table (the caller puts it back, as most recent), or None
-        for a new key, after evicting the least recently seen one if the table is full."""
-        st = self.table.pop(key, None)
-        if st is None and len(self.table) >= self.max_keys:
-            del self.table[next(iter(self.table))]
-            self.evicted += 1
-        return st
-
-
 def _conversation(here: tuple[Any, Any], there: tuple[Any, Any]) -> tuple[tuple[Any, Any], bool]:
     """The key of the conversation between two (address, port) endpoints, the same from either side,
     and whether ``here`` is its first endpoint."""
     return ((here, there), True) if here <= there else ((there, here), False)
 
 
-class _Connections(_LruTable):
+class _Connections(LruTable[Any, Any]):
     """TCP connection (its two endpoints, in order) -> [last ts, decayed payload bytes the first
     endpoint sent, decayed payload bytes the second sent, decayed turn count, endpoint that sent the
     last bulk segment (0 none, 1 first, 2 second)]; one decay serves all three counts."""
-
-    __slots__ = ()
 
     def hit(self, here: tuple[Any, Any], there: tuple[Any, Any], ts: float,
             nbytes: int) -> tuple[float, float, float]:
@@ -207,7 +186,7 @@ class _Connections(_LruTable):
         elif ts != st[0]:
             decay = math.exp((st[0] - ts) / RATE_TAU_S)
             st[0], st[1], st[2], st[3] = ts, st[1] * decay, st[2] * decay, st[3] * decay
-        self.table[key] = st
+        self[key] = st
         side = 1 if forward else 2
         st[side] += nbytes
         if nbytes >= BULK_SEGMENT:
@@ -219,7 +198,7 @@ class _Connections(_LruTable):
         return log2(1.0 + sent / RATE_TAU_S), log2(1.0 + received / RATE_TAU_S), log2(1.0 + st[3] / RATE_TAU_S)
 
 
-class _HostTable(_LruTable):
+class _HostTable(LruTable[Any, Any]):
     """address -> [decayed frame count, last ts, peers, decayed attempt count, last attempt ts].
 
     Timestamps never go back here (the extractor's :class:`DataClock`), so decays need no guard.
@@ -228,8 +207,6 @@ class _HostTable(_LruTable):
     beyond the horizon is O(1) amortised. One table per role (as source, as destination), so a frame
     costs one lookup per address; the source table also keeps the attempt rate (``attempts``).
     """
-
-    __slots__ = ("attempts", "horizon")
 
     def __init__(self, max_keys: int, horizon: float, attempts: bool = False) -> None:
         super().__init__(max_keys)
@@ -243,7 +220,7 @@ class _HostTable(_LruTable):
         st = self.take(key) or [0.0, ts, {}, 0.0, ts]
         st[0] = st[0] * math.exp((st[1] - ts) / RATE_TAU_S) + 1.0
         st[1] = ts
-        self.table[key] = st
+        self[key] = st
         peers = st[2]
         if peer is not None:
             peers.pop(peer, None)
@@ -268,10 +245,8 @@ class _HostTable(_LruTable):
         return len(peers), math.log2(1.0 + st[0] / RATE_TAU_S), tried
 
 
-class _Decaying(_LruTable):
+class _Decaying(LruTable[Any, Any]):
     """address -> [exponentially decayed event count, last ts]."""
-
-    __slots__ = ("tau",)
 
     def __init__(self, max_keys: int, tau: float) -> None:
         super().__init__(max_keys)
@@ -282,12 +257,16 @@ class _Decaying(_LruTable):
         st = self.take(key) or [0.0, ts]
         st[0] = st[0] * math.exp((st[1] - ts) / self.tau) + 1.0
         st[1] = ts
-        self.table[key] = st
+        self[key] = st
 
     def count(self, key: Any, ts: float) -> float:
         """The decayed count of ``key`` at ``ts`` (0 for an unknown key)."""
-        st = self.table.get(key)
+        st = self.get(key)
         return 0.0 if st is None else st[0] * math.exp((st[1] - ts) / self.tau)
+
+
+#: the ``features`` section's defaults, for an extractor built without a config
+_DEFAULTS = FeaturesConfig()
 
 
 class HostContextExtractor:
@@ -297,8 +276,8 @@ class HostContextExtractor:
     context_fields = ETHERNET_CONTEXT
     csv_quoted_columns = EdgeIIoTsetExtractor.csv_quoted_columns
 
-    def __init__(self, base: EdgeIIoTsetExtractor | None = None, max_hosts: int = 16384,
-                 horizon_s: float = 10.0) -> None:
+    def __init__(self, base: EdgeIIoTsetExtractor | None = None, max_hosts: int = _DEFAULTS.max_hosts,
+                 horizon_s: float = _DEFAULTS.context_horizon_s) -> None:
         if max_hosts < 1:
             raise FeatureError(f"features.max_hosts must be at least 1, got {max_hosts}")
         if horizon_s <= 0:
@@ -309,13 +288,12 @@ class HostContextExtractor:
         self._dst = _HostTable(max_hosts, self.horizon_s)
         self._failures = _Decaying(max_hosts, self.horizon_s)
         #: (asker, asked) -> ts of the last ARP request
-        self._arp_asked: dict[tuple[str, str], float] = {}
-        self._max_hosts = max_hosts
+        self._arp_asked: LruTable[tuple[str, str], float] = LruTable(max_hosts)
         #: UDP conversations seen ((address, port) pairs in order) -> True, least recently seen first
-        self._udp = _LruTable(self.base.max_udp)
+        self._udp: LruTable[Any, bool] = LruTable(self.base.max_udp)
         self._connections = _Connections(self.base.max_tcp)
         self._clock = DataClock()
-        self._counters = {"unsolicited_arp_replies": 0, "arp_evicted": 0}
+        self._counters = {"unsolicited_arp_replies": 0}
 
     @classmethod
     def from_config(cls, config: FeaturesConfig) -> HostContextExtractor:
@@ -327,7 +305,8 @@ class HostContextExtractor:
         """The Edge-IIoTset counters plus host-table sizes and evictions."""
         out = self.base.stats()
         out.update(self._counters)
-        out["hosts_tracked"] = len(self._src.table) + len(self._dst.table)
+        out["arp_evicted"] = self._arp_asked.evicted
+        out["hosts_tracked"] = len(self._src) + len(self._dst)
         out["hosts_evicted"] = self._src.evicted + self._dst.evicted + self._failures.evicted
         out["connections_evicted"] = self._connections.evicted
         out["clock_steps_back"] = self._clock.steps
@@ -372,7 +351,7 @@ class HostContextExtractor:
                 elif proto == "UDP":
                     conv = _conversation((src, ctx[2]), (dst, dport))[0]
                     attempt = self._udp.take(conv) is None
-                    self._udp.table[conv] = True
+                    self._udp[conv] = True
                 elif proto in _ICMP:
                     attempt = True
                     dport = 0
@@ -387,7 +366,7 @@ class HostContextExtractor:
                 payload = row[_TCP_PAYLOAD]
                 if payload and auth_failure(payload):
                     failures.add(dst, ts)
-                fails = max(failures.count(src, ts), failures.count(dst, ts)) if failures.table else 0.0
+                fails = max(failures.count(src, ts), failures.count(dst, ts)) if failures else 0.0
                 row += (tried, log2(1.0 + fails), *conn_rates)
             yield (row, ctx) if context else row
 
@@ -399,9 +378,8 @@ class HostContextExtractor:
             key = (sender, target)
             asked.pop(key, None)
             asked[key] = ts
-            if len(asked) > self._max_hosts:
-                del asked[next(iter(asked))]
-                self._counters["arp_evicted"] += 1
+            if len(asked) > asked.max_keys:
+                asked.trim()
             return 0
         if op != 2 or sender == target:
             return 0

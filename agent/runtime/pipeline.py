@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agent.alerts.policy import DEFAULT_THRESHOLD
 from agent.config import AgentConfig
 from agent.errors import EdgeIdsError
 from agent.rules import Finding
@@ -41,8 +42,6 @@ from agent.windows import WindowBatch, Windower
 
 log = logging.getLogger(__name__)
 
-#: threshold the alert policy applies to a class neither the bundle nor the config names
-DEFAULT_THRESHOLD = 0.5
 #: records per capture batch: large enough to amortise the queue, small enough for latency
 CAPTURE_BATCH = 512
 

@@ -3,6 +3,7 @@ question of a frame, and retransmissions tracked per conversation and transactio
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from agent.features.edge_iiotset.fields import (
@@ -20,6 +21,8 @@ from agent.features.edge_iiotset.state import DNS, DissectorState, TcpStream, u1
 #: DNS-format UDP ports: 53 DNS, 5353 mDNS, 5355 LLMNR
 DNS_UDP_PORTS = frozenset({53, 5353, 5355})
 DNS_TCP_PORT = 53
+#: a transaction's [request frame, request ts, answered]: when it was asked
+_ASKED = itemgetter(1)
 #: DNS retransmission window (tshark's dns.retransmission_timer default), seconds
 DNS_RETRANSMISSION_TIMER = 5.0
 
@@ -91,9 +94,9 @@ def message(
         else:
             tab[key] = [ex.frame_no, ts, False]
             tab.move_to_end(key)
-            while len(tab) > ex.max_dns or (tab and ts - next(iter(tab.values()))[1] > ex.idle):
-                tab.popitem(last=False)
-                ex.counters["dns_evicted"] += 1
+            if len(tab) > tab.max_keys:
+                tab.trim()
+            tab.expire(ts, ex.idle, _ASKED)
     elif ent is not None:
         if ent[2] and ent[2] != ex.frame_no:
             r[C_DNS_RETX] = 1

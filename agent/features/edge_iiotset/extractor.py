@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+from agent.config import FeaturesConfig
 from agent.features import ETHERNET_CONTEXT
 
 # the application protocols register their ports when imported
@@ -53,23 +54,31 @@ class EdgeIIoTsetExtractor(DissectorState):
     _time_prefix = ""
 
     @classmethod
-    def from_config(cls, features_config: Any) -> EdgeIIoTsetExtractor:
+    def from_config(cls, features_config: FeaturesConfig) -> EdgeIIoTsetExtractor:
         """Build from :class:`agent.config.FeaturesConfig` (stream/transaction limits, idle timeout)."""
         return cls(
-            max_tcp_streams=getattr(features_config, "max_tcp_streams", 65536),
-            max_udp_streams=getattr(features_config, "max_udp_streams", 65536),
-            max_dns_transactions=getattr(features_config, "max_dns_transactions", 65536),
-            stream_idle_timeout_s=getattr(features_config, "stream_idle_timeout_s", 300.0),
+            max_tcp_streams=features_config.max_tcp_streams,
+            max_udp_streams=features_config.max_udp_streams,
+            max_dns_transactions=features_config.max_dns_transactions,
+            stream_idle_timeout_s=features_config.stream_idle_timeout_s,
         )
 
     # -- protocol ------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
         """Counters: frames, malformed frames, evictions per table, current table sizes."""
-        out = dict(self.counters)
-        out["tcp_streams"] = len(self.tcp_streams)
-        out["udp_streams"] = len(self.udp_streams)
-        out["dns_transactions"] = len(self.dns_transactions)
-        return out
+        c = self.counters
+        return {
+            "frames": c["frames"],
+            "malformed": c["malformed"],
+            "tcp_evicted": self.tcp_streams.evicted,
+            "udp_evicted": self.udp_streams.evicted,
+            "dns_evicted": self.dns_transactions.evicted,
+            "fragments_evicted": self.fragments.evicted,
+            "non_ip": c["non_ip"],
+            "tcp_streams": len(self.tcp_streams),
+            "udp_streams": len(self.udp_streams),
+            "dns_transactions": len(self.dns_transactions),
+        }
 
     def row(self, record: Frame) -> list[Any]:
         """The 61 values of one frame (frames must be given in capture order)."""

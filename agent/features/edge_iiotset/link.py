@@ -5,15 +5,19 @@ GRE tunnels; the transport protocol is handed to its module."""
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 from typing import Any
 
 from agent.features.edge_iiotset.arp import arp
 from agent.features.edge_iiotset.fields import C_IP_DST, C_IP_SRC
 from agent.features.edge_iiotset.icmp import icmp as icmp_message
 from agent.features.edge_iiotset.icmp import quoted as icmp_quoted
-from agent.features.edge_iiotset.state import IPV4, DissectorState, u16
+from agent.features.edge_iiotset.state import FRAGMENT_TIMEOUT_S, IPV4, DissectorState, u16
 from agent.features.edge_iiotset.tcp import segment as tcp_segment
 from agent.features.edge_iiotset.udp import datagram as udp_datagram
+
+#: a fragmented packet's [first ts, fragments, total length]: when its first fragment came
+_FIRST_SEEN = itemgetter(0)
 
 
 def link(ex: DissectorState, r: list[Any], d: bytes, lt: int, ts: float) -> None:
@@ -163,9 +167,9 @@ def _defragment(
     ent = tab.get(key)
     if ent is None:
         ent = tab[key] = [ts, {}, -1]
-        while len(tab) > 1024 or (tab and ts - next(iter(tab.values()))[0] > 60.0):
-            tab.popitem(last=False)
-            ex.counters["fragments_evicted"] += 1
+        if len(tab) > tab.max_keys:
+            tab.trim()
+        tab.expire(ts, FRAGMENT_TIMEOUT_S, _FIRST_SEEN)
     offset = (frag & 0x1FFF) * 8
     ent[1][offset] = d[start:stop]
     if not frag & 0x2000:

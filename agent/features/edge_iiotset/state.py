@@ -6,10 +6,11 @@ idle timeout, and evictions are counted, so a spoofed-source flood cannot grow m
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict
 from typing import Any
 
+from agent.config import FeaturesConfig
 from agent.features.edge_iiotset.ports import TcpApp
+from agent.lru import LruTable
 
 U16 = struct.Struct("!H")
 U32 = struct.Struct("!I")
@@ -86,42 +87,43 @@ class TcpStream:
         self.head = b""  # method of the last HTTP request: HEAD and CONNECT responses have no body
 
 
+#: the ``features`` section's defaults: an extractor built without a config holds what they allow
+_DEFAULTS = FeaturesConfig()
+#: IPv4/IPv6 packets whose fragments are being collected at once (oldest dropped beyond)
+MAX_FRAGMENTED = 1024
+#: seconds a fragmented packet waits for its missing fragments
+FRAGMENT_TIMEOUT_S = 60.0
+
+
 class DissectorState:
     """The tables and counters the protocol modules' dissectors work on, for one capture in order."""
 
     def __init__(
         self,
-        max_tcp_streams: int = 65536,
-        max_udp_streams: int = 65536,
-        max_dns_transactions: int = 65536,
-        stream_idle_timeout_s: float = 300.0,
+        max_tcp_streams: int = _DEFAULTS.max_tcp_streams,
+        max_udp_streams: int = _DEFAULTS.max_udp_streams,
+        max_dns_transactions: int = _DEFAULTS.max_dns_transactions,
+        stream_idle_timeout_s: float = _DEFAULTS.stream_idle_timeout_s,
     ):
         self.max_tcp = max(1, int(max_tcp_streams))
         self.max_udp = max(1, int(max_udp_streams))
         self.max_dns = max(1, int(max_dns_transactions))
         self.idle = float(stream_idle_timeout_s)
-        self.tcp_streams: OrderedDict[tuple[Any, ...], TcpStream] = OrderedDict()
+        self.tcp_streams: LruTable[tuple[Any, ...], TcpStream] = LruTable(self.max_tcp)
         # UDP conversation key -> [stream index, last ts, flow id]
-        self.udp_streams: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self.udp_streams: LruTable[tuple[Any, ...], list[Any]] = LruTable(self.max_udp)
         self.udp_next = 0
         # SNMP conversations tshark opened: (client addr, client port, agent addr, SNMP port), and of
         # those still waiting for their first datagram (any agent port): (client, port, agent) -> key
-        self.snmp_convs: OrderedDict[tuple[bytes, int, bytes, int], None] = OrderedDict()
+        self.snmp_convs: LruTable[tuple[bytes, int, bytes, int], None] = LruTable(self.max_udp)
         self.snmp_wild: dict[tuple[bytes, int, bytes], tuple[bytes, int, bytes, int]] = {}
         # (conversation key, id) -> [request frame, request ts, answered]
-        self.dns_transactions: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self.dns_transactions: LruTable[tuple[Any, ...], list[Any]] = LruTable(self.max_dns)
         # IPv4 fragment reassembly: (src, dst, id, proto) -> [ts, {offset: bytes}, total or -1]
-        self.fragments: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+        self.fragments: LruTable[tuple[Any, ...], list[Any]] = LruTable(MAX_FRAGMENTED)
         self.flow_next = 1
         self.frame_no = 0
         self.ctx = FlowContext()
-        self.counters = {
-            "frames": 0,
-            "malformed": 0,
-            "tcp_evicted": 0,
-            "udp_evicted": 0,
-            "dns_evicted": 0,
-            "fragments_evicted": 0,
-            "non_ip": 0,
-        }
+        #: frames seen, malformed ones, and frames of no IP (each table counts its own evictions)
+        self.counters = {"frames": 0, "malformed": 0, "non_ip": 0}
 

@@ -5,6 +5,7 @@ stream's flow id, retransmissions), and in-order reassembly of the payload for t
 from __future__ import annotations
 
 import struct
+from operator import attrgetter
 from typing import Any
 
 from agent.features.edge_iiotset.fields import (
@@ -84,9 +85,8 @@ def segment(
     if st is None:
         st = tab[key] = TcpStream(ex.flow_next, ts)
         ex.flow_next += 1
-        if len(tab) > ex.max_tcp:
-            tab.popitem(last=False)
-            ex.counters["tcp_evicted"] += 1
+        if len(tab) > tab.max_keys:
+            tab.trim()
         _evict(ex, ts)
     else:
         tab.move_to_end(key)
@@ -171,17 +171,13 @@ def segment(
             ex.counters["malformed"] += 1
 
 
+_LAST_SEEN = attrgetter("last")
+
+
 def _evict(ex: DissectorState, ts: float) -> None:
     tab = ex.tcp_streams
-    idle = ex.idle
-    if len(tab) * 2 < ex.max_tcp:
-        return  # idle streams are dropped only under pressure: tshark itself forgets nothing
-    while tab:
-        first = next(iter(tab.values()))
-        if ts - first.last <= idle:
-            break
-        tab.popitem(last=False)
-        ex.counters["tcp_evicted"] += 1
+    if len(tab) * 2 >= tab.max_keys:  # idle streams are dropped only under pressure: tshark forgets nothing
+        tab.expire(ts, ex.idle, _LAST_SEEN)
 
 
 def quoted(ex: DissectorState, r: list[Any], d: bytes, start: int, end: int, ts: float) -> None:

@@ -3,6 +3,7 @@ and the payload handed to the application :mod:`agent.features.edge_iiotset.port
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from agent.features.edge_iiotset.fields import C_UDP_DELTA, C_UDP_PORT, C_UDP_STREAM
@@ -10,6 +11,8 @@ from agent.features.edge_iiotset.ports import UDP_APPS
 from agent.features.edge_iiotset.state import UDP, DissectorState
 
 _udp_app = UDP_APPS.get
+#: a UDP conversation's [stream index, last ts, flow id]: when it was last seen
+_LAST_SEEN = itemgetter(1)
 #: UDP ports of tshark's SNMP dissector (agent, trap): it opens a conversation of its own, see _snmp_seen
 SNMP_UDP_PORTS = frozenset({161, 162})
 
@@ -84,20 +87,20 @@ def _snmp_seen(ex: DissectorState, src: bytes, sport: int, dst: bytes, dport: in
         return
     convs[key] = None
     ex.snmp_wild[key[:3]] = key
-    if len(convs) > ex.max_udp:
-        old = convs.popitem(last=False)[0]
+    if len(convs) > convs.max_keys:
+        old = convs.evict_oldest()[0]
         if ex.snmp_wild.get(old[:3]) == old:
             del ex.snmp_wild[old[:3]]
 
 
 def evict_udp(ex: DissectorState, ts: float) -> None:
     tab = ex.udp_streams
-    idle = ex.idle
     # idle entries are dropped only under pressure (half full): tshark itself forgets nothing
-    pressure = len(tab) * 2 >= ex.max_udp
-    while len(tab) > ex.max_udp or (pressure and tab and ts - next(iter(tab.values()))[1] > idle):
-        tab.popitem(last=False)
-        ex.counters["udp_evicted"] += 1
+    pressure = len(tab) * 2 >= tab.max_keys
+    if len(tab) > tab.max_keys:
+        tab.trim()
+    if pressure:
+        tab.expire(ts, ex.idle, _LAST_SEEN)
 
 
 def quoted(ex: DissectorState, r: list[Any], d: bytes, start: int, end: int, src: bytes, dst: bytes, ts: float
