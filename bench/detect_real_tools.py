@@ -108,6 +108,8 @@ from types import FrameType
 from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
+#: the programs the scenarios run on the hosts (servers, the benign client, the firewall), one file each
+PROGRAMS = Path(__file__).resolve().parent / "real_tools"
 APT_HINT = "apt-get install nmap hping3 dsniff tcpdump"
 REQUIRED_TOOLS = {"ip": "iproute2", "nmap": "nmap", "hping3": "hping3", "arpspoof": "dsniff", "tcpdump": "tcpdump"}
 
@@ -129,145 +131,15 @@ FAMILY = {
     "Backdoor": MALWARE, "Password": MALWARE, "Ransomware": MALWARE,
 }
 
-# A Modbus/TCP-like server: answers every request on 502 with a Read Holding Registers style reply
-# carrying the request's transaction and unit ids (anything shorter than an MBAP header is echoed).
-MODBUS_SERVER = r"""
-import socketserver, struct, sys
-class Handler(socketserver.BaseRequestHandler):
-    def handle(self):
-        self.request.settimeout(120)
-        while True:
-            try:
-                data = self.request.recv(512)
-            except OSError:
-                return
-            if not data:
-                return
-            if len(data) >= 8:
-                tid, _, _, unit, fc = struct.unpack(">HHHBB", data[:8])
-                body = struct.pack(">BB4H", fc, 8, 215, 1013, 7, 0)
-                reply = struct.pack(">HHHB", tid, 0, len(body) + 1, unit) + body
-            else:
-                reply = data
-            try:
-                self.request.sendall(reply)
-            except OSError:
-                return
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-Server((sys.argv[1], 502), Handler).serve_forever()
-"""
-
-# The benign client on the gateway: HTTP GET every 0.5 s, a Modbus read and an MQTT publish every
-# second (one persistent Modbus connection, one MQTT connection per publish as a sensor script
-# does), a standing MQTT subscription; errors are ignored (a flood may make the victim slow).
-BENIGN_CLIENT = r"""
-import socket, struct, subprocess, sys, time, urllib.request
-victim, mqtt = sys.argv[1], sys.argv[2] == "1"
-quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-if mqtt:
-    subprocess.Popen(["mosquitto_sub", "-h", victim, "-t", "plant/#", "-k", "30"], **quiet)
-pubs, mb, tid, n, t0 = [], None, 0, 0, time.monotonic()
-while True:
-    n += 1
-    try:
-        urllib.request.urlopen(f"http://{victim}/", timeout=2).read()
-    except OSError:
-        pass
-    if n % 2 == 0:
-        try:
-            if mb is None:
-                mb = socket.create_connection((victim, 502), timeout=2)
-            tid = (tid + 1) & 0xFFFF
-            mb.sendall(struct.pack(">HHHBBHH", tid, 0, 6, 1, 3, 0, 4))
-            mb.recv(256)
-        except OSError:
-            if mb is not None:
-                mb.close()
-            mb = None
-        if mqtt:
-            pubs = [p for p in pubs if p.poll() is None]
-            if len(pubs) < 5:
-                msg = '{"line": 1, "temp_c": %.1f}' % (20 + (n % 17) / 10)
-                pubs.append(subprocess.Popen(
-                    ["mosquitto_pub", "-h", victim, "-t", "plant/line1/temp", "-m", msg], **quiet))
-    delay = t0 + n * 0.5 - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-    else:
-        t0, n = time.monotonic(), 0
-"""
 
 MOSQUITTO_CONF = "listener 1883 0.0.0.0\nallow_anonymous true\npersistence false\nlog_dest stderr\n"
 
-# HTTPS on 443 serving the work directory's www/ (certificate and key in the work directory).
-HTTPS_SERVER = r"""
-import functools, http.server, ssl, sys
-host, work = sys.argv[1], sys.argv[2]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=f"{work}/www")
-server = http.server.ThreadingHTTPServer((host, 443), handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(f"{work}/tls.crt", f"{work}/tls.key")
-server.socket = ctx.wrap_socket(server.socket, server_side=True)
-server.serve_forever()
-"""
-
-# A UDP sink (a syslog collector that keeps nothing).
-UDP_SINK = r"""
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], int(sys.argv[2])))
-while True:
-    s.recv(65535)
-"""
-
-
-# An HMI's login on 8080, as password guessers meet one: a form posted to /login that answers "Login
-# failed" (200) and a page behind HTTP basic authentication at /admin/ that answers 401; no password is
-# right.
-LOGIN_SERVER = r"""
-import http.server, sys
-FORM = b"<html><body><form method=post action=/login><input name=user><input name=pass type=password>"
-class Handler(http.server.BaseHTTPRequestHandler):
-    def reply(self, code, body, extra=()):
-        self.send_response(code)
-        for k, v in extra:
-            self.send_header(k, v)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def do_GET(self):
-        if self.path.startswith("/admin"):
-            self.reply(401, b"<html><body>Unauthorized</body></html>",
-                       [("WWW-Authenticate", 'Basic realm="line 1 HMI"')])
-        else:
-            self.reply(200, FORM + b"</form></body></html>")
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.reply(200, FORM + b"<p>Login failed: wrong user name or password</p></form></body></html>")
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer((sys.argv[1], 8080), Handler).serve_forever()
-"""
 
 # Password guesses: 600 words as people choose them (a word, a year or a count after it).
 PASSWORD_WORDS = ("admin", "plant", "line1", "scada", "welcome", "operator", "siemens", "modbus", "pump",
                   "factory", "summer", "winter", "dragon", "monkey", "letmein", "qwerty", "master", "shadow",
                   "service", "control")
 
-
-# A host firewall on the victim that drops every TCP segment except to the background's services, as a
-# hardened PLC or an nftables default-drop policy does: scans of it get no answer at all. Held while the
-# scenario runs; removed when it is stopped.
-FIREWALL = """nft -f - <<'RULES'
-table inet eids_fw {
-  chain input { type filter hook input priority 0; policy accept; tcp dport != { 80, 502, 1883 } drop; }
-}
-RULES
-trap 'nft delete table inet eids_fw; exit 0' TERM INT
-while :; do sleep 1; done"""
 
 #: IPv6 on one host's interface with a unique local address (the bench runs with IPv6 off), and off
 #: again when the scenario is stopped; {role} and {addr} filled in per host
@@ -282,15 +154,6 @@ def with_ipv6(role: str, addr: str, then: str) -> tuple[str, ...]:
     """``sh -c`` turning IPv6 on for ``role``'s interface at ``addr``, then running ``then`` (which
     must end by itself or be stopped), IPv6 off again at the end."""
     return ("sh", "-c", IPV6_ON.format(role=role, addr=addr) + then)
-
-
-# ARP poisoning by forged requests, as scapy's arpcachepoison sends them: a request to the victim,
-# every second, claiming the gateway's address from the attacker's MAC address.
-ARP_REQUESTS = r"""
-import sys
-from scapy.all import arpcachepoison
-arpcachepoison(sys.argv[1], sys.argv[2], interval=1, iface="atk0", verbose=False)
-"""
 
 
 @dataclass(frozen=True)
@@ -355,7 +218,7 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
         Scenario("ettercap_arp", MITM, ("ettercap", "-T", "-q", "-i", "atk0", "-M", "arp:remote", f"/{v}//",
                                         f"/{gw}//"), 20, "ettercap ARP poisoning, stopped after 20 s",
                  "ettercap-text-only"),
-        Scenario("arp_request_poison", MITM, (sys.executable, "-c", ARP_REQUESTS, v, gw), 60,
+        Scenario("arp_request_poison", MITM, (sys.executable, str(PROGRAMS / "arp_requests.py"), v, gw), 60,
                  "scapy arpcachepoison: forged ARP requests every second for 60 s"),
         Scenario("slowloris", DOS, ("slowhttptest", "-c", "400", "-H", "-i", "5", "-r", "100", "-l", "25", "-u",
                                     f"http://{v}/"), 40, "slowhttptest slow headers, 25 s", "slowhttptest"),
@@ -369,21 +232,21 @@ def scenarios(flood_s: float, benign_s: float) -> list[Scenario]:
                                               "8080", v, "http-post-form",
                                               "/login:user=^USER^&pass=^PASS^:F=Login failed"), 60,
                  "hydra: an HMI's login form, 16 tasks, stopped after 60 s", "hydra",
-                 (sys.executable, "-c", LOGIN_SERVER, v)),
+                 (sys.executable, str(PROGRAMS / "login_server.py"), v)),
         Scenario("hydra_http_basic", MALWARE, ("hydra", "-I", "-l", "admin", "-P", "{work}/passwords.txt", "-s",
                                                "8080", v, "http-get", "/admin/"), 60,
                  "hydra: HTTP basic authentication, 16 tasks, stopped after 60 s", "hydra",
-                 (sys.executable, "-c", LOGIN_SERVER, v)),
+                 (sys.executable, str(PROGRAMS / "login_server.py"), v)),
         # scans that nothing answers (the victim's firewall drops them) and IPv6 floods
         Scenario("nmap_fin_scan_filtered", INFO, ("nmap", "-n", "-sF", "-p", "1-1000", "-T4", v), 90,
                  "nmap -sF against a host firewall that drops every probe", "nmap nftables",
-                 ("sh", "-c", FIREWALL), ("nmap", "nft")),
+                 ("sh", str(PROGRAMS / "firewall.sh")), ("nmap", "nft")),
         Scenario("nmap_null_scan_filtered", INFO, ("nmap", "-n", "-sN", "-p", "1-1000", "-T4", v), 90,
                  "nmap -sN against a host firewall that drops every probe", "nmap nftables",
-                 ("sh", "-c", FIREWALL), ("nmap", "nft")),
+                 ("sh", str(PROGRAMS / "firewall.sh")), ("nmap", "nft")),
         Scenario("nmap_syn_scan_filtered", INFO, ("nmap", "-n", "-sS", "-p", "1-1000", "-T4", v), 90,
                  "nmap -sS against a host firewall that drops every probe", "nmap nftables",
-                 ("sh", "-c", FIREWALL), ("nmap", "nft")),
+                 ("sh", str(PROGRAMS / "firewall.sh")), ("nmap", "nft")),
         Scenario("ping6_flood", DOS, with_ipv6("atk", ATTACKER_IP6, f"sleep 2; ping -6 -f -q {VICTIM_IP6}"),
                  flood_s + 2, f"ping -6 -f over IPv6, stopped after {flood_s + 2:g} s (2 s of them to bring "
                  "IPv6 up)", "iputils-ping",
@@ -436,7 +299,7 @@ def everyday_scenarios() -> list[Scenario]:
         Scenario("https_download", None, _loop(f"curl -sk -o /dev/null https://{v}/firmware.bin; "
                                                f"curl -sk -o /dev/null https://{v}/", 4, times=6), 60,
                  "curl: 6 rounds of a 4 MB download and a page over TLS, 4 s apart", "curl",
-                 (sys.executable, "-c", HTTPS_SERVER, v, "{work}"), ("curl", "openssl")),
+                 (sys.executable, str(PROGRAMS / "https_server.py"), v, "{work}"), ("curl", "openssl")),
         # numeric OIDs (sysUpTime.0, ifInOctets.1, ifOutOctets.1; the system group): Debian ships no MIBs
         Scenario("snmp_polling", None, _loop(f"snmpget -v2c -c public {v} 1.3.6.1.2.1.1.3.0 "
                                              f"1.3.6.1.2.1.2.2.1.10.1 1.3.6.1.2.1.2.2.1.16.1; "
@@ -446,7 +309,7 @@ def everyday_scenarios() -> list[Scenario]:
                   f"udp:{v}:161"), ("snmpget", "snmpwalk", "/usr/sbin/snmpd")),
         Scenario("syslog_udp", None, _loop(f"logger -n {v} -P 514 -d -t pump-ctl line 1 flow ok $i", 0.2), 30,
                  "logger: a syslog message over UDP every 0.2 s for 30 s", "bsdutils",
-                 (sys.executable, "-c", UDP_SINK, v, "514")),
+                 (sys.executable, str(PROGRAMS / "udp_sink.py"), v, "514")),
         Scenario("dns_lookups", None, _loop(f"dig +tries=1 +time=1 @{v} hmi.plant.local; "
                                             f"dig +tries=1 +time=1 @{v} historian.plant.local AAAA; "
                                             f"dig +tries=1 +time=1 @{v} update.example.com", 0.5), 30,
@@ -548,7 +411,7 @@ class Lab:
         py = sys.executable
         hmi = str(Path(__file__).with_name("web_hmi.py"))
         self.spawn("vic", [py, hmi, "--bind", VICTIM_IP, "--port", "80", "--directory", str(www)], "http.log")
-        self.spawn("vic", [py, "-c", MODBUS_SERVER, VICTIM_IP], "modbus.log")
+        self.spawn("vic", [py, str(PROGRAMS / "modbus_server.py"), VICTIM_IP], "modbus.log")
         ports = ["80", "502"]
         mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").is_file()
                                                    else None)
@@ -569,7 +432,7 @@ class Lab:
             time.sleep(0.2)
         self.prepare_everyday()
         self.mqtt = bool(mosquitto and shutil.which("mosquitto_pub") and shutil.which("mosquitto_sub"))
-        self.spawn("gw", [py, "-c", BENIGN_CLIENT, VICTIM_IP, "1" if self.mqtt else "0"], "benign.log")
+        self.spawn("gw", [py, str(PROGRAMS / "benign_client.py"), VICTIM_IP, "1" if self.mqtt else "0"], "benign.log")
         return ports
 
     def prepare_everyday(self) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
 #: Real third-party captures beside the checkout (absent in a user's checkout: tests skip).
 SHARED_CAPTURES = REPO.parent / "shared" / "captures"
 

@@ -17,6 +17,7 @@ from typing import Any
 import can
 import pytest
 from can.interfaces.virtual import VirtualBus
+from support.waiting import wait_for
 
 from agent.config import SourceConfig
 from agent.errors import BackendError, CaptureError
@@ -56,9 +57,7 @@ class Collector:
             self.error = exc
 
     def wait_for(self, n: int, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.frames) < n and time.monotonic() < deadline and self.error is None:
-            time.sleep(0.01)
+        wait_for(lambda: len(self.frames) >= n or self.error is not None, timeout, step=0.01)
 
     def stop(self) -> float:
         t = time.monotonic()
@@ -167,19 +166,18 @@ def test_bus_error_reconnects_with_backoff_and_counts() -> None:
 
 def test_open_failures_are_retried_not_fatal() -> None:
     attempts: list[float] = []
+    opened: list[VirtualBus] = []
 
     def factory() -> can.BusABC:
         attempts.append(time.monotonic())
         if len(attempts) <= 3:
             raise can.CanInitializationError("adapter not plugged in")
-        return VirtualBus(channel="edge-ids-late")
+        opened.append(VirtualBus(channel="edge-ids-late"))
+        return opened[-1]
 
     source = CanBusSource({}, reconnect_min_s=0.02, reconnect_max_s=0.05, recv_timeout_s=0.05, bus_factory=factory)
     collector = Collector(source)
-    deadline = time.monotonic() + 3
-    while len(attempts) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
+    assert wait_for(lambda: bool(opened), 3, step=0.01)  # a virtual bus queues what is sent once it exists
     sender = can.Bus(interface="virtual", channel="edge-ids-late")
     sender.send(can.Message(arbitration_id=0x42, data=b"\x42", is_extended_id=False))
     collector.wait_for(1)
@@ -202,14 +200,11 @@ def test_bus_off_error_frame_reopens_the_bus() -> None:
 
     source = CanBusSource({}, reconnect_min_s=0.02, reconnect_max_s=0.1, recv_timeout_s=0.05, bus_factory=factory)
     collector = Collector(source)
-    time.sleep(0.2)
+    assert wait_for(lambda: bool(opened), 2, step=0.01)  # a virtual bus queues what is sent once it exists
     sender = can.Bus(interface="virtual", channel="edge-ids-busoff")
     sender.send(can.Message(arbitration_id=CAN_ERR_BUSOFF, data=bytes(8), is_error_frame=True))
     collector.wait_for(1)
-    deadline = time.monotonic() + 2
-    while len(opened) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
+    assert wait_for(lambda: len(opened) >= 2, 2, step=0.01)  # the first bus is shut down before the second opens
     sender.send(can.Message(arbitration_id=0x10, data=b"\x01", is_extended_id=False))
     collector.wait_for(2)
     sender.shutdown()

@@ -391,7 +391,7 @@ def _classic_frames() -> list[can.Message]:
 
 @pytest.mark.parametrize("layout", ["hcrl-csv", "hcrl-text", "hcrl-challenge"])
 def test_hcrl_layouts_read_as_the_same_frames(tmp_path: Path, layout: str) -> None:
-    from hcrl_logs import SUFFIX, write_hcrl
+    from support.hcrl_logs import SUFFIX, write_hcrl
 
     msgs = _classic_frames()
     injected = [m.arbitration_id == 0 for m in msgs]

@@ -256,7 +256,7 @@ def test_attacks_injected_into_a_real_vehicle_log_are_detected(attack: str, rati
             for m in merged:
                 writer.on_message_received(m)
     else:
-        from hcrl_logs import write_hcrl
+        from support.hcrl_logs import write_hcrl
 
         forged = {id(m) for m in injected}
         classic = [m for m in merged if not m.is_error_frame and not m.is_remote_frame]

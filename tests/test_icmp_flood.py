@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rule_checks import check_rule_config, frames, incidents_of, replay_rule, run_rule
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
@@ -21,6 +20,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
+from support.rule_checks import check_rule_config, frames, incidents_of, replay_rule, run_rule
 from test_tcp_flood import modbus_polls, seg
 
 from agent.features import ETHERNET_CONTEXT

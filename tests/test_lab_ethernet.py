@@ -15,11 +15,11 @@ from urllib.parse import unquote_plus
 
 import numpy as np
 import pytest
-from lab_capture import write_capture
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 from scapy.utils import RawPcapReader
+from support.lab_capture import write_capture
 from test_host_context import ctx_rows
 
 from agent.sources.pcapfile import PcapFileSource

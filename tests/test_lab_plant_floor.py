@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from lab_capture import T0, new_capture, write_capture
+from support.lab_capture import T0, new_capture, write_capture
 from test_edge_iiotset_parity import compare, ours_for, tshark_rows
 
 from trainer.lab import plant_floor

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_agent import VethPair, veth_pair
+from support.live_agent import VethPair, veth_pair
 
 from agent.config import SourceConfig
 from agent.records import Frame

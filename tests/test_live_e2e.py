@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_agent import (
+from support.live_agent import (
     Agent,
     VethPair,
     assert_valid_alerts,
@@ -43,7 +43,7 @@ from live_agent import (
     veth_pair,
     wait_online,
 )
-from live_traffic import (
+from support.live_traffic import (
     CAN_ECUS,
     CAN_SENDER,
     DOS_FAMILY,
@@ -56,7 +56,7 @@ from live_traffic import (
     syn_flood,
     syn_scan,
 )
-from mqtt_broker import Subscriber, broker_factory_fixture, broker_fixture  # noqa: F401 - fixtures
+from support.mqtt_broker import Subscriber, broker_factory_fixture, broker_fixture  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.mosquitto, pytest.mark.timeout(90)]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mqtt_broker import Broker, Subscriber, broker_factory_fixture, broker_fixture, free_port
+from support.mqtt_broker import Broker, Subscriber, broker_factory_fixture, broker_fixture, free_port
 
 from agent.alerts.record import build_alert
 from agent.config import load_config
@@ -29,6 +29,8 @@ pytestmark = pytest.mark.mosquitto
 __all__ = ["broker_factory_fixture", "broker_fixture"]  # fixtures used by name
 
 HERE = Path(__file__).resolve().parent
+#: the MQTT sink as a process of its own (killed and restarted by the delivery tests)
+SINK_PROC = HERE / "support" / "mqtt_sink_proc.py"
 FAST = ["mqtt.host=127.0.0.1", "mqtt.reconnect_min_s=0.1", "mqtt.reconnect_max_s=0.3", "mqtt.keepalive_s=5"]
 
 
@@ -137,7 +139,7 @@ def test_agent_killed_with_sigkill_delivers_stored_alerts_on_restart(broker_fact
     sub = Subscriber(broker.port, client_id="dashboard", persistent=True)
     broker.stop()  # graceful: the session is saved; the agent starts with no broker
     state = tmp_path / "state"
-    script = [sys.executable, str(HERE / "mqtt_sink_proc.py"), str(broker.port), str(state)]
+    script = [sys.executable, str(SINK_PROC), str(broker.port), str(state)]
     proc = subprocess.Popen([*script, "100000", "0.005"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     stored: list[str] = []
     try:
@@ -163,7 +165,7 @@ def test_agent_killed_with_sigkill_delivers_stored_alerts_on_restart(broker_fact
 
 def test_last_will_on_sigkill(broker: Broker, tmp_path: Path) -> None:
     sub = Subscriber(broker.port, topic="edge-ids/site/gw-crash/status")
-    script = [sys.executable, str(HERE / "mqtt_sink_proc.py"), str(broker.port), str(tmp_path), "100000", "0.05"]
+    script = [sys.executable, str(SINK_PROC), str(broker.port), str(tmp_path), "100000", "0.05"]
     proc = subprocess.Popen(script, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert sub.wait(lambda s: b"online" in s.payloads("/status"))

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.waiting import wait_for
 
 from agent.config import AgentConfig, load_config
 from agent.features import CAN_CONTEXT
@@ -218,9 +219,8 @@ def test_partial_batch_on_a_quiet_source_is_scored_promptly() -> None:
                     scoring_factory=fake_scoring_factory())
     pipe.start()
     try:
-        time.sleep(0.5)
         # 20 frames/s would never fill a batch: the scoring side takes stale partial batches.
-        assert pipe.counters.records_scored >= 5
+        assert wait_for(lambda: pipe.counters.records_scored >= 5, 0.5, step=0.01)
     finally:
         assert pipe.stop(2.0)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
+from support.rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 from test_tcp_flood import hping3_flood, modbus_polls, seg
 
 from agent.rules import Finding

@@ -9,10 +9,10 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
+from support.rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 from test_tcp_flood import modbus_polls
 
 from agent.rules import Finding

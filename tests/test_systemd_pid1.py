@@ -1,7 +1,7 @@
 """The shipped unit under a real systemd running as PID 1: install, start, capture, reload, watchdog, stop.
 
 tests/test_systemd.py reads the unit offline; only a running manager shows that the agent survives
-its own hardening. Here systemd boots as PID 1 of a sandbox (tests/systemd_sandbox.py: private PID,
+its own hardening. Here systemd boots as PID 1 of a sandbox (tests/support/systemd_sandbox.py: private PID,
 mount, UTS and IPC namespaces on a tmpfs overlay of the host's root, stub targets only), which
 shares the host's network, where a veth pair carries the test's traffic. In that sandbox:
 
@@ -46,9 +46,10 @@ from typing import Any
 
 import pytest
 import yaml
-from live_agent import VethPair, assert_valid_alerts, read_jsonl, summary, veth_pair, wait_for
-from live_traffic import DOS_FAMILY, FLOOD_PORT, VICTIM, interleave, normal_mqtt, syn_flood
-from systemd_sandbox import STUB_UNITS, Sandbox, SandboxError, sandbox, unavailable
+from support.live_agent import VethPair, assert_valid_alerts, read_jsonl, summary, veth_pair
+from support.live_traffic import DOS_FAMILY, FLOOD_PORT, VICTIM, interleave, normal_mqtt, syn_flood
+from support.systemd_sandbox import STUB_UNITS, Sandbox, SandboxError, sandbox, unavailable
+from support.waiting import wait_for
 from test_systemd import MAX_EXPOSURE
 
 from agent.runtime.daemon import STOP_BUDGET_S

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
+from support.rule_checks import check_rule_config, incidents_of, replay_rule, run_rule
 
 from agent.config import RulesConfig
 from agent.features.edge_iiotset import EdgeIIoTsetExtractor

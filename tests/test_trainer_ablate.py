@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from trainer_data import write_edge_csv
+from support.trainer_data import write_edge_csv
 
 TINY = ["model.filters=4", "model.res_blocks=1", "model.gru_units=4", "model.heads=2", "model.key_dim=4",
         "model.dense_units=[8]", "train.batch_size=64", "train.verbose=0"]

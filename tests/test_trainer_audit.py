@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from trainer_data import write_edge_shortcut_csv
+from support.trainer_data import write_edge_shortcut_csv
 
 pytest.importorskip("sklearn")
 

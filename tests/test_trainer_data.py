@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from trainer_data import EDGE_TEST_CLASSES, write_cic_folder, write_edge_csv
+from support.trainer_data import EDGE_TEST_CLASSES, write_cic_folder, write_edge_csv
 
 from agent.preprocess import Preprocessor
 from trainer.config import TrainerConfig, load_trainer_config

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trainer_data import write_edge_csv
+from support.trainer_data import write_edge_csv
 
 pytest.importorskip("tensorflow")
 

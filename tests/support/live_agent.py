@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "agent" / "alerts" / "eve-alert.schema.json"
 CLONE_NEWNET = 0x40000000
 
@@ -285,15 +285,6 @@ def wait_online(sub: Any, agent: Agent, timeout: float = 30.0) -> None:
             raise AssertionError(f"agent exited with {rc}:\n{agent.log_text()}")
         sub.wait(lambda s: status(s) == "online", timeout=0.2)
     raise AssertionError(f"no 'online' status within {timeout}s; log:\n{agent.log_text()}")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def schema_validator() -> Any:

@@ -18,7 +18,7 @@ from agent.features.host_context import HostContextExtractor
 from agent.records import Frame
 from agent.rules import Finding, Rule, build_rules
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 R = TypeVar("R", bound=Rule)
 
 
