@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from site_checks import (
+from support.site_checks import (
     IDS,
     attacked,
     first_seen,

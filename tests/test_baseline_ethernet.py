@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from site_checks import RTUS, first_seen, learn_site, plant_pcap, replay_site, starts
+from support.site_checks import RTUS, first_seen, learn_site, plant_pcap, replay_site, starts
 
 from agent.baseline import load_baseline
 from agent.baseline.ethernet import modbus_requests

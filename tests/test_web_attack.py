@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from rule_checks import check_rule_config, frames, replay_rule, run_rule
-from site_checks import TcpConversation
+from support.rule_checks import check_rule_config, frames, replay_rule, run_rule
+from support.site_checks import TcpConversation
 
 from agent.config import WebAttackConfig
 from agent.rules.web_attack import WebAttackRule, signs

@@ -15,7 +15,7 @@ from agent.commands.learn import learn
 from agent.commands.replay import replay, with_baseline
 from agent.config import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def config(name: str, state: Path, *overrides: str, baseline: str | None = None) -> Any:
