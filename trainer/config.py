@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.config import apply_overrides, build, doc, read_yaml
+from agent.schema import apply_overrides, build, doc, read_yaml
 
 
 @dataclass
