@@ -146,7 +146,7 @@ class AlertsConfig:
         "(scattered misreads never confirm); 0: anywhere within merge_gap_s; none: the bundle's",
         None,
     )
-    rate_limit_per_min: int = doc("most alerts per class per minute; beyond are counted, not sent", 60)
+    rate_limit_per_min: int = doc("most alerts per class per minute; beyond are counted, not sent; 0 = no limit", 60)
     severity: dict[str, int] = doc("severity per class (1 = highest), overriding the defaults", factory=dict)
     unknown_enabled: bool = doc("raise 'Unknown' alerts for low-confidence, non-benign windows", False)
     unknown_max_probability: float = doc("below this top-class probability a window counts as unknown", 0.5)

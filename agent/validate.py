@@ -99,13 +99,13 @@ def check_values(cfg: AgentConfig) -> None:
         _probability(f"model.thresholds.{cls}", value)
     _at_least("alerts.confirm_windows", cfg.alerts.confirm_windows, 1)
     _at_least("alerts.confirm_span_windows", cfg.alerts.confirm_span_windows, 0)
-    _at_least("alerts.rate_limit_per_min", cfg.alerts.rate_limit_per_min, 1)
+    _at_least("alerts.rate_limit_per_min", cfg.alerts.rate_limit_per_min, 0)
     _at_least("alerts.merge_gap_s", cfg.alerts.merge_gap_s, 0)
     _at_least("alerts.linger_s", cfg.alerts.linger_s, 0)
     _probability("alerts.unknown_max_probability", cfg.alerts.unknown_max_probability)
     for cls, severity in cfg.alerts.severity.items():
-        if not 1 <= severity <= 3:
-            raise ConfigError(f"alerts.severity.{cls}: must be 1 (highest), 2 or 3, got {severity}")
+        if not 1 <= severity <= 4:  # Suricata's priorities, as the EVE schema allows them
+            raise ConfigError(f"alerts.severity.{cls}: must be 1 (highest) to 4, got {severity}")
     _at_least("runtime.queue_size", cfg.runtime.queue_size, 1)
     for key in ("max_tcp_streams", "max_udp_streams", "max_dns_transactions", "max_hosts", "can_max_ids"):
         _at_least(f"features.{key}", getattr(cfg.features, key), 1)
