@@ -104,8 +104,12 @@ def test_breadth_makes_a_scanner() -> None:
     assert "Vulnerability_scanner" in {f.cls for f in findings(session(mixed, TOOL, T0, 0.05))}
     probes = [("PROPFIND", "/", b"", 405), ("TRACE", "/", b"", 405), ("GET", "/.git/HEAD", b"", 404),
               ("GET", "/HNAP1", b"", 404), ("GET", "/nmaplowercheck1700000000", b"", 404),
-              ("GET", "/server-status", b"", 404), ("DEBUG", "/", b"", 405)]
+              ("GET", "/server-status", b"", 404), ("DEBUG", "/", b"", 405), ("GET", "/.env", b"", 404),
+              ("GET", "/phpmyadmin/", b"", 404), ("GET", "/backup.sql", b"", 404)]
     assert {f.cls for f in findings(session(probes, TOOL, T0, 0.05))} == {"Vulnerability_scanner"}
+    # every method on one page (a test of what the server allows) is not a scan of it
+    methods = [(m, "/", b"", 405) for m in ("OPTIONS", "TRACE", "CONNECT", "PROPFIND", "CCM_POST", "DEBUG")] * 2
+    assert findings(session(methods, CLIENT, T0, 0.05)) == []
 
 
 def test_browsing_and_rest_polling_raise_nothing() -> None:

@@ -292,7 +292,10 @@ class WebAttackRule:
         spread = len(c.paths) >= cfg.scan_min_paths and c.refused >= cfg.scan_refused_share * c.requests
         # a tool that says what it is and has sent many requests without a payload yet is probing
         probing = c.tool >= TOOL_REQUESTS and flagged < cfg.min_requests
-        if len(fams) >= cfg.scan_min_families or spread or c.odd >= cfg.min_requests * 2 or probing or (
+        # probes and methods no browser sends make a scanner over several paths: one client trying
+        # every method on a page or two (a test of a server's methods) is not scanning it
+        probes = c.odd >= cfg.min_requests * 2 and len(c.paths) >= LEANING_PATHS
+        if len(fams) >= cfg.scan_min_families or spread or probes or probing or (
                 len(fams) >= 2 and flagged >= cfg.min_requests * 2):
             what = []
             if fams:
