@@ -32,20 +32,14 @@ from typing import Any
 from agent.commands.learn import learn
 from agent.commands.replay import replay, with_baseline
 from agent.config import AgentConfig, load_config
+from trainer.lab.default_models import ETH_FAMILY
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "captures"
 CAN_SITE = SHARED / "can-site"
 ICS = SHARED / "ics"
-#: the model's classes per family, as the issue tracker and the real-tool bench judge them
+#: the CAN model's classes per family, as the can-site sidecars name them
 FAMILY = {"DoS": "DoS", "SPOOFING": "Spoofing"}
-ETH_FAMILY = {
-    "DDoS_TCP": "DoS", "DDoS_UDP": "DoS", "DDoS_ICMP": "DoS", "DDoS_HTTP": "DoS",
-    "Port_Scanning": "information gathering", "Fingerprinting": "information gathering",
-    "Vulnerability_scanner": "information gathering", "MITM": "MITM",
-    "XSS": "injection", "SQL_injection": "injection", "Uploading": "injection",
-    "Backdoor": "malware", "Password": "malware", "Ransomware": "malware",
-}
 #: ICS captures: (what to learn from, what to replay, what it is, the family expected or None for
 #: traffic that must stay quiet). A part is (capture, from_s, until_s) in seconds from its first
 #: frame; the shared captures hold few baselines of their own network, so several learn from the

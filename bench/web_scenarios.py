@@ -359,6 +359,17 @@ def xss(victim: str) -> None:
             time.sleep(rnd.uniform(0.0, 0.08))
 
 
+def _get_json(conn: http.client.HTTPConnection, victim: str, target: str, agent: str) -> http.client.HTTPConnection:
+    """GET ``target`` as an API client (``agent``); the connection to go on with (a new one after an error)."""
+    try:
+        conn.request("GET", target, headers={"User-Agent": agent, "Accept": "application/json"})
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        conn = http.client.HTTPConnection(victim, 80, timeout=5)
+    return conn
+
+
 def rest(victim: str, seconds: float) -> None:
     """The values API every 200 ms over one kept-alive connection, with a long sliding query."""
     fields = "tag,value,unit,quality,ts,source_timestamp,server_timestamp,status_code"
@@ -373,13 +384,7 @@ def rest(victim: str, seconds: float) -> None:
             "from": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 60)),
             "to": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
             "site": "plant-1", "area": "line-1/pumping", "client": "historian-sync", "seq": str(n)})
-        try:
-            conn.request("GET", f"/api/v1/values?{query}", headers={"User-Agent": "historian-sync/1.2",
-                                                                    "Accept": "application/json"})
-            conn.getresponse().read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection(victim, 80, timeout=5)
+        conn = _get_json(conn, victim, f"/api/v1/values?{query}", "historian-sync/1.2")
         n += 1
         time.sleep(max(0.0, 0.2 - (time.time() - now)))
 
@@ -438,13 +443,7 @@ def bulk(victim: str, seconds: float) -> None:
             "from": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 3600)),
             "to": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
             "fields": "tag,value,unit,quality,ts", "limit": "500", "page": str(n % 7 + 1), "client": "ops-report"})
-        try:
-            conn.request("GET", f"{path}?{query}", headers={"User-Agent": "plant-ops-report/3.4",
-                                                            "Accept": "application/json"})
-            conn.getresponse().read()
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection(victim, 80, timeout=5)
+        conn = _get_json(conn, victim, f"{path}?{query}", "plant-ops-report/3.4")
         n += 1
         time.sleep(max(0.0, 0.2 - (time.time() - now)))
 

@@ -79,15 +79,29 @@ class Baseline:
         out.mkdir(parents=True, exist_ok=True)
         if not self.created:
             self.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        body = self.body()
-        doc = {**body, "sha256": _digest(body)}
-        fd, tmp = tempfile.mkstemp(prefix=".baseline-", dir=out)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, out / FILE_NAME)
         self.path = str(out)
-        return out / FILE_NAME
+        return _write(out / FILE_NAME, self.body())
+
+
+def _write(file: Path, body: dict[str, Any]) -> Path:
+    """``body`` with its sha256, written to ``file`` atomically."""
+    fd, tmp = tempfile.mkstemp(prefix=".baseline-", dir=file.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({**body, "sha256": _digest(body)}, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, file)
+    return file
+
+
+def _read(file: Path) -> dict[str, Any]:
+    """The JSON document of a baseline file (an edge-ids baseline of any version)."""
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"baseline {file}: not readable JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise BaselineError(f"baseline {file}: not an edge-ids baseline (format is not {FORMAT!r})")
+    return doc
 
 
 def _digest(body: Mapping[str, Any]) -> str:
@@ -105,12 +119,7 @@ def load_baseline(directory: str | os.PathLike[str], feature_kind: str | None = 
     file = path / FILE_NAME if path.is_dir() else path
     if not file.is_file():
         raise BaselineError(f"baseline {directory}: no {FILE_NAME} there (learn one with 'edge-ids-agent learn')")
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"baseline {file}: not readable JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise BaselineError(f"baseline {file}: not an edge-ids baseline (format is not {FORMAT!r})")
+    doc = _read(file)
     if doc.get("version") != VERSION:
         raise BaselineError(f"baseline {file}: version {doc.get('version')!r}, this agent reads version {VERSION}")
     stated = doc.pop("sha256", None)
@@ -146,17 +155,10 @@ def load_baseline(directory: str | os.PathLike[str], feature_kind: str | None = 
 
 def accept_baseline(directory: str | os.PathLike[str]) -> Path:
     """Seal a reviewed edit of ``directory/baseline.json``: recompute its checksum, note the review."""
-    file = Path(directory) / FILE_NAME
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"baseline {file}: not readable JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise BaselineError(f"baseline {file}: not an edge-ids baseline")
+    doc = _read(Path(directory) / FILE_NAME)
     doc.pop("sha256", None)
     doc.setdefault("learned", {})["reviewed"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    file.write_text(json.dumps({**doc, "sha256": _digest(doc)}, indent=1) + "\n", encoding="utf-8")
-    return file
+    return _write(Path(directory) / FILE_NAME, doc)
 
 
 def live_endpoint(source: Mapping[str, Any]) -> str | None:
