@@ -35,7 +35,7 @@ demo: system-deps $(VENV)/.installed
 	$(PY) -m agent demo
 
 test: setup
-	$(VENV)/bin/ruff check agent trainer tests bench
+	$(VENV)/bin/ruff check agent trainer tests bench examples
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
@@ -43,7 +43,7 @@ test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check agent trainer tests bench
+	$(VENV)/bin/ruff check agent trainer tests bench examples
 	$(VENV)/bin/mypy
 
 models: $(VENV)/.installed

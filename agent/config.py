@@ -13,10 +13,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from agent.errors import ConfigError
 from agent.profile_files import read_profile
+from agent.rules import rules_section
+from agent.rules.can_baseline import CanBaselineConfig
+from agent.rules.ethernet_baseline import EthernetBaselineConfig
 
 # the schema machinery, where the agent's modules and the trainer have always imported it from
 from agent.schema import apply_overrides as apply_overrides
@@ -152,233 +155,12 @@ class AlertsConfig:
     unknown_max_probability: float = doc("below this top-class probability a window counts as unknown", 0.5)
 
 
-@dataclass
-class ArpPoisoningConfig:
-    """The ARP poisoning rule: repeated ARP replies nobody asked for, or repeated requests claiming an
-    address that meanwhile sends from another MAC address (see agent/rules/arp_poisoning.py)."""
-
-    enabled: bool = doc("run the rule (needs features.kind edge-iiotset-context)", True)
-    min_replies: int = doc(
-        "unasked replies claiming one address to one host, or requests from one MAC address claiming an address "
-        "another MAC address sends from, before it alerts (poisoners repeat every 1-10 s)", 3
-    )
-    window_s: float = doc("those replies or requests must fall within this many seconds", 60.0)
-    class_name: str = doc("class its alerts carry; the model's class for the same attack, so incidents merge", "MITM")
-    max_pairs: int = doc("(claimed address, target) pairs tracked at once; least recently seen dropped beyond", 4096)
-
-
-@dataclass
-class TcpFloodConfig:
-    """The TCP flood rule: one service hit by data-less segments from very many source ports
-    (see agent/rules/tcp_flood.py)."""
-
-    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
-    min_sources: int = doc(
-        "(source address, port) pairs that send one address and port segments without data within "
-        "window_s before it alerts (hping3 --flood sends tens of thousands a second)", 256
-    )
-    window_s: float = doc("the interval those pairs must fall in", 1.0)
-    min_syns: int = doc(
-        "SYNs without ACK that one address receives within window_s, over any ports and from any sources, "
-        "before it alerts: a SYN flood to random ports (Mirai, hping3 -p ++1), which no one port counts; "
-        "0 turns this count off, else at least min_sources", 10000
-    )
-    class_name: str = doc("class its alerts carry; the model's class for TCP floods, so incidents merge", "DDoS_TCP")
-    max_targets: int = doc(
-        "(address, port) targets, and addresses for min_syns, tracked at once; least recently seen dropped beyond",
-        256)
-
-
-@dataclass
-class UdpFloodConfig:
-    """The UDP flood rule: one host sent datagrams from very many source ports and answering none
-    (see agent/rules/udp_flood.py)."""
-
-    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
-    min_sources: int = doc(
-        "(source address, port) pairs that send one address datagrams it neither asked for nor answers "
-        "within window_s before it alerts (floods and reflection attacks: thousands a second)", 256
-    )
-    window_s: float = doc("the interval those pairs must fall in", 1.0)
-    min_datagrams: int = doc(
-        "datagrams one address neither asked for nor answers, from however few pairs, within window_s "
-        "before it alerts: a flood from one source port (hping3 -k); 0 turns this count off, else at "
-        "least min_sources", 10000
-    )
-    class_name: str = doc("class its alerts carry; the model's class for UDP floods, so incidents merge", "DDoS_UDP")
-    max_targets: int = doc("addresses tracked at once; least recently seen dropped beyond", 256)
-
-
-@dataclass
-class IcmpFloodConfig:
-    """The ICMP flood rule: one address sent ICMP or ICMPv6 requests or announcements at flood rates
-    (see agent/rules/icmp_flood.py)."""
-
-    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
-    min_messages: int = doc(
-        "ICMP/ICMPv6 messages that are neither errors nor replies (echo requests, router advertisements, "
-        "neighbour solicitations, ...) sent to one address within window_s before it alerts (ping -f sends at "
-        "least 100 a second, hping3 --icmp --flood tens of thousands); 0 turns this count off, else at least "
-        "min_sources", 500
-    )
-    min_sources: int = doc(
-        "source addresses sending such messages to one address within window_s before it alerts (a flood "
-        "with spoofed sources)", 256
-    )
-    window_s: float = doc("the interval those messages must fall in", 1.0)
-    class_name: str = doc("class its alerts carry; the model's class for ICMP floods, so incidents merge", "DDoS_ICMP")
-    max_targets: int = doc("addresses tracked at once; least recently seen dropped beyond", 256)
-
-
-@dataclass
-class PortScanConfig:
-    """The port scan rule: one source probed many ports of one host with segments that never carried
-    data, answered or not (see agent/rules/port_scan.py)."""
-
-    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
-    min_ports: int = doc(
-        "ports of one address that one source sent segments without ACK and RST (SYN, FIN, NULL, Xmas probes) "
-        "within window_s, none of which carried data, before it alerts (nmap scans 1,000 by default)", 32
-    )
-    window_s: float = doc("the interval those ports must fall in", 60.0)
-    class_name: str = doc("class its alerts carry; the model's class for port scans, so incidents merge",
-                          "Port_Scanning")
-    max_pairs: int = doc("(source, address) pairs tracked at once; least recently seen dropped beyond", 4096)
-
-
-@dataclass
-class SshGuessingConfig:
-    """The SSH password guessing rule: connections in which the server refuses login after login, told
-    by the sizes of its encrypted replies (see agent/rules/ssh_guessing.py)."""
-
-    enabled: bool = doc("run the rule (Ethernet feature kinds)", True)
-    min_failures: int = doc(
-        "same-size server replies in a row, each to a client message, that open a connection's authentication "
-        "before it counts as guessing (the refusal of the 'none' probe included: hydra gets 7 from OpenSSH's "
-        "default MaxAuthTries 6; a person gets at most 3 password prompts from the OpenSSH client)", 6
-    )
-    min_connections: int = doc("such connections from one client to one server within window_s before it alerts",
-                               3)
-    window_s: float = doc("the interval those connections must fall in", 60.0)
-    class_name: str = doc("class its alerts carry; the model's class for password attacks, so incidents merge",
-                          "Password")
-    max_connections: int = doc("SSH connections followed at once; least recently seen dropped beyond", 4096)
-
-
-@dataclass
-class WebAttackConfig:
-    """Web attacks read from what each client sends: SQL injection, XSS, uploads of scripts or
-    executables, scanners (see agent/rules/web_attack.py)."""
-
-    enabled: bool = doc("run the rule (Ethernet feature kinds; cleartext HTTP)", True)
-    window_s: float = doc("a client's requests are counted over intervals this long", 60.0)
-    min_requests: int = doc("requests of one payload family from one client before it is reported", 3)
-    scan_min_families: int = doc("payload families (SQL, script, traversal, command), two requests each, "
-                                 "that make a scanner", 3)
-    scan_min_paths: int = doc("distinct paths from one client that make a scanner when most are refused", 20)
-    scan_refused_share: float = doc("share of a client's requests refused (HTTP 4xx) for its paths to make a scanner",
-                                    0.5)
-    max_clients: int = doc("clients followed at once; least recently seen dropped beyond", 4096)
-    sql_class: str = doc("class of SQL injection", "SQL_injection")
-    xss_class: str = doc("class of cross-site scripting", "XSS")
-    upload_class: str = doc("class of an upload of a script or an executable", "Uploading")
-    scanner_class: str = doc("class of a scanner", "Vulnerability_scanner")
-    overrules: list[str] = doc(
-        "model classes that a window ending with a frame to or from an attacking client is counted as the "
-        "client's class instead of (a burst of injections looks like a flood to the model)",
-        factory=lambda: ["DDoS_HTTP", "Password"],
-    )
-    vouches: list[str] = doc(
-        "model classes a window ending with a frame to or from a client is not counted as when the rule read "
-        "that client's requests and found them clean (what it sent says otherwise)",
-        factory=lambda: ["SQL_injection", "XSS", "Uploading", "Vulnerability_scanner"],
-    )
-    slow_vouches: list[str] = doc(
-        "model classes such a window is not counted as either when the clean client also sent fewer than 10 "
-        "requests a second (too few to flood)", factory=lambda: ["DDoS_HTTP"],
-    )
-
-
-@dataclass
-class RulesConfig:
-    """Exact detectors that run beside the model on the same feature rows."""
-
-    arp_poisoning: ArpPoisoningConfig = doc("ARP cache poisoning", factory=ArpPoisoningConfig)
-    tcp_flood: TcpFloodConfig = doc("TCP floods of any flags", factory=TcpFloodConfig)
-    udp_flood: UdpFloodConfig = doc("UDP floods and reflection attacks", factory=UdpFloodConfig)
-    icmp_flood: IcmpFloodConfig = doc("ICMP and ICMPv6 floods", factory=IcmpFloodConfig)
-    port_scan: PortScanConfig = doc("TCP port scans of any probe flags", factory=PortScanConfig)
-    ssh_guessing: SshGuessingConfig = doc("SSH password guessing", factory=SshGuessingConfig)
-    web_attack: WebAttackConfig = doc("web attacks read from requests", factory=WebAttackConfig)
-
-
-@dataclass
-class CanBaselineConfig:
-    """What the CAN baseline detector reports as a departure from the learned bus (see docs/baseline.md)."""
-
-    enabled: bool = doc("run the CAN baseline detector when a baseline is loaded", True)
-    min_frames: int = doc("an id learned from fewer frames is sparse: only its flood check applies", 20)
-    rate_factor: float = doc(
-        "a periodic id sending more than this multiple of its learned most frames per window is injected "
-        "(SPOOFING)", 1.5,
-    )
-    rate_slack: int = doc("frames per window a periodic id may exceed its learned most by in any case", 2)
-    flood_factor: float = doc(
-        "a known id sending more than this multiple of its learned most frames per window: injection if "
-        "it is not periodic, a flood (DoS) if no learned id has a higher priority",
-        6.0,
-    )
-    unknown_min_ids: int = doc(
-        "distinct ids never learned, seen within one second, that make fuzzing (DoS); a lone new id is "
-        "counted in health, not alerted", 3,
-    )
-    flood_hz: float = doc(
-        "frames per second of one id never learned (or learned sparse) that make a flood (DoS)", 200.0
-    )
-    payload_min_bits: int = doc(
-        "bits a byte that never changed in learning must differ from its learned value by to break the "
-        "payload layout", 6,
-    )
-    payload_min_frames: int = doc(
-        "frames in a row of one id breaking its payload layout (or its learned lengths) that make a "
-        "masquerade (SPOOFING)", 3,
-    )
-    silence_periods: float = doc(
-        "report a periodic id silent for this many learned periods while the rest of the bus goes on "
-        "(suspension); 0 = off", 0.0,
-    )
-    dos_class: str = doc("class of flood and fuzzing findings (the model's, so incidents merge)", "DoS")
-    spoofing_class: str = doc("class of injection and masquerade findings (the model's)", "SPOOFING")
-    suspension_class: str = doc("class of suspension findings", "SPOOFING")
-
-
-@dataclass
-class EthernetBaselineConfig:
-    """What the Ethernet baseline detector reports as a departure from the learned plant network."""
-
-    enabled: bool = doc("run the Ethernet baseline detector when a baseline is loaded", True)
-    new_conversations: bool = doc(
-        "report a connection or datagram exchange between learned hosts, or with a new host, on a service "
-        "never learned between them", True,
-    )
-    new_host_class: str = doc("class of a new conversation with a host never learned", "Backdoor")
-    new_service_class: str = doc("class of a new conversation between learned hosts", "Backdoor")
-    scan_min_services: int = doc(
-        "services never learned that one source tries within a minute to be reported as reconnaissance "
-        "instead (a sweep of the plant's devices)", 4,
-    )
-    scan_class: str = doc("class of reconnaissance across many new services", "Port_Scanning")
-    modbus: bool = doc("check Modbus/TCP against the learned masters, units, function codes and registers",
-                       True)
-    modbus_recon_class: str = doc(
-        "class of Modbus requests with function codes or unit ids never learned (reconnaissance)",
-        "Fingerprinting",
-    )
-    modbus_write_class: str = doc(
-        "class of Modbus writes from a host that never wrote, or to registers or coils never written "
-        "(a forged command)", "Uploading",
-    )
-    quiet_s: float = doc("a finding's incident stays open this long after its evidence", 60.0)
+#: the ``rules`` section: one subsection per registered rule, each declared in its module
+#: (see :mod:`agent.rules`)
+if TYPE_CHECKING:
+    RulesConfig = Any
+else:
+    RulesConfig = rules_section()
 
 
 @dataclass

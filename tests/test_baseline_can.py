@@ -22,7 +22,7 @@ from support.site_checks import (
 
 from agent.baseline import Baseline, BaselineError, load_baseline
 from agent.baseline.can import CanLearner
-from agent.config import CanBaselineConfig
+from agent.rules.can_baseline import CanBaselineConfig
 
 T0 = 1_700_000_000.0
 

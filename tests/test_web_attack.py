@@ -12,8 +12,7 @@ import pytest
 from support.rule_checks import check_rule_config, frames, replay_rule, run_rule
 from support.site_checks import TcpConversation
 
-from agent.config import WebAttackConfig
-from agent.rules.web_attack import WebAttackRule, signs
+from agent.rules.web_attack import WebAttackConfig, WebAttackRule, signs
 
 SERVER, CLIENT, TOOL = "10.1.0.2", "10.1.0.3", "10.1.0.9"
 T0 = 1_700_000_000.0
@@ -62,7 +61,7 @@ def gets(paths: list[str], code: int = 200) -> list[tuple[str, str, bytes, int]]
 
 
 def findings(packets: list[Any], **cfg: Any) -> list[Any]:
-    found, _ = run_rule(WebAttackRule, packets, cfg=WebAttackConfig(**cfg))
+    found, _ = run_rule(WebAttackRule, packets, config=WebAttackConfig(**cfg))
     return found
 
 
@@ -205,5 +204,5 @@ def test_a_request_of_several_families_leans_the_same_way_every_run() -> None:
     the first family in a fixed order, not to a set's order, which changes from run to run."""
     waf = "/login?x=1 AND 1=1 UNION ALL SELECT 1,NULL,'<script>alert(\"XSS\")</script>',table_name FROM " \
           "information_schema.tables WHERE 2>1--/**/; EXEC xp_cmdshell('cat ../../../etc/passwd')#"
-    _, rule = run_rule(WebAttackRule, session(gets([waf]), TOOL, T0, 0.05), cfg=WebAttackConfig())
+    _, rule = run_rule(WebAttackRule, session(gets([waf]), TOOL, T0, 0.05), config=WebAttackConfig())
     assert rule.explain(TOOL, SERVER, T0 + 1) == "SQL_injection"

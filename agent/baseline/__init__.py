@@ -15,6 +15,7 @@ reviewed with ``edge-ids-agent baseline show`` / ``diff``, and read by the detec
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -173,6 +174,22 @@ def live_endpoint(source: Mapping[str, Any]) -> str | None:
     return None
 
 
+def commissioned_path(cfg: Any) -> Path:
+    """Where the daemon keeps the baseline it learned while commissioning (``cfg``: the agent config)."""
+    return Path(cfg.state_dir) / "baseline"
+
+
+def site_baseline(cfg: Any) -> Any:
+    """The baseline to detect with: ``baseline.path``, else one commissioned earlier under state_dir,
+    else ``None``. Checked against the config's feature kind and source."""
+    path = cfg.baseline.path
+    if path is None and cfg.baseline.commission_s > 0 and (commissioned_path(cfg) / FILE_NAME).is_file():
+        path = str(commissioned_path(cfg))
+    if path is None:
+        return None
+    return load_baseline(path, cfg.features.kind, dataclasses.asdict(cfg.source))
+
+
 def family_of(feature_kind: str) -> str:
     """The baseline family of a feature kind; :class:`BaselineError` for kinds no baseline reads."""
     try:
@@ -193,15 +210,12 @@ def new_learner(feature_kind: str, columns: Sequence[str]) -> Any:
 
 
 def build_detector(baseline: Baseline, config: Any, columns: Sequence[str]) -> Any | None:
-    """The detector for ``baseline`` (``config``: the ``baseline`` section), or ``None`` when it is off."""
-    if baseline.family == "can":
-        if not config.can.enabled:
-            return None
-        from agent.baseline.can import CanDetector
+    """The registered detector that reads ``baseline`` (``config``: the ``baseline`` section), or
+    ``None`` when it is off."""
+    from agent.rules import detector_classes
 
-        return CanDetector(baseline, config.can, columns)
-    if not config.ethernet.enabled:
-        return None
-    from agent.baseline.ethernet import EthernetDetector
-
-    return EthernetDetector(baseline, config.ethernet, columns)
+    for detector in detector_classes():
+        if detector.family == baseline.family:
+            section = getattr(config, baseline.family)
+            return detector.from_config(section, columns, baseline) if section.enabled else None
+    raise BaselineError(f"no detector reads a {baseline.family} baseline")

@@ -1,195 +1,119 @@
-"""Rules: exact detectors that run beside the model on the same feature rows.
+"""Detectors beside the model: exact rules, and the detectors that read a learned site baseline,
+registered by name.
 
-Why rules at all: some attacks leave evidence that needs no model and that a model, which scores
+Why detectors at all: some attacks leave evidence that needs no model and that a model, which scores
 windows of records, sees too late. An ARP poisoner that sends one forged reply every two seconds on
 a quiet segment fills a 16-record window only after half a minute, and a short run of forged
 replies never fills one; yet three replies nobody asked for, each claiming the same address, are
-proof enough (arpwatch and Snort's ARP inspection have reported this for decades). A rule reads the
-rows the extractor already made (one way to compute each feature), and its findings go through the
-same alert policy as the model's windows, so they merge with the model's incidents of the same
-class, obey the same rate limits and carry the same record layout, marked with the rule's name in
-``edge_ids.rule`` and its evidence in ``edge_ids.evidence``.
+proof enough (arpwatch and Snort's ARP inspection have reported this for decades). What they share
+is in :mod:`agent.rules.base`.
 
-Each rule is configured under ``rules.<name>`` and is built by :func:`build_rules` only when the
-feature kind makes the columns it reads.
+How they are found (the pattern of python-can's ``BACKENDS`` and its entry points): every public
+module of this package is one detector, named after the module, whose ``DETECTOR`` attribute is its
+class; a site's own package adds detectors through the ``edge_ids.detectors`` entry point group
+(``name = "package.module:Class"``). A module is imported when the config is built, which is also
+when a broken one is reported. Each detector owns its config section (``rules.<name>``; a baseline
+detector ``baseline.<family>``), and the config reference and README's list are generated from here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+import pkgutil
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import Any
 
-from agent.config import RulesConfig
-from agent.errors import ConfigError
+from agent.errors import BackendError
+from agent.registry import Registry
+from agent.rules.base import (
+    Detector,
+    DetectorConfig,
+    Finding,
+    IntervalTable,
+    ReportRun,
+    check_settings,
+    column_indices,
+)
+from agent.schema import doc
+
+__all__ = ["DETECTORS", "Detector", "DetectorConfig", "Finding", "IntervalTable", "ReportRun", "build_rules",
+           "check_settings", "column_indices", "detector_classes", "detector_list", "rules_section"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Finding:
-    """What a rule saw: enough for one alert-policy observation."""
-
-    key: Hashable
-    """The incident key (the model's stream key where the evidence belongs to that stream)."""
-    cls: str
-    """The class it alerts as (one of the model's classes, so incidents merge)."""
-    first_ts: float
-    """Time of the earliest record of the evidence it adds (for an incident's first finding, the
-    start of the evidence; for later ones, the record before the one that raised it)."""
-    last_ts: float
-    """Time of the record that completed it."""
-    context: dict[str, Any]
-    """Alert context (the 5-tuple fields that apply)."""
-    evidence: str
-    """One sentence a plant engineer can act on."""
-    quiet_s: float = 0.0
-    """How long the rule's evidence may go quiet and still belong to the same attack (its own
-    window): the incident stays open that long after this finding, so a poisoner that repeats every
-    ten seconds is one incident, not one per reply. 0: the policy's merge gap alone."""
+#: entry point group through which other packages add detectors
+ENTRY_POINT_GROUP = "edge_ids.detectors"
 
 
-@dataclass
-class ReportRun:
-    """Whether a detector's reports about one target belong to one attack: a report within ``quiet``
-    seconds of the one before continues its run (one incident), a later one starts a new run.
-
-    Why: rules report once per interval while an attack goes on; each finding adds the evidence since
-    the previous report and says how long the attack has lasted, and the alert policy keeps them
-    in one incident.
-    """
-
-    last_report: float | None = None
-    run_start: float = 0.0
-    """Start of the first interval of the current run."""
-
-    def report(self, start: float, ts: float, quiet: float) -> float:
-        """Note a report at ``ts`` of an interval that began at ``start``; the start of the evidence it
-        adds (``start`` for a run's first report, else the previous report's time)."""
-        if self.last_report is None or ts - self.last_report > quiet or ts < self.last_report:
-            self.run_start, since = start, start
-        else:
-            since = self.last_report
-        self.last_report = ts
-        return since
+def _entries() -> dict[str, tuple[str, str]]:
+    """name -> (module, attribute): this package's public modules, then entry points (which may not
+    replace a built-in detector)."""
+    found = {m.name: (f"{__name__}.{m.name}", "DETECTOR") for m in pkgutil.iter_modules(__path__)
+             if not m.name.startswith("_") and m.name != "base"}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        module, _, attribute = ep.value.partition(":")
+        if ep.name in found:
+            log.warning("detector %r of entry point %s is built in; the built-in one is used", ep.name, ep.value)
+            continue
+        found[ep.name] = (module.strip(), attribute.strip() or "DETECTOR")
+    return found
 
 
-class Interval(Protocol):
-    """What a rule keeps per key for one interval (see :class:`IntervalTable`)."""
-
-    start: float
-    """When the interval began."""
-
-    def restart(self, ts: float) -> None:
-        """Begin a new interval at ``ts``, forgetting the last one's counts (a run of reports stays)."""
-        ...
+#: every detector, by name
+DETECTORS: Registry[type[Detector[Any]]] = Registry("detector", _entries())
 
 
-S = TypeVar("S", bound=Interval)
+def detector_classes(names: Sequence[str] | None = None) -> list[type[Detector[Any]]]:
+    """The registered detectors (``names``, else all), imported, in name order; a
+    :class:`~agent.errors.BackendError` naming a detector whose module cannot be imported or is not one."""
+    out = []
+    for name in DETECTORS.names() if names is None else names:
+        cls = DETECTORS.load(name)
+        if not (isinstance(cls, type) and issubclass(cls, Detector)) or cls.name != name:
+            raise BackendError(f"detector {name!r}: {cls!r} is not a Detector subclass named {name!r}")
+        out.append(cls)
+    return out
 
 
-class IntervalTable(Generic[S]):
-    """Per key, its state for the current interval of ``window_s`` seconds; at most ``max_keys`` keys,
-    the least recently seen dropped beyond (counted in :attr:`evicted`).
-
-    Why one table: the flood, SYN and port scan counts each keep bounded per-target state that starts
-    over every interval (or when the data clock steps back), and a spoofed flood must not grow it.
-    """
-
-    def __init__(self, window_s: float, max_keys: int, new: Callable[[float], S]) -> None:
-        self.window_s = float(window_s)
-        self.max_keys = int(max_keys)
-        self._new = new
-        self._table: OrderedDict[Hashable, S] = OrderedDict()
-        self.evicted = 0
-
-    def __len__(self) -> int:
-        return len(self._table)
-
-    def at(self, key: Hashable, ts: float) -> S:
-        """``key``'s state at ``ts`` (made, or restarted when its interval is over), now the most recently seen."""
-        table = self._table
-        state = table.get(key)
-        if state is None:
-            state = table[key] = self._new(ts)
-            if len(table) > self.max_keys:
-                table.popitem(last=False)
-                self.evicted += 1
-        else:
-            table.move_to_end(key)
-            if ts - state.start >= self.window_s or ts < state.start:  # a new interval (or the clock went back)
-                state.restart(ts)
-        return state
-
-    def peek(self, key: Hashable) -> S | None:
-        """``key``'s state as it is, if tracked (its recency unchanged)."""
-        return self._table.get(key)
+def _importable() -> list[type[Detector[Any]]]:
+    """The detectors that import; one that does not is left out here and reported, naming it, when
+    the rules are built (:func:`build_rules`), so a broken plugin stops a start, not every command."""
+    out = []
+    for name in DETECTORS.names():
+        try:
+            out.extend(detector_classes([name]))
+        except BackendError as exc:
+            log.debug("detector %s left out of the config schema: %s", name, exc)
+    return out
 
 
-class Rule(Protocol):
-    """A detector over feature rows (see the module docstring)."""
-
-    name: str
-
-    def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
-        """Findings raised by ``rows`` (in capture order, with their alert contexts)."""
-        ...
-
-    def stats(self) -> dict[str, int]:
-        """Counters for health reports."""
-        ...
+def rules_section() -> type:
+    """The ``rules`` config section: one subsection per registered rule (detectors that read no baseline)."""
+    fields = [(d.name, d.Config, doc(d.summary, factory=d.Config)) for d in _importable() if d.family is None]
+    return dataclasses.make_dataclass(
+        "RulesConfig", fields,
+        namespace={"__doc__": "Exact detectors that run beside the model on the same feature rows."})
 
 
-def column_indices(rule: str, wanted: Sequence[str], columns: Sequence[str]) -> list[int]:
-    """Where each of the columns a rule reads is in the extractor's ``columns``; a
-    :class:`ConfigError` naming ``rules.<rule>`` and the missing ones if any is not there."""
-    missing = [c for c in wanted if c not in columns]
-    if missing:
-        raise ConfigError(f"rules.{rule} reads column(s) {', '.join(missing)}, which the extractor lacks")
-    order = list(columns)
-    return [order.index(c) for c in wanted]
+def build_rules(config: Any, columns: Sequence[str]) -> list[Detector[Any]]:
+    """The enabled rules (``config``: the ``rules`` section) whose input columns ``columns`` (the
+    extractor's) has, in name order."""
+    out: list[Detector[Any]] = []
+    for d in detector_classes():
+        if d.family is not None:
+            continue
+        section = getattr(config, d.name)
+        if not section.enabled:
+            continue
+        if d.needs(columns):
+            out.append(d.from_config(section, columns))
+        elif (why := d.off_reason(columns)) is not None:
+            log.info("rules.%s is off: %s", d.name, why)
+    return out
 
 
-def check_settings(rule: str, at_least: dict[str, tuple[float, float]], positive: dict[str, float]) -> None:
-    """:class:`ConfigError` naming ``rules.<rule>.<key>`` for the first setting out of range:
-    ``at_least`` maps a key to (value, lowest allowed), ``positive`` a key to a value that must be > 0."""
-    for key, (value, low) in at_least.items():
-        if value < low:
-            raise ConfigError(f"rules.{rule}.{key} must be at least {low:g}, got {value}")
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"rules.{rule}.{key} must be positive, got {value}")
-
-
-def build_rules(config: RulesConfig, columns: Sequence[str]) -> list[Rule]:
-    """The enabled rules whose input columns ``columns`` (the extractor's) has."""
-    from agent.rules.arp_poisoning import ArpPoisoningRule
-    from agent.rules.icmp_flood import IcmpFloodRule
-    from agent.rules.port_scan import PortScanRule
-    from agent.rules.ssh_guessing import SshGuessingRule
-    from agent.rules.tcp_flood import TcpFloodRule
-    from agent.rules.udp_flood import UdpFloodRule
-    from agent.rules.web_attack import WebAttackRule
-
-    rules: list[Rule] = []
-    arp = config.arp_poisoning
-    if arp.enabled:
-        if ArpPoisoningRule.needs(columns):
-            rules.append(ArpPoisoningRule.from_config(arp, columns))
-        elif "arp.opcode" in columns:  # Ethernet rows without the context columns (CAN has no ARP)
-            log.info("rules.arp_poisoning is off: feature kind edge-iiotset-context makes the columns it reads")
-    if config.tcp_flood.enabled and TcpFloodRule.needs(columns):
-        rules.append(TcpFloodRule.from_config(config.tcp_flood, columns))
-    if config.udp_flood.enabled and UdpFloodRule.needs(columns):
-        rules.append(UdpFloodRule.from_config(config.udp_flood, columns))
-    if config.icmp_flood.enabled and IcmpFloodRule.needs(columns):
-        rules.append(IcmpFloodRule.from_config(config.icmp_flood, columns))
-    if config.port_scan.enabled and PortScanRule.needs(columns):
-        rules.append(PortScanRule.from_config(config.port_scan, columns))
-    if config.ssh_guessing.enabled and SshGuessingRule.needs(columns):
-        rules.append(SshGuessingRule.from_config(config.ssh_guessing, columns))
-    if config.web_attack.enabled and WebAttackRule.needs(columns):
-        rules.append(WebAttackRule.from_config(config.web_attack, columns))
-    return rules
+def detector_list() -> str:
+    """The Markdown list of detectors README carries (``edge-ids-agent config-docs --check`` keeps it current)."""
+    return "\n".join(f"- `{d.name}` (`{d.section()}`): {d.summary}" for d in detector_classes()) + "\n"

@@ -35,14 +35,15 @@ beyond and counted.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.config import ArpPoisoningConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, check_settings, column_indices
+from agent.lru import LruTable
+from agent.rules.base import Detector, DetectorConfig, Finding, check_settings
+from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
 #: the columns the rule reads (and the context's ``src_ip`` and ``hw_src``)
@@ -58,12 +59,26 @@ _NO_ADDRESS = "0.0.0.0"
 
 
 @dataclass
+class ArpPoisoningConfig(DetectorConfig):
+    """The ARP poisoning rule: repeated ARP replies nobody asked for, or repeated requests claiming an
+    address that meanwhile sends from another MAC address."""
+
+    min_replies: int = doc(
+        "unasked replies claiming one address to one host, or requests from one MAC address claiming an address "
+        "another MAC address sends from, before it alerts (poisoners repeat every 1-10 s)", 3
+    )
+    window_s: float = doc("those replies or requests must fall within this many seconds", 60.0)
+    class_name: str = doc("class its alerts carry; the model's class for the same attack, so incidents merge", "MITM")
+    max_pairs: int = doc("(claimed address, target) pairs tracked at once; least recently seen dropped beyond", 4096)
+
+
+@dataclass
 class _Claimed:
     """An address claimed in ARP requests: the requests (time, MAC address), and when it was last seen
     at each MAC address (requests, other ARP, IPv4 frames from it)."""
 
     requests: deque[tuple[float, bytes]]
-    seen: OrderedDict[bytes, float]
+    seen: LruTable[bytes, float]
 
 
 @dataclass
@@ -76,48 +91,42 @@ class _Pair:
     reported: bool = False
 
 
-class ArpPoisoningRule:
+class ArpPoisoningRule(Detector[ArpPoisoningConfig]):
     """Finds ARP poisoning in Edge-IIoTset-context rows (see the module docstring)."""
 
     name = "arp_poisoning"
+    summary = "ARP cache poisoning: unasked replies, or requests claiming an address seen at another MAC"
+    Config = ArpPoisoningConfig
+    reads = COLUMNS
 
-    def __init__(
-        self,
-        columns: Sequence[str],
-        class_name: str = "MITM",
-        min_replies: int = 3,
-        window_s: float = 60.0,
-        max_pairs: int = 4096,
-    ) -> None:
-        self._flag, self._sender, self._target, self._op = column_indices(self.name, COLUMNS, columns)
-        check_settings(self.name, {"min_replies": (min_replies, 1), "max_pairs": (max_pairs, 1)},
-                       {"window_s": window_s})
-        self.class_name = class_name
-        self.min_replies = int(min_replies)
-        self.window_s = float(window_s)
-        self.max_pairs = int(max_pairs)
-        self._pairs: OrderedDict[tuple[str, str], _Pair] = OrderedDict()
+    def __init__(self, columns: Sequence[str], config: ArpPoisoningConfig | None = None, **settings: Any) -> None:
+        super().__init__(columns, config, **settings)
+        c = self.config
+        self._flag, self._sender, self._target, self._op = self.indices()
+        check_settings(self.name, {"min_replies": (c.min_replies, 1), "max_pairs": (c.max_pairs, 1)},
+                       {"window_s": c.window_s})
+        self.class_name = c.class_name
+        self.min_replies = int(c.min_replies)
+        self.window_s = float(c.window_s)
+        self.max_pairs = int(c.max_pairs)
+        self._pairs: LruTable[tuple[str, str], _Pair] = LruTable(self.max_pairs)
         #: address claimed in requests -> its requests and where it was seen
-        self._claims: OrderedDict[str, _Claimed] = OrderedDict()
+        self._claims: LruTable[str, _Claimed] = LruTable(self.max_pairs)
         #: (claimed address, MAC address) -> time of the last finding its requests raised
-        self._disputes: OrderedDict[tuple[str, bytes], float] = OrderedDict()
-        self._counters = {"arp_unasked_replies": 0, "arp_poisoning_findings": 0, "arp_pairs_evicted": 0,
-                          "arp_disputed_claims": 0, "arp_addresses_evicted": 0}
-
-    @staticmethod
-    def needs(columns: Sequence[str]) -> bool:
-        """Whether ``columns`` has what the rule reads."""
-        return all(c in columns for c in COLUMNS)
+        self._disputes: LruTable[tuple[str, bytes], float] = LruTable(self.max_pairs)
+        self._counters = {"arp_unasked_replies": 0, "arp_poisoning_findings": 0, "arp_disputed_claims": 0}
 
     @classmethod
-    def from_config(cls, config: ArpPoisoningConfig, columns: Sequence[str]) -> ArpPoisoningRule:
-        """Build from the ``rules.arp_poisoning`` section."""
-        return cls(columns, config.class_name, config.min_replies, config.window_s, config.max_pairs)
+    def off_reason(cls, columns: Sequence[str]) -> str | None:
+        """Ethernet rows without the context columns: say so (CAN rows have no ARP)."""
+        return "feature kind edge-iiotset-context makes the columns it reads" if "arp.opcode" in columns else None
 
     def stats(self) -> dict[str, int]:
         """Unasked replies and disputed claims seen, findings raised, pairs and addresses tracked and
         evicted."""
-        return {**self._counters, "arp_pairs_tracked": len(self._pairs), "arp_addresses_tracked": len(self._claims)}
+        return {**self._counters, "arp_pairs_evicted": self._pairs.evicted,
+                "arp_addresses_evicted": self._claims.evicted, "arp_pairs_tracked": len(self._pairs),
+                "arp_addresses_tracked": len(self._claims)}
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one per ARP frame that completes or extends the evidence."""
@@ -147,8 +156,7 @@ class ArpPoisoningRule:
         seen = entry.seen
         seen[mac] = ts
         seen.move_to_end(mac)
-        if len(seen) > MAX_MACS:
-            seen.popitem(last=False)
+        seen.trim()
 
     def _request(self, claimed: str, mac: bytes, target: str, ts: float) -> Finding | None:
         """A request from ``mac`` claimed ``claimed`` (asking ``target``) at ``ts``: a finding when ``mac``
@@ -157,10 +165,8 @@ class ArpPoisoningRule:
         claims = self._claims
         entry = claims.get(claimed)
         if entry is None:
-            entry = claims[claimed] = _Claimed(deque(maxlen=MAX_CLAIMS), OrderedDict())
-            if len(claims) > self.max_pairs:
-                claims.popitem(last=False)
-                self._counters["arp_addresses_evicted"] += 1
+            entry = claims[claimed] = _Claimed(deque(maxlen=MAX_CLAIMS), LruTable(MAX_MACS))
+            claims.trim()
         claims.move_to_end(claimed)
         requests = entry.requests
         if requests and ts < requests[-1][0]:
@@ -184,8 +190,7 @@ class ArpPoisoningRule:
         # what this finding adds: since the last one, or all the requests when the evidence starts again
         since = first if last is None or ts - last > self.window_s or ts < last else last
         disputes[key] = ts
-        if len(disputes) > self.max_pairs:
-            disputes.popitem(last=False)
+        disputes.trim()
         self._counters["arp_poisoning_findings"] += 1
         sender = mac.hex(":")
         return self._finding(since, ts, claimed, target, sender, (
@@ -215,9 +220,7 @@ class ArpPoisoningRule:
             # new, or quiet for a whole window (or the clock went back): the evidence starts again
             pair = _Pair(deque(maxlen=max(2, self.min_replies)), ts)
             pairs[key] = pair
-            if len(pairs) > self.max_pairs:
-                pairs.popitem(last=False)
-                self._counters["arp_pairs_evicted"] += 1
+            pairs.trim()
         pairs.move_to_end(key)
         pair.times.append(ts)
         pair.replies += 1
@@ -235,3 +238,6 @@ class ArpPoisoningRule:
         return self._finding(since, ts, claimed, target, sender, (
             f"{pair.replies} ARP replies nobody asked for told {target} that {claimed} is at the "
             f"sender's MAC address {sender}, over {span:.1f} s (ARP cache poisoning, as arpspoof or ettercap do)"))
+
+
+DETECTOR = ArpPoisoningRule

@@ -25,19 +25,20 @@ key, so a flood both see is one incident.
 
 What it cannot see: floods of errors (BlackNurse's forged port unreachables) and of replies
 (Smurf's reflected echo replies), and floods under ``min_messages`` a second. Memory is bounded
-(:class:`agent.rules.floods.FloodCounter`).
+(:class:`agent.rules._floods.FloodCounter`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from agent.config import IcmpFloodConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, check_settings
-from agent.rules.floods import FloodRule, Report
+from agent.rules._floods import FloodConfig, FloodRule, Report
+from agent.rules.base import Finding
+from agent.schema import doc
 
 _TS, _SRC, _DST, _PROTO, _TYPE = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "dest_ip", "proto",
                                                                          "icmp_type"))
@@ -64,34 +65,27 @@ def flood_message(proto: Any, icmp_type: int) -> bool:
     return icmp_type >= 128 and icmp_type != ICMPV6_ECHO_REPLY
 
 
-class IcmpFloodRule(FloodRule):
+@dataclass
+class IcmpFloodConfig(FloodConfig):
+    """The ICMP flood rule: one address sent ICMP or ICMPv6 requests or announcements at flood rates."""
+
+    min_messages: int = doc(
+        "ICMP/ICMPv6 messages that are neither errors nor replies (echo requests, router advertisements, "
+        "neighbour solicitations, ...) sent to one address within window_s before it alerts (ping -f sends at "
+        "least 100 a second, hping3 --icmp --flood tens of thousands); 0 turns this count off, else at least "
+        "min_sources", 500
+    )
+    class_name: str = doc("class its alerts carry; the model's class for ICMP floods, so incidents merge", "DDoS_ICMP")
+
+
+class IcmpFloodRule(FloodRule[IcmpFloodConfig]):
     """Finds ICMP and ICMPv6 floods in Ethernet rows (see the module docstring)."""
 
     name = "icmp_flood"
-
-    def __init__(
-        self,
-        columns: Sequence[str],
-        class_name: str = "DDoS_ICMP",
-        min_sources: int = 256,
-        window_s: float = 1.0,
-        max_targets: int = 256,
-        min_messages: int = 500,
-    ) -> None:
-        super().__init__(columns, class_name, min_sources, window_s, max_targets, min_messages)
-        if min_messages:
-            check_settings(self.name, {"min_messages": (min_messages, min_sources)}, {})
-
-    @classmethod
-    def from_config(cls, config: IcmpFloodConfig, columns: Sequence[str]) -> IcmpFloodRule:
-        """Build from ``rules.icmp_flood``."""
-        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets,
-                   config.min_messages)
-
-    @staticmethod
-    def needs(columns: Sequence[str]) -> bool:
-        """Whether ``columns`` are Ethernet rows (the rule reads only the alert context)."""
-        return "icmp.checksum" in columns
+    summary = "ICMP and ICMPv6 floods"
+    Config = IcmpFloodConfig
+    reads = ("icmp.checksum",)  # Ethernet rows: the rule reads only the alert context
+    volume_key = "min_messages"
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one per interval in which an address's flood messages reach
@@ -118,3 +112,6 @@ class IcmpFloodRule(FloodRule):
         if len(kinds) != 1:
             return finding
         return dataclasses.replace(finding, context={**finding.context, "icmp_type": kinds[0]})
+
+
+DETECTOR = IcmpFloodRule

@@ -39,9 +39,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import PortScanConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, IntervalTable, ReportRun, check_settings, column_indices
+from agent.rules.base import Detector, DetectorConfig, Finding, IntervalTable, ReportRun, check_settings
+from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
@@ -85,36 +85,40 @@ class _Pair:
         self.settled.clear()
 
 
-class PortScanRule:
+@dataclass
+class PortScanConfig(DetectorConfig):
+    """The port scan rule: one source probed many ports of one host with segments that never carried
+    data, answered or not."""
+
+    min_ports: int = doc(
+        "ports of one address that one source sent segments without ACK and RST (SYN, FIN, NULL, Xmas probes) "
+        "within window_s, none of which carried data, before it alerts (nmap scans 1,000 by default)", 32
+    )
+    window_s: float = doc("the interval those ports must fall in", 60.0)
+    class_name: str = doc("class its alerts carry; the model's class for port scans, so incidents merge",
+                          "Port_Scanning")
+    max_pairs: int = doc("(source, address) pairs tracked at once; least recently seen dropped beyond", 4096)
+
+
+class PortScanRule(Detector[PortScanConfig]):
     """Finds port scans in Edge-IIoTset rows (see the module docstring)."""
 
     name = "port_scan"
+    summary = "TCP port scans of any probe flags, answered or not"
+    Config = PortScanConfig
+    reads = COLUMNS
 
-    def __init__(
-        self,
-        columns: Sequence[str],
-        class_name: str = "Port_Scanning",
-        min_ports: int = 32,
-        window_s: float = 60.0,
-        max_pairs: int = 4096,
-    ) -> None:
-        check_settings(self.name, {"min_ports": (min_ports, 2), "max_pairs": (max_pairs, 1)}, {"window_s": window_s})
-        self._len, self._flags = column_indices(self.name, COLUMNS, columns)
-        self.class_name = class_name
-        self.min_ports = int(min_ports)
-        self.window_s = float(window_s)
-        self._pairs: IntervalTable[_Pair] = IntervalTable(window_s, max_pairs, _Pair)
+    def __init__(self, columns: Sequence[str], config: PortScanConfig | None = None, **settings: Any) -> None:
+        super().__init__(columns, config, **settings)
+        c = self.config
+        check_settings(self.name, {"min_ports": (c.min_ports, 2), "max_pairs": (c.max_pairs, 1)},
+                       {"window_s": c.window_s})
+        self._len, self._flags = self.indices()
+        self.class_name = c.class_name
+        self.min_ports = int(c.min_ports)
+        self.window_s = float(c.window_s)
+        self._pairs: IntervalTable[_Pair] = IntervalTable(c.window_s, c.max_pairs, _Pair)
         self._findings = 0
-
-    @classmethod
-    def from_config(cls, config: PortScanConfig, columns: Sequence[str]) -> PortScanRule:
-        """Build from ``rules.port_scan``."""
-        return cls(columns, config.class_name, config.min_ports, config.window_s, config.max_pairs)
-
-    @staticmethod
-    def needs(columns: Sequence[str]) -> bool:
-        """Whether ``columns`` has what the rule reads."""
-        return all(c in columns for c in COLUMNS)
 
     def stats(self) -> dict[str, int]:
         """Findings raised, pairs tracked and evicted."""
@@ -179,3 +183,6 @@ class PortScanRule:
                       f"probes: {probes}) and no data crossed any of them (a port scan, as nmap or masscan "
                       f"sends; {ts - p.run.run_start:.0f} s so far)"),
         )
+
+
+DETECTOR = PortScanRule

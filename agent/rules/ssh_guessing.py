@@ -36,13 +36,15 @@ guessing connections.
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from agent.config import SshGuessingConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, ReportRun, check_settings, column_indices
+from agent.lru import LruTable
+from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun, check_settings
+from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
 #: the row columns the rule reads (the alert context gives it addresses and ports)
@@ -140,48 +142,52 @@ class _Connection:
         """The run was counted, or broken."""
 
 
-class SshGuessingRule:
+@dataclass
+class SshGuessingConfig(DetectorConfig):
+    """The SSH password guessing rule: connections in which the server refuses login after login, told
+    by the sizes of its encrypted replies."""
+
+    min_failures: int = doc(
+        "same-size server replies in a row, each to a client message, that open a connection's authentication "
+        "before it counts as guessing (the refusal of the 'none' probe included: hydra gets 7 from OpenSSH's "
+        "default MaxAuthTries 6; a person gets at most 3 password prompts from the OpenSSH client)", 6
+    )
+    min_connections: int = doc("such connections from one client to one server within window_s before it alerts",
+                               3)
+    window_s: float = doc("the interval those connections must fall in", 60.0)
+    class_name: str = doc("class its alerts carry; the model's class for password attacks, so incidents merge",
+                          "Password")
+    max_connections: int = doc("SSH connections followed at once; least recently seen dropped beyond", 4096)
+
+
+class SshGuessingRule(Detector[SshGuessingConfig]):
     """Finds SSH password guessing in Edge-IIoTset rows (see the module docstring)."""
 
     name = "ssh_guessing"
+    summary = "SSH password guessing, told by the sizes of the server's encrypted refusals"
+    Config = SshGuessingConfig
+    reads = COLUMNS
 
-    def __init__(
-        self,
-        columns: Sequence[str],
-        class_name: str = "Password",
-        min_failures: int = 6,
-        min_connections: int = 3,
-        window_s: float = 60.0,
-        max_connections: int = 4096,
-    ) -> None:
-        check_settings(self.name, {"min_failures": (min_failures, 2), "min_connections": (min_connections, 1),
-                                   "max_connections": (max_connections, 1)}, {"window_s": window_s})
-        self._len, self._seq, self._payload = column_indices(self.name, COLUMNS, columns)
-        self.class_name = class_name
-        self.min_failures = int(min_failures)
-        self.min_connections = int(min_connections)
-        self.window_s = float(window_s)
-        self.max_connections = int(max_connections)
-        self._conns: OrderedDict[tuple[Any, ...], _Connection] = OrderedDict()
+    def __init__(self, columns: Sequence[str], config: SshGuessingConfig | None = None, **settings: Any) -> None:
+        super().__init__(columns, config, **settings)
+        c = self.config
+        check_settings(self.name, {"min_failures": (c.min_failures, 2), "min_connections": (c.min_connections, 1),
+                                   "max_connections": (c.max_connections, 1)}, {"window_s": c.window_s})
+        self._len, self._seq, self._payload = self.indices()
+        self.class_name = c.class_name
+        self.min_failures = int(c.min_failures)
+        self.min_connections = int(c.min_connections)
+        self.window_s = float(c.window_s)
+        self.max_connections = int(c.max_connections)
+        self._conns: LruTable[tuple[Any, ...], _Connection] = LruTable(self.max_connections)
         #: (client, server, port) -> times of its recent guessing connections, and its run of reports
-        self._pairs: OrderedDict[tuple[Any, Any, Any], tuple[deque[float], ReportRun]] = OrderedDict()
-        self._counters = {"ssh_guessing_findings": 0, "ssh_guessing_connections": 0,
-                          "ssh_guessing_connections_evicted": 0}
-
-    @classmethod
-    def from_config(cls, config: SshGuessingConfig, columns: Sequence[str]) -> SshGuessingRule:
-        """Build from ``rules.ssh_guessing``."""
-        return cls(columns, config.class_name, config.min_failures, config.min_connections, config.window_s,
-                   config.max_connections)
-
-    @staticmethod
-    def needs(columns: Sequence[str]) -> bool:
-        """Whether ``columns`` has what the rule reads."""
-        return all(c in columns for c in COLUMNS)
+        self._pairs: LruTable[tuple[Any, Any, Any], tuple[deque[float], ReportRun]] = LruTable(self.max_connections)
+        self._counters = {"ssh_guessing_findings": 0, "ssh_guessing_connections": 0}
 
     def stats(self) -> dict[str, int]:
         """Findings, guessing connections seen, connections followed and evicted."""
-        return {**self._counters, "ssh_guessing_connections_tracked": len(self._conns)}
+        return {**self._counters, "ssh_guessing_connections_evicted": self._conns.evicted,
+                "ssh_guessing_connections_tracked": len(self._conns)}
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one each time a client's guessing connections to a server reach
@@ -200,9 +206,7 @@ class SshGuessingRule:
                 if not (isinstance(hexdata, str) and hexdata.startswith(SSH_BANNER_HEX)):
                     continue
                 c = conns[key] = _Connection()
-                if len(conns) > self.max_connections:
-                    conns.popitem(last=False)
-                    self._counters["ssh_guessing_connections_evicted"] += 1
+                conns.trim()
             elif c.done:
                 continue
             else:
@@ -242,8 +246,7 @@ class SshGuessingRule:
         entry = self._pairs.get(pair)
         if entry is None:
             entry = self._pairs[pair] = (deque(), ReportRun())
-            if len(self._pairs) > self.max_connections:
-                self._pairs.popitem(last=False)
+            self._pairs.trim()
         else:
             self._pairs.move_to_end(pair)
         times, run = entry
@@ -268,3 +271,6 @@ class SshGuessingRule:
                       f"row (same-size replies to each attempt; password guessing, as hydra, medusa or ncrack "
                       f"do; {ts - run.run_start:.0f} s so far)"),
         )
+
+
+DETECTOR = SshGuessingRule

@@ -33,7 +33,7 @@ count too and is reported as the flood it then is.
 What it cannot see: floods of other flags spread over many ports of a host (counted per port, each
 stays low), SYN floods over many ports under ``min_syns`` a second, and slow floods under
 ``min_sources`` a second (the model is left to judge them). Memory is bounded
-(:class:`agent.rules.floods.FloodCounter`; at most ``max_targets`` addresses for the SYN count,
+(:class:`agent.rules._floods.FloodCounter`; at most ``max_targets`` addresses for the SYN count,
 each with at most ``2 * min_sources`` sources and ports remembered for the evidence).
 """
 
@@ -43,10 +43,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import TcpFloodConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, IntervalTable, ReportRun, check_settings, column_indices
-from agent.rules.floods import QUIET_INTERVALS, FloodRule, Report
+from agent.rules._floods import QUIET_INTERVALS, FloodConfig, FloodRule, Report
+from agent.rules.base import Finding, IntervalTable, ReportRun
+from agent.schema import doc
 
 #: the row columns the rule reads (the alert context gives it addresses, ports and protocol)
 COLUMNS = ("tcp.len", "tcp.flags")
@@ -77,43 +77,39 @@ class _Syns:
         self.ports.clear()
 
 
-class TcpFloodRule(FloodRule):
+@dataclass
+class TcpFloodConfig(FloodConfig):
+    """The TCP flood rule: one service hit by data-less segments from very many source ports."""
+
+    min_syns: int = doc(
+        "SYNs without ACK that one address receives within window_s, over any ports and from any sources, "
+        "before it alerts: a SYN flood to random ports (Mirai, hping3 -p ++1), which no one port counts; "
+        "0 turns this count off, else at least min_sources", 10000
+    )
+    class_name: str = doc("class its alerts carry; the model's class for TCP floods, so incidents merge", "DDoS_TCP")
+
+
+class TcpFloodRule(FloodRule[TcpFloodConfig]):
     """Finds TCP floods in Edge-IIoTset rows (see the module docstring)."""
 
     name = "tcp_flood"
+    summary = "TCP floods of any flags, and SYN floods to random ports"
+    Config = TcpFloodConfig
+    reads = COLUMNS
+    volume_key = "min_syns"
+    counts_volume = False
 
-    def __init__(
-        self,
-        columns: Sequence[str],
-        class_name: str = "DDoS_TCP",
-        min_sources: int = 256,
-        window_s: float = 1.0,
-        max_targets: int = 256,
-        min_syns: int = 10000,
-    ) -> None:
-        self._len, self._flags = column_indices(self.name, COLUMNS, columns)
-        super().__init__(columns, class_name, min_sources, window_s, max_targets)
-        if min_syns:
-            check_settings(self.name, {"min_syns": (min_syns, min_sources)}, {})
-        self.min_syns = int(min_syns)
-        self._syns: IntervalTable[_Syns] = IntervalTable(window_s, max_targets, _Syns)
+    def __init__(self, columns: Sequence[str], config: TcpFloodConfig | None = None, **settings: Any) -> None:
+        super().__init__(columns, config, **settings)
+        self._len, self._flags = self.indices()
+        self.min_syns = int(self.config.min_syns)
+        self._syns: IntervalTable[_Syns] = IntervalTable(self.config.window_s, self.config.max_targets, _Syns)
         self._syn_findings = 0
-
-    @classmethod
-    def from_config(cls, config: TcpFloodConfig, columns: Sequence[str]) -> TcpFloodRule:
-        """Build from ``rules.tcp_flood``."""
-        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets,
-                   config.min_syns)
 
     def stats(self) -> dict[str, int]:
         """The pair counter's counters, plus SYN-count findings and addresses tracked and evicted."""
         return {**super().stats(), "tcp_flood_syn_findings": self._syn_findings,
                 "tcp_flood_syn_targets_evicted": self._syns.evicted, "tcp_flood_syn_targets_tracked": len(self._syns)}
-
-    @staticmethod
-    def needs(columns: Sequence[str]) -> bool:
-        """Whether ``columns`` has what the rule reads."""
-        return all(c in columns for c in COLUMNS)
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one per interval in which a target's bare pairs reach ``min_sources``, or an
@@ -168,3 +164,6 @@ class TcpFloodRule(FloodRule):
             f"{r.bare} source ports {r.origin} sent TCP segments to {dst} port {port} within "
             f"{r.ts - r.interval_start:.2f} s and none of them sent it data (a TCP flood, as hping3 --flood "
             f"sends; {r.run_s:.0f} s so far)"))
+
+
+DETECTOR = TcpFloodRule

@@ -35,21 +35,22 @@ reflection attack as nothing. The rule reports the model's class for UDP floods 
 default) under the Ethernet stream's key, so a flood both see is one incident.
 
 What it cannot see: slow floods, under ``min_sources`` pairs and ``min_datagrams`` datagrams a
-second. Memory is bounded (:class:`agent.rules.floods.FloodCounter`).
+second. Memory is bounded (:class:`agent.rules._floods.FloodCounter`).
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from agent.config import UdpFloodConfig
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, check_settings
-from agent.rules.floods import FloodRule, Report
+from agent.lru import LruTable
+from agent.rules._floods import FloodConfig, FloodRule, Report
+from agent.rules.base import Finding
+from agent.schema import doc
 
 _TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in
                                           ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto"))
@@ -71,37 +72,32 @@ def _group_address(addr: str) -> bool:
     return ip.version == 4 and (addr == "255.255.255.255" or addr.endswith(".255"))
 
 
-class UdpFloodRule(FloodRule):
+@dataclass
+class UdpFloodConfig(FloodConfig):
+    """The UDP flood rule: one host sent datagrams from very many source ports and answering none."""
+
+    min_datagrams: int = doc(
+        "datagrams one address neither asked for nor answers, from however few pairs, within window_s "
+        "before it alerts: a flood from one source port (hping3 -k); 0 turns this count off, else at "
+        "least min_sources", 10000
+    )
+    class_name: str = doc("class its alerts carry; the model's class for UDP floods, so incidents merge", "DDoS_UDP")
+
+
+class UdpFloodRule(FloodRule[UdpFloodConfig]):
     """Finds UDP floods in Edge-IIoTset rows (see the module docstring)."""
 
     name = "udp_flood"
+    summary = "UDP floods and reflection attacks"
+    Config = UdpFloodConfig
+    reads = ("udp.stream",)  # Ethernet rows: the rule reads only the alert context
+    volume_key = "min_datagrams"
 
-    def __init__(
-        self,
-        columns: Sequence[str],
-        class_name: str = "DDoS_UDP",
-        min_sources: int = 256,
-        window_s: float = 1.0,
-        max_targets: int = 256,
-        min_datagrams: int = 10000,
-    ) -> None:
-        super().__init__(columns, class_name, min_sources, window_s, max_targets, min_datagrams)
-        if min_datagrams:
-            check_settings(self.name, {"min_datagrams": (min_datagrams, min_sources)}, {})
+    def __init__(self, columns: Sequence[str], config: UdpFloodConfig | None = None, **settings: Any) -> None:
+        super().__init__(columns, config, **settings)
         #: (asker, address or ANY_GROUP, port) of the requests seen lately, oldest first
-        self._asked: OrderedDict[tuple[Any, Any, Any], None] = OrderedDict()
-        self._max_asked = 256 * int(max_targets)
-
-    @classmethod
-    def from_config(cls, config: UdpFloodConfig, columns: Sequence[str]) -> UdpFloodRule:
-        """Build from ``rules.udp_flood``."""
-        return cls(columns, config.class_name, config.min_sources, config.window_s, config.max_targets,
-                   config.min_datagrams)
-
-    @staticmethod
-    def needs(columns: Sequence[str]) -> bool:
-        """Whether ``columns`` are Ethernet rows (the rule reads only the alert context)."""
-        return "udp.stream" in columns
+        self._max_asked = 256 * int(self.config.max_targets)
+        self._asked: LruTable[tuple[Any, Any, Any], None] = LruTable(self._max_asked)
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings of ``rows``: one per interval in which a host's unanswered pairs reach ``min_sources``
@@ -121,7 +117,7 @@ class UdpFloodRule(FloodRule):
             else:
                 asked[request] = None
                 if len(asked) > most:
-                    asked.popitem(last=False)
+                    asked.evict_oldest()
             if group:
                 continue
             counter.settle(src, (dst, dport))  # src answers a pair that reached it
@@ -139,3 +135,6 @@ class UdpFloodRule(FloodRule):
             f"{r.bare} {ports} {r.origin} sent {r.volume} UDP datagrams to {dst} ({r.where(self._counter.cap)}) within "
             f"{r.ts - r.interval_start:.2f} s and it answered none of them (a UDP flood or a "
             f"reflection attack; {r.run_s:.0f} s so far)"))
+
+
+DETECTOR = UdpFloodRule

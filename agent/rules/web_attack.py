@@ -29,15 +29,16 @@ What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the sig
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
-from agent.config import WebAttackConfig
+from agent.errors import ConfigError
 from agent.features import ETHERNET_CONTEXT
-from agent.rules import Finding, ReportRun, check_settings, column_indices
+from agent.lru import LruTable
+from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun, check_settings
+from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
 COLUMNS = ("http.request.method", "http.request.full_uri", "http.file_data", "tcp.payload", "tcp.len")
@@ -166,56 +167,79 @@ class _Client:
         self.paths.clear()
 
 
-class WebAttackRule:
+@dataclass
+class WebAttackConfig(DetectorConfig):
+    """Web attacks read from what each client sends: SQL injection, XSS, uploads of scripts or
+    executables, scanners (cleartext HTTP)."""
+
+    window_s: float = doc("a client's requests are counted over intervals this long", 60.0)
+    min_requests: int = doc("requests of one payload family from one client before it is reported", 3)
+    scan_min_families: int = doc("payload families (SQL, script, traversal, command), two requests each, "
+                                 "that make a scanner", 3)
+    scan_min_paths: int = doc("distinct paths from one client that make a scanner when most are refused", 20)
+    scan_refused_share: float = doc("share of a client's requests refused (HTTP 4xx) for its paths to make a scanner",
+                                    0.5)
+    max_clients: int = doc("clients followed at once; least recently seen dropped beyond", 4096)
+    sql_class: str = doc("class of SQL injection", "SQL_injection")
+    xss_class: str = doc("class of cross-site scripting", "XSS")
+    upload_class: str = doc("class of an upload of a script or an executable", "Uploading")
+    scanner_class: str = doc("class of a scanner", "Vulnerability_scanner")
+    overrules: list[str] = doc(
+        "model classes that a window ending with a frame to or from an attacking client is counted as the "
+        "client's class instead of (a burst of injections looks like a flood to the model)",
+        factory=lambda: ["DDoS_HTTP", "Password"],
+    )
+    vouches: list[str] = doc(
+        "model classes a window ending with a frame to or from a client is not counted as when the rule read "
+        "that client's requests and found them clean (what it sent says otherwise)",
+        factory=lambda: ["SQL_injection", "XSS", "Uploading", "Vulnerability_scanner"],
+    )
+    slow_vouches: list[str] = doc(
+        "model classes such a window is not counted as either when the clean client also sent fewer than 10 "
+        "requests a second (too few to flood)", factory=lambda: ["DDoS_HTTP"],
+    )
+
+
+class WebAttackRule(Detector[WebAttackConfig]):
     """Finds web attacks in what clients send (see the module docstring)."""
 
     name = "web_attack"
+    summary = "web attacks read from requests: SQL injection, XSS, uploads of scripts, scanners"
+    Config = WebAttackConfig
+    reads = COLUMNS
 
-    def __init__(self, columns: Sequence[str], cfg: WebAttackConfig) -> None:
+    def __init__(self, columns: Sequence[str], config: WebAttackConfig | None = None, **settings: Any) -> None:
+        super().__init__(columns, config, **settings)
+        cfg = self.config
         check_settings(self.name, {"min_requests": (cfg.min_requests, 1), "scan_min_paths": (cfg.scan_min_paths, 2),
                                    "scan_min_families": (cfg.scan_min_families, 2),
                                    "max_clients": (cfg.max_clients, 1)}, {"window_s": cfg.window_s})
         if not 0.0 < cfg.scan_refused_share <= 1.0:
-            from agent.errors import ConfigError
-
             raise ConfigError(f"rules.web_attack.scan_refused_share must be in (0, 1], got {cfg.scan_refused_share}")
-        self.cfg = cfg
-        self._method, self._uri, self._body, self._payload, self._len = column_indices(self.name, COLUMNS, columns)
+        self._method, self._uri, self._body, self._payload, self._len = self.indices()
         self.overrules = frozenset(cfg.overrules)
         self.vouches = frozenset(cfg.vouches)
         self.slow_vouches = frozenset(cfg.slow_vouches)
-        self._clients: OrderedDict[str, _Client] = OrderedDict()
+        self._clients: LruTable[str, _Client] = LruTable(cfg.max_clients)
         #: server -> the client whose requests to it last carried attack content, and when
-        self._attacked: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._attacked: LruTable[str, tuple[str, float]] = LruTable(cfg.max_clients)
         self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
-                          "web_attack_clients_evicted": 0, "web_attack_windows_explained": 0,
-                          "web_attack_windows_vouched": 0}
-
-    @classmethod
-    def from_config(cls, config: WebAttackConfig, columns: Sequence[str]) -> WebAttackRule:
-        """Build from ``rules.web_attack``."""
-        return cls(columns, config)
-
-    @staticmethod
-    def needs(columns: Sequence[str]) -> bool:
-        """Whether ``columns`` has what the rule reads."""
-        return all(c in columns for c in COLUMNS)
+                          "web_attack_windows_explained": 0, "web_attack_windows_vouched": 0}
 
     def stats(self) -> dict[str, int]:
         """Findings, flagged requests, clients followed and evicted, model windows explained."""
-        return {**self._counters, "web_attack_clients_tracked": len(self._clients)}
+        return {**self._counters, "web_attack_clients_evicted": self._clients.evicted,
+                "web_attack_clients_tracked": len(self._clients)}
 
     def _client(self, ip: str, ts: float) -> _Client:
         table = self._clients
         c = table.get(ip)
         if c is None:
             c = table[ip] = _Client(ts)
-            if len(table) > self.cfg.max_clients:
-                table.popitem(last=False)
-                self._counters["web_attack_clients_evicted"] += 1
+            table.trim()
         else:
             table.move_to_end(ip)
-            if ts - c.start >= self.cfg.window_s or ts < c.start:
+            if ts - c.start >= self.config.window_s or ts < c.start:
                 c.restart(ts)
         return c
 
@@ -263,11 +287,10 @@ class WebAttackRule:
                 attacked = self._attacked
                 attacked[ctx[_DST]] = (src, ts)
                 attacked.move_to_end(ctx[_DST])
-                if len(attacked) > self.cfg.max_clients:
-                    attacked.popitem(last=False)
+                attacked.trim()
             if body and UPLOAD.search(body[:BODY_SCAN]):
                 c.uploads += 1
-                self._report(c, self.cfg.upload_class, ts, ctx, "uploaded a script or an executable "
+                self._report(c, self.config.upload_class, ts, ctx, "uploaded a script or an executable "
                              f"({str(method).upper()} {target[:80]})", out)
             verdict = self._verdict(c)
             if verdict is not None:
@@ -278,7 +301,7 @@ class WebAttackRule:
         """The class a client's requests now make, with the evidence, or None. Payloads of several
         families make a scanner; one family's (four in five flagged requests) makes its class, however
         the client is dressed; then breadth of paths refused, probes and tools' signs make a scanner."""
-        cfg = self.cfg
+        cfg = self.config
         flagged = sum(c.families.values())
         # a family counts towards breadth with two requests and a share of the payloads: sqlmap's one
         # test of a firewall (SQL, script and traversal in one request) does not make it a scanner
@@ -312,7 +335,7 @@ class WebAttackRule:
         run = c.runs.setdefault(cls, ReportRun())
         if run.last_report is not None and 0.0 <= ts - run.last_report < 1.0:
             return
-        since = run.report(c.start, ts, self.cfg.window_s)
+        since = run.report(c.start, ts, self.config.window_s)
         c.reported = cls
         src, dst = ctx[_SRC], ctx[_DST]
         self._counters["web_attack_findings"] += 1
@@ -320,7 +343,7 @@ class WebAttackRule:
             key=GLOBAL_KEY, cls=cls, first_ts=since, last_ts=ts,
             context={"src_ip": src, "src_port": ctx[_SPORT], "dest_ip": dst, "dest_port": ctx[_DPORT],
                      "proto": "TCP", "app_proto": "http"},
-            evidence=f"{src} {what} to {dst}", quiet_s=self.cfg.window_s))
+            evidence=f"{src} {what} to {dst}", quiet_s=self.config.window_s))
 
     def _leaning(self, c: _Client) -> str | None:
         """The class a client's requests point to so far: its reported one, else that of its most
@@ -333,9 +356,9 @@ class WebAttackRule:
             return verdict[0]
         if c.families:
             top = max(FAMILIES, key=lambda f: c.families.get(f, 0))  # a tie goes to the first family
-            return {"sql": self.cfg.sql_class, "script": self.cfg.xss_class}.get(top, self.cfg.scanner_class)
+            return {"sql": self.config.sql_class, "script": self.config.xss_class}.get(top, self.config.scanner_class)
         if c.odd >= 2 or c.tool >= 2 or (len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
-            return self.cfg.scanner_class
+            return self.config.scanner_class
         return None
 
     def vouch(self, src: Any, dst: Any, ts: float) -> frozenset[str]:
@@ -346,7 +369,7 @@ class WebAttackRule:
         than FLOOD_RATE requests a second. What the client sent says otherwise."""
         for host in (src, dst):
             c = self._clients.get(host) if host is not None else None
-            if (c is not None and c.requests >= self.cfg.min_requests and abs(ts - c.start) <= self.cfg.window_s
+            if (c is not None and c.requests >= self.config.min_requests and abs(ts - c.start) <= self.config.window_s
                     and not c.families and not c.uploads and c.reported is None and self._leaning(c) is None):
                 self._counters["web_attack_windows_vouched"] += 1
                 return self.vouches if self._busy(host, ts) else self.vouches | self.slow_vouches
@@ -363,14 +386,14 @@ class WebAttackRule:
         the attack is still one. (Rules scan a whole batch before its windows are scored, so the
         content may come from a request just after the window.)
         """
-        limit = self.cfg.window_s
+        limit = self.config.window_s
         for host, other in ((src, dst), (dst, src)):
             if host is None:
                 continue
             client = self._clients.get(host)
             attacked = self._attacked.get(host)
             if client is None or abs(ts - client.flagged_at) > limit:
-                if attacked is None or abs(ts - attacked[1]) > self.cfg.window_s or self._busy(other, ts):
+                if attacked is None or abs(ts - attacked[1]) > self.config.window_s or self._busy(other, ts):
                     continue
                 client = self._clients.get(attacked[0])
                 if client is None:
@@ -385,3 +408,6 @@ class WebAttackRule:
         """Whether ``host`` has sent requests fast enough to be flooding (FLOOD_RATE a second or more)."""
         c = self._clients.get(host) if host is not None else None
         return c is not None and c.requests >= FLOOD_RATE * max(1.0, ts - c.start)
+
+
+DETECTOR = WebAttackRule

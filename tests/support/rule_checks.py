@@ -16,10 +16,10 @@ from agent.config import load_config
 from agent.errors import ConfigError
 from agent.features.host_context import HostContextExtractor
 from agent.records import Frame
-from agent.rules import Finding, Rule, build_rules
+from agent.rules import Detector, Finding, build_rules
 
 REPO = Path(__file__).resolve().parents[2]
-R = TypeVar("R", bound=Rule)
+R = TypeVar("R", bound=Detector[Any])
 
 
 def frames(packets: list[Any]) -> list[Frame]:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from agent.rules import Finding, IntervalTable, ReportRun, check_settings
+from agent.rules.base import Detector, DetectorConfig, Finding, IntervalTable, ReportRun, check_settings
+from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
 #: a run of reports closer than this many intervals is one flood (one incident)
@@ -179,19 +180,41 @@ class FloodCounter:
         return Report(key, t.bare, t.volume, sources, ports, t.start, since, ts, ts - t.run.run_start, quiet)
 
 
-class FloodRule:
-    """The settings, checks and counters the flood rules share; each names itself, builds itself from
-    its config section and scans its rows (``columns``, the extractor's, are for the rules that read
-    row columns)."""
+@dataclass
+class FloodConfig(DetectorConfig):
+    """What every flood rule's section has (each adds its class and its one-pair count)."""
 
-    name: str
+    min_sources: int = doc(
+        "(source address, source port) pairs that reach one target within window_s and get nowhere (send no "
+        "data, get no answer; ICMP: source addresses) before it alerts (floods send thousands a second)", 256
+    )
+    window_s: float = doc("the interval those pairs must fall in", 1.0)
+    max_targets: int = doc("targets tracked at once; least recently seen dropped beyond", 256)
+    class_name: str = doc("class its alerts carry; the model's class for the flood, so incidents merge", "")
 
-    def __init__(self, columns: Sequence[str], class_name: str, min_sources: int, window_s: float,
-                 max_targets: int, min_volume: int = 0) -> None:
-        check_settings(self.name, {"min_sources": (min_sources, 2), "max_targets": (max_targets, 1)},
-                       {"window_s": window_s})
-        self.class_name = class_name
-        self._counter = FloodCounter(self.name, min_sources, window_s, max_targets, min_volume)
+
+F = TypeVar("F", bound=FloodConfig)
+
+
+class FloodRule(Detector[F]):
+    """The settings, checks and counters the flood rules share; each names itself and scans its rows."""
+
+    volume_key: ClassVar[str]
+    """The key of its count that makes a flood however few pairs send it (0 turns it off)."""
+    counts_volume: ClassVar[bool] = True
+    """Whether :class:`FloodCounter` counts that volume (the TCP rule counts its SYNs apart)."""
+
+    def __init__(self, columns: Sequence[str], config: F | None = None, **settings: Any) -> None:
+        super().__init__(columns, config, **settings)
+        c = self.config
+        check_settings(self.name, {"min_sources": (c.min_sources, 2), "max_targets": (c.max_targets, 1)},
+                       {"window_s": c.window_s})
+        volume = int(getattr(c, self.volume_key))
+        if volume:
+            check_settings(self.name, {self.volume_key: (volume, c.min_sources)}, {})
+        self.class_name: str = c.class_name
+        self._counter = FloodCounter(self.name, c.min_sources, c.window_s, c.max_targets,
+                                     volume if self.counts_volume else 0)
 
     def stats(self) -> dict[str, int]:
         """Findings raised, targets tracked and evicted, pairs not tracked for lack of room."""
