@@ -133,6 +133,7 @@ def validate(cfg: AgentConfig, extractor: Any = None, with_sinks: bool = True) -
     :raises agent.errors.EdgeIdsError: a :class:`ConfigError` naming the key, a ``BundleError`` or a
         ``DeliveryError``; the message says how to fix it.
     """
+    from agent.baseline import site_baseline
     from agent.bundle import load_bundle
     from agent.evidence import merged_floors
     from agent.features import FEATURE_KINDS
@@ -158,7 +159,5 @@ def validate(cfg: AgentConfig, extractor: Any = None, with_sinks: bool = True) -
     if extractor is None:
         extractor = FEATURE_KINDS.load(cfg.features.kind).from_config(cfg.features)
     rules = build_rules(cfg.rules, list(extractor.columns))
-    from agent.runtime.pipeline import site_baseline  # late: the pipeline builds on this module
-
     baseline = site_baseline(cfg)
     return Checked(bundle=bundle, extractor=extractor, rules=rules, evidence=evidence, baseline=baseline)

@@ -27,7 +27,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -110,22 +109,6 @@ def merged_thresholds(manifest: Any, cfg: AgentConfig, baseline: Any = None) -> 
     return thresholds
 
 
-def commissioned_path(cfg: AgentConfig) -> Path:
-    """Where the daemon keeps the baseline it learned while commissioning."""
-    return Path(cfg.state_dir) / "baseline"
-
-
-def site_baseline(cfg: AgentConfig) -> Any:
-    """The baseline to detect with: ``baseline.path``, else one commissioned earlier under state_dir,
-    else ``None``. Checked against the config's feature kind and source."""
-    from agent.baseline import FILE_NAME, load_baseline
-
-    path = cfg.baseline.path
-    if path is None and cfg.baseline.commission_s > 0 and (commissioned_path(cfg) / FILE_NAME).is_file():
-        path = str(commissioned_path(cfg))
-    if path is None:
-        return None
-    return load_baseline(path, cfg.features.kind, dataclasses.asdict(cfg.source))
 
 
 def build_scoring(
@@ -545,6 +528,8 @@ class Pipeline:
             return
         sc.learning = None
         try:
+            from agent.baseline import commissioned_path
+
             baseline = learning.finish(self.cfg.baseline, merged_thresholds(_manifest_of(sc), self.cfg))
             where = baseline.save(commissioned_path(self.cfg))
             new = self.scoring_factory(self.cfg, sc, self.counters)

@@ -25,11 +25,13 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+# the application protocols register their ports when imported
+import agent.features.edge_iiotset.dns
+import agent.features.edge_iiotset.http
+import agent.features.edge_iiotset.modbus
+import agent.features.edge_iiotset.mqtt  # noqa: F401
 from agent.config import FeaturesConfig
 from agent.features import ETHERNET_CONTEXT
-
-# the application protocols register their ports when imported
-from agent.features.edge_iiotset import dns, http, modbus, mqtt  # noqa: F401
 from agent.features.edge_iiotset.columns import COLUMNS
 from agent.features.edge_iiotset.fields import C_TIME
 from agent.features.edge_iiotset.link import link
