@@ -48,7 +48,7 @@ from agent.windows import GLOBAL_KEY
 
 #: the columns the rule reads (and the context's ``src_ip`` and ``hw_src``)
 COLUMNS = ("ctx.arp_unsolicited", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "arp.opcode")
-_SRC, _HW = ETHERNET_CONTEXT.index("src_ip"), ETHERNET_CONTEXT.index("hw_src")
+_TS, _SRC, _HW = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "hw_src"))
 #: requests kept per claimed address: a poisoner repeating every second fills a minute's window
 #: with more, and the last ones are what the evidence needs
 MAX_CLAIMS = 32
@@ -136,9 +136,9 @@ class ArpPoisoningRule(Detector[ArpPoisoningConfig]):
             code = row[op]
             if not code:
                 if claims and ctx[_SRC] in claims and ctx[_HW] is not None:
-                    self._seen(claims[ctx[_SRC]], ctx[_HW], float(ctx[0]))
+                    self._seen(claims[ctx[_SRC]], ctx[_HW], float(ctx[_TS]))
                 continue
-            claimed, target, ts, mac = row[sender], row[self._target], float(ctx[0]), ctx[_HW]
+            claimed, target, ts, mac = row[sender], row[self._target], float(ctx[_TS]), ctx[_HW]
             found = None
             if mac is not None and claimed and claimed != _NO_ADDRESS:
                 if code == 1 and target != claimed:

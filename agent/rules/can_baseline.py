@@ -30,10 +30,13 @@ from typing import Any
 from agent.baseline import Baseline
 from agent.baseline.can import MAX_IDS, PERIODS_PER_WINDOW, WINDOWS_S, data_columns
 from agent.errors import ConfigError
+from agent.features import CAN_CONTEXT
 from agent.rules.base import Detector, DetectorConfig, Finding
 from agent.schema import doc
 
 log = logging.getLogger(__name__)
+
+_TS, _CHANNEL = CAN_CONTEXT.index("ts"), CAN_CONTEXT.index("channel")
 
 
 @dataclass
@@ -215,7 +218,7 @@ class CanDetector(Detector[CanBaselineConfig]):
         self.counters["frames"] += len(rows)
         for row, ctx in zip(rows, contexts, strict=False):
             st = ids.get(row[idc])
-            ts = ctx[0]
+            ts = ctx[_TS]
             if st is None:
                 self._unknown_frame(float(ts), int(row[idc]), ctx, out)
                 continue
@@ -264,8 +267,8 @@ class CanDetector(Detector[CanBaselineConfig]):
 
     def _finding(self, cls: str, first: float, ts: float, ctx: tuple[Any, ...], aid: int, rate: float,
                  evidence: str) -> Finding:
-        return Finding(key=ctx[1], cls=cls, first_ts=first, last_ts=ts,
-                       context={"ts": ts, "channel": ctx[1], "arbitration_id": aid, "rate_hz": rate},
+        return Finding(key=ctx[_CHANNEL], cls=cls, first_ts=first, last_ts=ts,
+                       context={"ts": ts, "channel": ctx[_CHANNEL], "arbitration_id": aid, "rate_hz": rate},
                        evidence=evidence, quiet_s=self._quiet)
 
     def _rate(self, st: _IdState, ts: float, ctx: tuple[Any, ...], out: list[Finding]) -> None:

@@ -40,10 +40,13 @@ from agent.baseline.ethernet import (
     unicast,
 )
 from agent.errors import ConfigError
+from agent.features import ETHERNET_CONTEXT
 from agent.lru import LruTable
 from agent.rules.base import Detector, DetectorConfig, Finding
 from agent.schema import doc
 
+_TS, _SRC, _SPORT, _DST, _DPORT, _PROTO, _APP, _FLOW = (ETHERNET_CONTEXT.index(f) for f in (
+    "ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "app_proto", "flow_id"))
 #: most flows the detector caches a verdict for, and sources it counts new services of
 MAX_FLOWS = 65536
 #: a source's new services are counted over this many seconds
@@ -147,22 +150,22 @@ class EthernetDetector(Detector[EthernetBaselineConfig]):
         cfg = self.config
         fl, tl, pl = self._flags, self._tcp_len, self._payload
         for row, ctx in zip(rows, contexts, strict=False):
-            proto = ctx[5]
+            proto = ctx[_PROTO]
             if proto != "TCP" and proto != "UDP":
                 continue
-            if cfg.modbus and proto == "TCP" and ctx[4] == MODBUS_PORT and row[tl]:
+            if cfg.modbus and proto == "TCP" and ctx[_DPORT] == MODBUS_PORT and row[tl]:
                 self._modbus(ctx, str(row[pl]), out)
             if not cfg.new_conversations:
                 continue
-            flow = (ctx[7], proto)
+            flow = (ctx[_FLOW], proto)
             flags = int(row[fl] or 0) if proto == "TCP" else 0
             syn = proto == "TCP" and flags & 0x12 == 0x02
             if not syn and flow in flows:
                 continue
-            src, dst = ctx[1], ctx[3]
+            src, dst = ctx[_SRC], ctx[_DST]
             if not unicast(src) or not unicast(dst):
                 continue
-            sport, dport = int(ctx[2] or 0), int(ctx[4] or 0)
+            sport, dport = int(ctx[_SPORT] or 0), int(ctx[_DPORT] or 0)
             client, server, port = src, dst, dport
             clients = self.services.get((dst, proto, dport))
             if not syn and (clients is None or src not in clients):
@@ -203,12 +206,12 @@ class EthernetDetector(Detector[EthernetBaselineConfig]):
 
     def _finding(self, cls: str, first: float, ctx: tuple[Any, ...], client: str, server: str, port: int,
                  proto: str, evidence: str) -> Finding:
-        cport = ctx[2] if ctx[1] == client else ctx[4]
+        cport = ctx[_SPORT] if ctx[_SRC] == client else ctx[_DPORT]
         context = {"src_ip": client, "src_port": cport, "dest_ip": server, "dest_port": port, "proto": proto,
-                   "app_proto": ctx[6], "flow_id": ctx[7]}
+                   "app_proto": ctx[_APP], "flow_id": ctx[_FLOW]}
         # keyed by the client: one host's departures of a class are one incident, apart from the model's
         # windows and from other hosts' departures
-        return Finding(key=f"baseline {client}", cls=cls, first_ts=first, last_ts=float(ctx[0]), context=context,
+        return Finding(key=f"baseline {client}", cls=cls, first_ts=first, last_ts=float(ctx[_TS]), context=context,
                        evidence=evidence, quiet_s=self.config.quiet_s)
 
     def _storm(self, client: str, service: tuple[str, str, int], ts: float) -> bool:
@@ -236,7 +239,7 @@ class EthernetDetector(Detector[EthernetBaselineConfig]):
 
     def _new_conversation(self, ctx: tuple[Any, ...], client: str, server: str, proto: str, port: int,
                           new_service: bool, out: list[Finding]) -> None:
-        ts = float(ctx[0])
+        ts = float(ctx[_TS])
         cfg = self.config
         if self._storm(client, (server, proto, port), ts):
             self.counters["conversations_in_storms"] += 1
@@ -277,10 +280,10 @@ class EthernetDetector(Detector[EthernetBaselineConfig]):
             f"new conversation {client} -> {server} {proto}/{port}: {why}"))
 
     def _modbus(self, ctx: tuple[Any, ...], payload: str, out: list[Finding]) -> None:
-        client, server = ctx[1], ctx[3]
+        client, server = ctx[_SRC], ctx[_DST]
         learned = self.modbus.get(server, _NEVER_POLLED)
         cfg = self.config
-        ts = float(ctx[0])
+        ts = float(ctx[_TS])
         for unit, fc, address, quantity in modbus_requests(payload):
             if fc in WRITE_CODES:
                 self._modbus_write(ctx, learned, unit, fc, address, quantity, out)
@@ -300,7 +303,7 @@ class EthernetDetector(Detector[EthernetBaselineConfig]):
 
     def _modbus_write(self, ctx: tuple[Any, ...], learned: dict[str, Any], unit: int, fc: int, address: int,
                       quantity: int, out: list[Finding]) -> None:
-        client, server = ctx[1], ctx[3]
+        client, server = ctx[_SRC], ctx[_DST]
         key = f"{client} unit {unit} {table_of(fc)}"
         ranges = learned["writes"].get(key)
         hi = address + max(quantity, 1) - 1
@@ -310,7 +313,7 @@ class EthernetDetector(Detector[EthernetBaselineConfig]):
             why = f"{client} never wrote to {server} while learning"
         else:
             why = f"{table_of(fc)} {address}-{hi} of unit {unit} were never written by {client} while learning"
-        ts = float(ctx[0])
+        ts = float(ctx[_TS])
         due, since = self._due(("modbus-write", client, server), ts)
         if due:
             self.counters["modbus_writes"] += 1
