@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("scapy.all")
 from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw
@@ -21,6 +23,7 @@ from agent.features import FEATURE_KINDS
 from agent.features.edge_iiotset import COLUMNS, EdgeIIoTsetExtractor
 from agent.features.host_context import (
     ARP_REQUEST_WINDOW_S,
+    AUTH_FAILURE,
     CONTEXT_COLUMNS,
     MAX_PEERS,
     RATE_TAU_S,
@@ -299,6 +302,24 @@ def mqtt_connack(code: int, v5: bool = False) -> bytes:
 ])
 def test_auth_failure_recognises_refused_logins(payload: bytes, failed: bool) -> None:
     assert auth_failure(payload.hex()) is failed
+
+
+#: pieces that make up the heads the quick check is tried on: every word and prefix of the pattern,
+#: near misses, case changes, whitespace, and bytes of binary protocols
+_PIECES = [b"HTTP/1.1 401", b"http/1.0 403 ", b"HTTP/1.1 200 ", b"530 ", b"530-", b"535 ", b"-ERR", b"-err ",
+           b"a001 NO ", b"x no", b" NO ", b"no", b"\tNO", b"LOGIN INCORRECT", b"login  incorrect", b"Login failed",
+           b"authentication failed", b"Access Denied", b"invalid username", b"Invalid user name", b"INVALID PASSWORD",
+           b"invalid credentials", b"invalid login", b"incorrect password", b"incorrect user name", b"\r\n", b" ",
+           b"\x00\x20\x02", b"\xff", b"a", b"-"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.binary(max_size=4), max_size=8))
+def test_auth_failure_quick_check_never_hides_a_match(pieces: list[bytes]) -> None:
+    head = b"".join(pieces)
+    assert auth_failure(head.hex()) is (AUTH_FAILURE.search(head) is not None or
+                                        (len(head) >= 4 and head[0] == 0x20 and 2 <= head[1] < 128
+                                         and head[3] in (4, 5, 0x86, 0x87, 0x8C)))
 
 
 def exchange(ts: float, client: str, server: str, cport: int, req: bytes, resp: bytes) -> list[Frame]:
