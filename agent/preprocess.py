@@ -14,6 +14,7 @@ one-hot column the canonical string is looked up in the vocabulary; unknown valu
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Mapping, Sequence
@@ -191,8 +192,10 @@ class Preprocessor:
         out = np.zeros((n, self.n_features), dtype=np.float32)
         values = self._numeric_values
         if values is not None:
-            try:
-                x = np.array([values(r) for r in rows], dtype=np.float64).reshape(n, len(self._mean))
+            k = len(self._mean)
+            try:  # one flat pass: np.array over a list of row tuples costs twice as much (same values)
+                flat = itertools.chain.from_iterable(map(values, rows)) if k > 1 else map(values, rows)
+                x = np.fromiter(flat, dtype=np.float64, count=n * k).reshape(n, k)
             except (ValueError, TypeError, IndexError):
                 return None
             out[:, self._numeric_at] = (np.nan_to_num(x, nan=0.0) - self._mean) / self._scale

@@ -46,3 +46,18 @@ def test_a_value_needing_the_project_encoding_takes_the_general_path() -> None:
     plain = list(row)
     plain[list(columns).index("dt_id")] = 16
     assert np.array_equal(pp.transform([hexed]), pp.transform([plain]))
+
+
+def test_list_rows_read_none_bools_nan_and_number_strings_as_the_general_path() -> None:
+    manifest = load_bundle(MODELS / "edge-iiotset-lab", feature_kind="edge-iiotset-context").manifest
+    columns = FEATURE_KINDS.load("edge-iiotset-context").columns
+    pp = Preprocessor(manifest, columns)
+    numeric = [c.name for c in manifest.preprocessing.columns if c.kind == "numeric"][:4]
+    rows = []
+    for odd in (None, True, float("nan"), "2.5", " 7 ", b"3"):
+        row: list[object] = [0] * len(columns)
+        for name in numeric:
+            row[list(columns).index(name)] = odd
+        rows.append(row)
+    assert pp._list_rows(rows) is not None
+    assert np.array_equal(pp.transform(rows), pp.transform(tuple(rows)))
