@@ -117,6 +117,11 @@ class Scorer:
         self._blank_inputs = 0
         self.evidence = EvidenceGate(bundle.manifest, evidence)
 
+    @property
+    def runtime(self) -> str:
+        """The module of the TFLite interpreter in use (``ai_edge_litert``, ``tflite_runtime`` or ``tensorflow``)."""
+        return str(self._cls.__module__)
+
     def stats(self) -> dict[str, Any]:
         """Inputs answered benign because they carry nothing (see the module docstring), and windows
         whose top class an evidence floor vetoed (when the bundle or config sets floors)."""

@@ -130,7 +130,7 @@ def test_scorer_tensorflow_fallback_matches_litert(tmp_path: Path, monkeypatch: 
     litert = scorer_mod.Scorer(load_bundle(bundle.path)).predict_proba(x)
     monkeypatch.setattr(scorer_mod, "_CANDIDATES", scorer_mod._CANDIDATES[-1:])
     fallback = scorer_mod.Scorer(load_bundle(bundle.path))
-    assert fallback._cls.__module__.startswith("tensorflow")
-    gap_steps = np.abs(fallback.predict_proba(x) - litert) / fallback._out_scale
+    assert fallback.runtime.startswith("tensorflow")
+    gap_steps = np.abs(fallback.predict_proba(x) - litert) / manifest.quantization.output_scale
     assert gap_steps.max() <= 4 + 1e-3
     assert gap_steps.mean() <= 0.5

@@ -74,7 +74,7 @@ def test_virtual_bus_frames_pass_through_with_flags() -> None:
         SourceConfig(backend="canbus", can={"interface": "virtual", "channel": "edge-ids-t1"})
     )
     collector = Collector(source)
-    time.sleep(0.3)  # the source opens its bus in its thread
+    assert wait_for(lambda: source.connected, 5.0, step=0.01)  # the source opens its bus in its thread
     sender = can.Bus(interface="virtual", channel="edge-ids-t1")
     try:
         for m in sample_messages():
@@ -104,7 +104,7 @@ def test_virtual_bus_frames_pass_through_with_flags() -> None:
 def test_stop_is_prompt_when_idle() -> None:
     source = CanBusSource({"interface": "virtual", "channel": "edge-ids-idle"}, recv_timeout_s=0.1)
     collector = Collector(source)
-    time.sleep(0.3)
+    assert wait_for(lambda: source.connected, 5.0, step=0.01)  # idle in recv on an open bus
     assert collector.stop() < 0.5
     source.close()
 
@@ -116,6 +116,11 @@ class FlakyBus(VirtualBus):
         super().__init__(**kwargs)
         self.fail_after = fail_after
         self.received = 0
+        self.shut_down = False
+
+    def shutdown(self) -> None:
+        self.shut_down = True
+        super().shutdown()
 
     def _recv_internal(self, timeout: float | None) -> tuple[can.Message | None, bool]:
         if self.received >= self.fail_after:
@@ -149,7 +154,7 @@ def test_bus_error_reconnects_with_backoff_and_counts() -> None:
             if buses:  # only send while a reader bus is attached (virtual buses do not queue for later ones)
                 sender.send(can.Message(arbitration_id=0x100 + i, data=bytes([i & 0xFF]), is_extended_id=False))
                 i += 1
-            time.sleep(0.01)
+            time.sleep(0.01)  # traffic pacing: one frame per 10 ms, so reconnects happen mid-stream
     finally:
         sender.shutdown()
     collector.stop()
@@ -161,7 +166,7 @@ def test_bus_error_reconnects_with_backoff_and_counts() -> None:
     # back-off: 0.05 s after the first error, then doubled (0.1 s) as no frame came in between
     assert opened[1] - opened[0] >= 0.05
     assert opened[2] - opened[1] >= 0.1
-    assert all(b._open is False for b in buses), "every bus was shut down"
+    assert all(b.shut_down for b in buses), "every bus was shut down"
 
 
 def test_open_failures_are_retried_not_fatal() -> None:
@@ -269,7 +274,7 @@ for i in range(n):
         m = can.Message(arbitration_id=0x100 + k, data=i.to_bytes(4, "big"), is_extended_id=False)
     bus.send(m)
     if i % 50 == 49:
-        time.sleep(0.005)
+        time.sleep(0.005)  # traffic pacing: bursts of 50, as a bus would carry them
 bus.shutdown()
 """
 

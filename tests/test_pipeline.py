@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -225,6 +227,14 @@ def test_partial_batch_on_a_quiet_source_is_scored_promptly() -> None:
         assert pipe.stop(2.0)
 
 
+def _scoring_loop_turns(pipe: Pipeline, turns: int = 2) -> None:
+    """Wait until the scoring loop has scored ``turns`` more batches: the second one began after the
+    call, so the loop went round (and past its swap point) at least once."""
+    for _ in range(turns):
+        before = pipe.counters.records_scored
+        assert wait_for(lambda b=before: pipe.counters.records_scored > b, 5.0, step=0.01), "the scoring loop stalled"
+
+
 def test_reload_in_process_swaps_and_refuses_bad() -> None:
     pipe = Pipeline(_cfg(), source_factory=lambda c: FakeSource(None, rate=2000),
                     scoring_factory=fake_scoring_factory())
@@ -232,12 +242,10 @@ def test_reload_in_process_swaps_and_refuses_bad() -> None:
     try:
         first = pipe.scoring
         assert not pipe.reload(_cfg("model.bundle=models/bad"))
-        time.sleep(0.1)
+        _scoring_loop_turns(pipe)  # a swap, had the refusal left one pending, happens at the loop's turn
         assert pipe.scoring is first
         assert pipe.reload(_cfg("model.bundle=v2"))
-        deadline = time.monotonic() + 2
-        while pipe.scoring is first and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: pipe.scoring is not first, 2.0, step=0.01)
         assert pipe.scoring is not None and pipe.scoring.model_name == "v2"
         assert pipe.scoring.sinks is first.sinks  # same sink settings: the sink (and its outbox) is kept
         # the old policy's pending alerts were flushed to the sink at the swap
@@ -253,8 +261,7 @@ def test_prometheus_endpoint_serves_counters() -> None:
                     scoring_factory=fake_scoring_factory())
     pipe.start()
     try:
-        time.sleep(0.2)
-        port = pipe._metrics.port
+        port = pipe.metrics_port  # bound (and listening) once start() returns
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     finally:
         pipe.stop(2.0)
@@ -266,34 +273,76 @@ def test_prometheus_endpoint_serves_counters() -> None:
 # signals, in a child process running serve()
 
 
+#: records the child scores before it says BUSY (the SIGTERM test wants a good stretch of traffic behind it)
+BUSY_RECORDS = 600
+
+
 def _child(cfg_path: str, sink_path: str, stats_path: str) -> int:
     def load() -> AgentConfig:
         return load_config(cfg_path)
 
+    def busy() -> None:  # tells the test once a good stretch of traffic is scored
+        if not said and pipe.counters.records_scored >= BUSY_RECORDS:
+            said.append(True)
+            print("BUSY", flush=True)
+
+    said: list[bool] = []
     pipe = Pipeline(load(), source_factory=lambda c: FakeSource(None, rate=2000),
                     scoring_factory=fake_scoring_factory(sink_path=sink_path),
-                    on_ready=lambda: print("READY", flush=True))
+                    on_ready=lambda: print("READY", flush=True), on_iteration=busy)
     rc = serve(pipe, load)
     Path(stats_path).write_text(json.dumps({**pipe.counters.snapshot(), "model": pipe.scoring.model_name}))  # type: ignore[union-attr]
     return rc
 
 
-def _start_child(tmp_path: Path, bundle: str = "v1") -> tuple[subprocess.Popen[str], Path, Path, Path]:
+def _start_child(
+    tmp_path: Path, bundle: str = "v1", env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], Path, Path, Path]:
     cfg = tmp_path / "agent.yaml"
     cfg.write_text(f"model:\n  bundle: {bundle}\n  max_wait_ms: 5\n")
     sink, stats = tmp_path / "alerts.jsonl", tmp_path / "stats.json"
     proc = subprocess.Popen([sys.executable, __file__, str(cfg), str(sink), str(stats)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parent.parent)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
+                            cwd=Path(__file__).resolve().parent.parent, env=env)
+    line = _read_line(proc)
     assert line.strip() == "READY", proc.stderr.read() if proc.stderr else ""
     return proc, cfg, sink, stats
 
 
+def _read_line(proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
+    """The child's next stdout line ("" when it ended or said nothing within ``timeout``)."""
+    got: list[str] = []
+    assert proc.stdout is not None
+    reader = threading.Thread(target=lambda: got.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(timeout)
+    return got[0] if got else ""
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    """A Unix datagram socket standing in for systemd's notify socket (``$NOTIFY_SOCKET``)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(10.0)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _await_reload_done(sock: socket.socket) -> None:
+    """Wait for the agent's ``RELOADING=1`` and the ``READY=1`` that ends it (as systemd does on SIGHUP)."""
+    states = ""
+    while "RELOADING=1" not in states:
+        states = sock.recv(4096).decode()
+    while "READY=1" not in states:
+        states = sock.recv(4096).decode()
+
+
 def test_sigterm_flushes_pending_alerts_and_exits_0_within_5s(tmp_path: Path) -> None:
     proc, _, sink, stats = _start_child(tmp_path)
-    time.sleep(0.6)
+    assert _read_line(proc).strip() == "BUSY", proc.stderr.read() if proc.stderr else ""
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     rc = proc.wait(10)
@@ -307,19 +356,22 @@ def test_sigterm_flushes_pending_alerts_and_exits_0_within_5s(tmp_path: Path) ->
     assert s["records_scored"] > 500
 
 
-def test_sighup_with_bad_config_keeps_the_old_one_then_good_one_applies(tmp_path: Path) -> None:
-    proc, cfg, _, stats = _start_child(tmp_path)
+def test_sighup_with_bad_config_keeps_the_old_one_then_good_one_applies(
+    tmp_path: Path, notify_socket: socket.socket
+) -> None:
+    env = {**os.environ, "NOTIFY_SOCKET": notify_socket.getsockname()}
+    proc, cfg, _, stats = _start_child(tmp_path, env=env)
     try:
         cfg.write_text("model:\n  bundel: typo\n")  # unknown key
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.4)
+        _await_reload_done(notify_socket)
         cfg.write_text("model:\n  bundle: models/bad\n")  # valid YAML, bundle fails to load
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.4)
+        _await_reload_done(notify_socket)
         assert proc.poll() is None  # still running on the old config
         cfg.write_text("model:\n  bundle: v2\n  max_wait_ms: 5\n")
         proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        _await_reload_done(notify_socket)
     finally:
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(10)
@@ -363,7 +415,7 @@ def test_a_batch_of_several_streams_is_seen_by_the_policy_in_data_time_order() -
     frames = [CanFrame(1000.0 + t, 0x100, b"\xff", 1, channel=ch) for t in range(120) for ch in ("can0", "can1")]
     pipe.process(frames[:120])
     pipe.process(frames[120:])
-    pipe._emit(pipe.scoring, policy.flush())
+    pipe.finish()  # flushes the policy into the sink
     starts = [a for a in sink.alerts if a["edge_ids"]["phase"] == "start"]
     assert sorted(a["can"]["iface"] for a in starts) == ["can0", "can1"]
     assert policy.stats()["clock_steps_back"] == 0

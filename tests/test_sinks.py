@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -125,7 +127,9 @@ def test_outbox_order_bound_and_durability(tmp_path: Path) -> None:
     again.put("t", b"m8", 1, in_flight_upto=first)
     again.put("t", b"m9", 1, in_flight_upto=first)
     assert [r.payload for r in again.after(0, 100)] == [b"m4", b"m6", b"m7", b"m8", b"m9"]
-    assert (db.parent / "outbox.sqlite-wal").exists() or again._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with closing(sqlite3.connect(db)) as reader:  # WAL mode is kept in the database file itself
+        mode = reader.execute("PRAGMA journal_mode").fetchone()[0]
+    assert (db.parent / "outbox.sqlite-wal").exists() or mode == "wal"
     again.close()
 
 

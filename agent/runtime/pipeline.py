@@ -302,6 +302,12 @@ class Pipeline:
             self.on_ready()
         return self
 
+    @property
+    def metrics_port(self) -> int | None:
+        """The port the Prometheus endpoint listens on (``None`` when it is off or not started); with
+        ``runtime.prometheus_port: 0`` the system picks it."""
+        return None if self._metrics is None else int(self._metrics.port)
+
     def _install_providers(self) -> None:
         p = self.counters.providers
         p["source"] = lambda: _stats_of(self.source)

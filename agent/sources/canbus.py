@@ -112,6 +112,11 @@ class CanBusSource:
         """frames (by kind), bus_errors, bus_off, open_failures, reconnects."""
         return dict(self._counters)
 
+    @property
+    def connected(self) -> bool:
+        """Whether the bus is open now (an iteration opens it, and reopens it after an error)."""
+        return self._bus is not None
+
     def stop(self) -> None:
         """Ask a running iteration to end (thread-safe; takes at most ``recv_timeout_s``)."""
         self._stop.set()
