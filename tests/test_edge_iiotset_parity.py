@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.golden import differing_cells as compare
 
 from agent.features.edge_iiotset import COLUMNS, EdgeIIoTsetExtractor, encode_tshark
 from agent.sources.pcapfile import PcapFileSource
@@ -62,24 +63,6 @@ def tshark_rows(tshark: str, path: Path) -> list[list[Any]]:
         cells += [""] * (len(COLUMNS) - len(cells))
         rows.append([encode_tshark(c, v) for c, v in zip(COLUMNS, cells, strict=False)])
     return rows
-
-
-def same(a: Any, b: Any) -> bool:
-    """Cell equality; time deltas are compared to the microsecond (the Frame timestamp's precision)."""
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) < 1.5e-6
-    return bool(a == b)
-
-
-def compare(ours: list[list[Any]], ref: list[list[Any]]) -> list[tuple[int, str, Any, Any]]:
-    """Every differing cell as (frame number, column, ours, tshark's)."""
-    assert len(ours) == len(ref), f"{len(ours)} rows, tshark has {len(ref)}"
-    diffs = []
-    for i, (a, b) in enumerate(zip(ours, ref, strict=False), 1):
-        for j, c in enumerate(COLUMNS):
-            if not same(a[j], b[j]):
-                diffs.append((i, c, a[j], b[j]))
-    return diffs
 
 
 def ours_for(path: Path) -> list[list[Any]]:
