@@ -66,13 +66,16 @@ class Collector:
         self.frames: list[Frame] = []
         self.others = 0
         self.error: Exception | None = None
+        self.end = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
             for frame in self.source:
-                if self.tag in frame.data:
+                if END_TAG in frame.data:
+                    self.end.set()
+                elif self.tag in frame.data:
                     self.frames.append(frame)
                 else:
                     self.others += 1
@@ -89,6 +92,12 @@ class Collector:
             time.sleep(0.02)
         return False
 
+    def wait_end(self, timeout: float = 10.0) -> bool:
+        """Wait for the end marker (:func:`end_frame`): every frame sent before it has been seen by then."""
+        if not self.end.wait(timeout) and self.error is not None:
+            raise self.error
+        return self.end.is_set()
+
     def finish(self, timeout: float = 5.0) -> float:
         """Stop the source; return how long the iteration took to end."""
         start = time.monotonic()
@@ -99,6 +108,16 @@ class Collector:
         if self.error is not None:
             raise self.error
         return elapsed
+
+
+#: marks the end frame: sent after a test's frames (to UDP port 5000, which every filter here
+#: passes); frames arrive in order on a veth, so once it is seen, every frame sent before it has been
+#: (the collector counts it apart)
+END_TAG = b"EDGEEND"
+
+
+def end_frame() -> list[bytes]:
+    return udp_frames(1, tag=END_TAG)
 
 
 def open_source(backend: str, veth: VethPair, **overrides: Any) -> Any:
@@ -158,13 +177,13 @@ def test_scapy_bpf_filter(veth: VethPair) -> None:
     try:
         collector = Collector(source)
         mixed = [f for pair in zip(wanted, unwanted, strict=True) for f in pair]
-        veth.send(mixed)
+        veth.send(mixed + end_frame())  # once the end frame is in, so is any wrongly passed frame
         assert collector.wait_for(lambda f: len(f) >= len(wanted))
-        time.sleep(0.2)  # give any wrongly passed frame time to show up
+        assert collector.wait_end()
         collector.finish()
         assert [f.data for f in collector.frames] == wanted
         assert collector.others == 0
-        assert source.stats()["kernel_packets"] == len(wanted)
+        assert source.stats()["kernel_packets"] == len(wanted) + 1  # and the end frame
     finally:
         source.close()
 
@@ -207,7 +226,8 @@ def test_scapy_kernel_drops_are_counted(veth: VethPair) -> None:
         collector = Collector(source)
         queued = stats["kernel_packets"] - stats["kernel_drops"]
         assert collector.wait_for(lambda f: len(f) >= queued)
-        time.sleep(0.1)
+        veth.send(end_frame())  # after the queued frames: any frame more than those is in by then
+        assert collector.wait_end()
         collector.finish()
         # every frame that passed the filter was either delivered or counted as dropped
         assert len(collector.frames) == queued
@@ -222,7 +242,7 @@ def test_scapy_stop_is_prompt_without_traffic(veth: VethPair) -> None:
     source = open_source("scapy", veth)
     try:
         collector = Collector(source)
-        time.sleep(0.3)
+        time.sleep(0.3)  # the behaviour under test: idle, blocked in its read, when stop() comes
         assert collector.finish() < 0.5
     finally:
         source.close()
@@ -278,8 +298,9 @@ def test_pyshark_bpf_filter_and_promiscuous_off(veth: VethPair, pyshark_ok: None
         assert not veth.flags() & IFF_PROMISC, "dumpcap put the interface in promiscuous mode despite -p"
         start = len(collector.frames)
         veth.send([f for pair in zip(wanted, unwanted, strict=True) for f in pair])
+        veth.send(end_frame())  # after the mixed frames: any wrongly passed one is in by then
         assert collector.wait_for(lambda f: len(f) >= start + len(wanted), timeout=20)
-        time.sleep(0.3)
+        assert collector.wait_end(timeout=20)
         collector.finish()
         assert [f.data for f in collector.frames[start:]] == wanted
     finally:

@@ -351,7 +351,8 @@ def test_sighup_under_traffic_reloads_refuses_bad_config_and_loses_nothing(
             agent.write_config(text="alerts:\n  realert_interval: 5\n")  # unknown key
             agent.signal(signal.SIGHUP)
             assert sub.wait(lambda s: any(h.get("reloads_refused") == 1 for h in healths(s)), timeout=5)
-            time.sleep(0.5)
+            reports = len(healths(sub))  # one more health report: the agent runs on after the refusal
+            assert sub.wait(lambda s: len(healths(s)) > reports, timeout=5), _health_brief(sub)
             assert agent.alive()
             last = healths(sub)[-1]
             assert (last["reloads"], last["reloads_refused"]) == (1, 1)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from support.mqtt_broker import Broker, Subscriber, broker_factory_fixture, broker_fixture, free_port
+from support.waiting import wait_for
 
 from agent.alerts.record import build_alert
 from agent.config import load_config
@@ -98,8 +99,12 @@ def test_broker_down_at_start_does_not_stop_the_agent(tmp_path: Path, mosquitto_
 
 def test_broker_killed_and_restarted_mid_stream(broker_factory: Any, tmp_path: Path) -> None:
     broker = broker_factory(persistence=True)
+    mark = broker.log_size()
     sub = Subscriber(broker.port, client_id="dashboard", persistent=True)
-    time.sleep(1.3)  # let the broker autosave the subscriber's session before it is killed
+    # the broker must have saved the subscriber's session before it is killed: a save begun after
+    # the subscription was logged holds it
+    assert broker.wait_logged("SUBSCRIBE from dashboard", mark)
+    assert broker.wait_logged("Saving in-memory database", broker.log_size())
     sink = make_sink(broker.port, tmp_path / "state")
     sent: list[str] = []
     n = 90
@@ -114,11 +119,9 @@ def test_broker_killed_and_restarted_mid_stream(broker_factory: Any, tmp_path: P
     t = threading.Thread(target=stream)
     t.start()
     try:
-        while len(sent) < 25:
-            time.sleep(0.01)
+        assert wait_for(lambda: len(sent) >= 25, 10.0, step=0.01)
         broker.kill()
-        while len(sent) < 55:
-            time.sleep(0.01)
+        assert wait_for(lambda: len(sent) >= 55, 10.0, step=0.01)
         broker.start()
         t.join()
         assert sink.flush(15.0), sink.stats()
@@ -220,7 +223,8 @@ def test_tls_with_client_certificate(broker_factory: Any, pki: Path, tmp_path: P
         wrong_ca.emit(make_alert(3))
         assert good.flush(10.0)
         assert sub.wait(lambda s: a["alert_id"] in s.alert_ids())
-        time.sleep(0.5)
+        wait_for(lambda: all(r.stats()["connect_failures"] + r.stats()["disconnects"] >= 1
+                             for r in (no_cert, wrong_ca)), 10.0)
         for refused in (no_cert, wrong_ca):  # no client certificate / broker not signed by our CA
             st = refused.stats()
             assert st["outbox_depth"] == 1 and st["published"] == 0 and st["connects"] == 0
@@ -251,9 +255,7 @@ def test_wrong_credentials_logged_clearly_and_retried(
     bad = make_sink(broker.port, tmp_path / "s1", "mqtt.username=gw1", f"mqtt.password_file={tmp_path}/wrong")
     try:
         bad.emit(make_alert(1))
-        deadline = time.monotonic() + 10
-        while bad.stats()["refused"] < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: bad.stats()["refused"] >= 3, 10.0)
         assert bad.stats()["refused"] >= 3  # retried with back-off
         assert bad.stats()["outbox_depth"] == 1  # and the alert is kept
         msgs = [r.getMessage() for r in caplog.records if "refused the connection" in r.getMessage()]
@@ -285,7 +287,9 @@ def test_full_outbox_drops_oldest_and_reports_it(broker_factory: Any, tmp_path: 
         broker.start()
         assert sink.flush(10.0)
         assert sub.wait(lambda s: len(s.alert_ids()) == 5)
-        time.sleep(0.2)
+        # a health report published after the flush arrives after every alert the flush delivered
+        healths = len(sub.payloads("/health"))
+        assert sub.wait(lambda s: len(s.payloads("/health")) > healths)
         assert sub.alert_ids() == [a["alert_id"] for a in sent[-5:]]  # the newest, in order
         assert sub.wait(lambda s: any(json.loads(p)["mqtt"]["dropped"] == 7 for p in s.payloads("/health")))
     finally:
@@ -305,7 +309,7 @@ def test_tail_prints_what_it_receives(broker: Broker, tmp_path: Path, as_json: b
     try:
         assert proc.stderr is not None
         assert "connected" in proc.stderr.readline()
-        time.sleep(0.3)  # the subscription is in place shortly after the CONNACK
+        assert broker.wait_logged("Sending SUBACK")  # the subscription is in place
         sink = make_sink(broker.port, tmp_path / "state")
         sent = [make_alert(1), build_alert(
             cls="SPOOFING-RPM", score=0.99, severity=1, first_seen=5.0, last_seen=6.0, count=4, model_name="can",

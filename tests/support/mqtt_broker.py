@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from support.waiting import wait_for
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now (loopback)."""
@@ -73,6 +75,15 @@ class Broker:
                 time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"mosquitto did not listen on {self.port} within {timeout_s}s")
+
+    def log_size(self) -> int:
+        """How many characters the broker's log holds now (a mark for :meth:`wait_logged`)."""
+        return len(self.log.read_text(errors="replace")) if self.log.exists() else 0
+
+    def wait_logged(self, text: str, since: int = 0, timeout: float = 10.0) -> bool:
+        """Wait until the broker logs ``text`` after the mark ``since`` (``log_type all`` logs every
+        packet, subscription and database save)."""
+        return wait_for(lambda: self.log.exists() and text in self.log.read_text(errors="replace")[since:], timeout)
 
     def kill(self) -> None:
         """SIGKILL: the broker vanishes without saying goodbye to anyone."""
