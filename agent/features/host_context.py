@@ -186,8 +186,7 @@ class _Connections(LruTable[Any, Any]):
         st = self.pop(key, None)  # LruTable.take, inlined
         if st is None:
             if len(self) >= self.max_keys:
-                self.popitem(last=False)
-                self.evicted += 1
+                self.evict_oldest()
             st = [ts, 0.0, 0.0, 0.0, 0]
         elif ts != st[0]:
             decay = exp((st[0] - ts) / RATE_TAU_S)
@@ -226,8 +225,7 @@ class _HostTable(LruTable[Any, Any]):
         st = self.pop(key, None)
         if st is None:
             if len(self) >= self.max_keys:
-                self.popitem(last=False)
-                self.evicted += 1
+                self.evict_oldest()
             st = [1.0, ts, {}, 0.0, ts]
         else:
             st[0] = st[0] * exp((st[1] - ts) / RATE_TAU_S) + 1.0
