@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -194,7 +194,7 @@ class Windower:
         if features.ndim != 2 or features.shape[1] != self.n_features:
             raise ValueError(f"rows of width {features.shape[1:]} given, the model needs {self.n_features}")
         ti = self._ts_index
-        ts = np.fromiter((c[ti] for c in contexts), dtype=np.float64, count=n)
+        ts = _field(contexts, ti, np.float64)
         if self.layout == "record":
             keys: list[Hashable] = (
                 [GLOBAL_KEY] * n if self._key_index is None else [self._stream_key(c) for c in contexts]
@@ -211,8 +211,12 @@ class Windower:
             )
         features = np.asarray(features, dtype=np.float32)
         parts: list[WindowBatch | None]
+        column = getattr(contexts, "column", None)  # columnar contexts (CanContexts)
         if self._key_index is None:
             parts = [self._push_stream(GLOBAL_KEY, features, ts, contexts)]
+        elif column is not None and len(one := set(column(self._key_index))) == 1:
+            k = one.pop()
+            parts = [self._push_stream(GLOBAL_KEY if k is None else k, features, ts, contexts)]
         else:
             ids: dict[Hashable, int] = {}
             key_list: list[Hashable] = []
@@ -234,7 +238,7 @@ class Windower:
                 bounds = np.flatnonzero(np.diff(codes[order])) + 1
                 parts = []
                 for idx in np.split(order, bounds):
-                    sub_ctx = [contexts[i] for i in idx]
+                    sub_ctx = cast(Any, contexts).take(idx) if column is not None else [contexts[i] for i in idx]
                     parts.append(self._push_stream(key_list[codes[idx[0]]], features[idx], ts[idx], sub_ctx))
         self._evict(float(ts.max()))
         done = [p for p in parts if p is not None]
@@ -274,7 +278,7 @@ class Windower:
         all_ts = np.concatenate([st.ts, ts]) if tail else ts
         all_ids = st.ids
         if self._id_index is not None:
-            ids = np.fromiter((c[self._id_index] for c in contexts), dtype=np.int64, count=m)
+            ids = _field(contexts, self._id_index, np.int64)
             all_ids = np.concatenate([st.ids, ids]) if tail else ids
         # Record numbers (1-based) of the new rows are seen0+1 .. seen0+m; a window ends at record n
         # when n >= W and (n - W) % S == 0.
@@ -344,3 +348,11 @@ class Windower:
         while streams and streams.oldest().last_seen < horizon:
             streams.evict_oldest()
             self._stats["streams_evicted_idle"] += 1
+
+
+def _field(contexts: Sequence[tuple[Any, ...]], i: int, dtype: type) -> np.ndarray:
+    """Field ``i`` of every context as an array: one column of columnar contexts, else gathered."""
+    column = getattr(contexts, "column", None)
+    if column is not None:
+        return np.asarray(column(i), dtype=dtype)
+    return np.fromiter((c[i] for c in contexts), dtype=dtype, count=len(contexts))

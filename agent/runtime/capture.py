@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from agent.runtime.counters import Counters
@@ -114,7 +114,7 @@ class CaptureThread(threading.Thread):
     def __init__(
         self,
         source: Iterable[Any],
-        q: queue.Queue[list[Any] | None],
+        q: queue.Queue[Sequence[Any] | None],
         batcher: Batcher,
         counters: Counters,
         mode: Literal["drop", "block"] = "drop",
@@ -131,7 +131,7 @@ class CaptureThread(threading.Thread):
         self.error: BaseException | None = None
         self.finished = False
 
-    def offer(self, batch: list[Any]) -> None:
+    def offer(self, batch: Sequence[Any]) -> None:
         """Hand a batch to scoring: drop-and-count or block, per ``mode``."""
         c = self.counters
         n = len(batch)
@@ -158,7 +158,12 @@ class CaptureThread(threading.Thread):
         add = self.batcher.add
         stop = self.stop_event
         pacer = self.pacer
+        batches = getattr(self.source, "iter_batches", None) if pacer is None else None
+        held: list[Any] = []  # the source's batches not yet handed over
         try:
+            if batches is not None:
+                self._offer_batches(batches(), held)
+                return
             for record in self.source:
                 if stop.is_set():
                     break
@@ -175,11 +180,38 @@ class CaptureThread(threading.Thread):
         finally:
             # The partial batch goes on after an error too: every record counted in is scored
             # (or, when the queue is full at a stop, counted as dropped), never silently lost.
-            rest = self.batcher.take()
+            rest = self.batcher.take() or (type(held[0]).concat(held) if held else None)
             if rest:
                 self.offer(rest)
             self.finished = True
             self._put_end()
+
+    def _offer_batches(self, batches: Iterable[Any], held: list[Any]) -> None:
+        """A source that reads whole batches (``iter_batches``: a CAN log), handed over in batches of
+        the batcher's size cut at the same frames as record by record, so the result is the same.
+
+        The batches must support ``len``, slicing and a ``concat`` class method (:class:`CanBatch`).
+        """
+        size = self.batcher.max_records
+        stop = self.stop_event
+        c = self.counters
+        count = 0
+        for batch in batches:
+            if stop.is_set():
+                break
+            c.records_in += len(batch)
+            held.append(batch)
+            count += len(batch)
+            if count < size:
+                continue
+            whole = type(batch).concat(held)
+            held.clear()
+            cut = count - count % size
+            for lo in range(0, cut, size):
+                self.offer(whole[lo : lo + size])
+            count -= cut
+            if count:
+                held.append(whole[cut:])
 
     def _put_end(self) -> None:
         """The end marker must arrive even when the queue is full (scoring is draining it)."""

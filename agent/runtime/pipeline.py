@@ -255,7 +255,7 @@ class Pipeline:
         # back-pressure (block) is cut in full batches only, so its batches, and so what the rules see
         # of a batch before its windows, depend on the file alone (the result is reproducible)
         self.batcher = Batcher(batch, cfg.model.max_wait_ms / 1000.0 if mode == "drop" else math.inf)
-        self.queue: queue.Queue[list[Any] | None] = queue.Queue(maxsize=max(1, cfg.runtime.queue_size // batch))
+        self.queue: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=max(1, cfg.runtime.queue_size // batch))
         self.counters.queue_capacity = self.queue.maxsize * batch
         self.source: Any = None
         self.scoring: Scoring | None = None
@@ -484,18 +484,15 @@ class Pipeline:
         """Score one batch of records and emit the alerts they raise (the scoring thread's work)."""
         sc = self.scoring
         assert sc is not None
-        rows: list[Any] = []
-        ctxs: list[tuple[Any, ...]] = []
-        for row, ctx in sc.extractor.rows_with_context(records):
-            rows.append(row)
-            ctxs.append(ctx)
-        if not rows:
+        rows, ctxs = extract(sc.extractor, records)
+        if not len(rows):
             return
+        listed = listed_rows(sc.extractor, rows) if sc.rules or sc.learning is not None else rows
         # stable sort: each rule's own order is kept
-        findings = deque(sorted(((f, rule.name) for rule in sc.rules for f in rule.scan(rows, ctxs)),
+        findings = deque(sorted(((f, rule.name) for rule in sc.rules for f in rule.scan(listed, ctxs)),
                                 key=lambda fr: fr[0].last_ts))
         if sc.learning is not None:
-            sc.learning.feed(rows, ctxs)
+            sc.learning.feed(listed, ctxs)
         wb, probs = score_rows(sc, rows, ctxs, self.counters)
         alerts: list[dict[str, Any]] = []
         if sc.learning is not None:
@@ -598,6 +595,25 @@ class Pipeline:
                     log.error("sink %s failed to take an alert: %s", type(sink).__name__, exc)
 
 
+def extract(extractor: Any, records: Sequence[Any]) -> tuple[Any, Sequence[tuple[Any, ...]]]:
+    """Rows and contexts of a batch of records: by the batch (an extractor with ``batch_with_context``
+    gives an ``(N, F)`` float64 array and columnar contexts), else row by row."""
+    batch = getattr(extractor, "batch_with_context", None)
+    if batch is not None:
+        return batch(records)
+    rows: list[Any] = []
+    ctxs: list[tuple[Any, ...]] = []
+    for row, ctx in extractor.rows_with_context(records):
+        rows.append(row)
+        ctxs.append(ctx)
+    return rows, ctxs
+
+
+def listed_rows(extractor: Any, rows: Any) -> Any:
+    """Rows as lists of Python values (what rules and learning read), from an extractor's array."""
+    return extractor.listed(rows) if isinstance(rows, np.ndarray) else rows
+
+
 def score_rows(
     sc: Scoring, rows: Sequence[Any], ctxs: Sequence[tuple[Any, ...]], counters: Counters | None = None
 ) -> tuple[WindowBatch, np.ndarray]:
@@ -610,7 +626,7 @@ def score_rows(
         kept = [i for i, row in enumerate(rows) if sc.keep(row)]
         if len(kept) < len(rows):
             c.records_unscored += len(rows) - len(kept)
-            rows = [rows[i] for i in kept]
+            rows = rows[kept] if isinstance(rows, np.ndarray) else [rows[i] for i in kept]
             ctxs = [ctxs[i] for i in kept]
     c.records_scored += len(rows)
     x = sc.preprocessor.transform(rows)  # no rows left: an empty batch, no window

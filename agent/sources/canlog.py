@@ -41,11 +41,14 @@ import gzip
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
+from agent.canbatch import CanBatch
 from agent.errors import BackendError, CaptureError
 from agent.records import CanFrame
+from agent.sources.candump_chunk import parse_plain_chunk
 
 if TYPE_CHECKING:
     from agent.config import SourceConfig
@@ -352,6 +355,60 @@ class CanLogSource:
             return (frame for frame, _labels in self.iter_labeled())
         return self._iter_python_can()
 
+    def iter_batches(self, chunk_chars: int = 1 << 18) -> Iterator[CanBatch]:
+        """The frames as :class:`~agent.canbatch.CanBatch` es, in order (the replay's hot path).
+
+        A candump log is read a chunk of ``chunk_chars`` characters at a time; a chunk of plain data
+        frames is parsed at once (:func:`~agent.sources.candump_chunk.parse_plain_chunk`), any other
+        chunk line by line, so the frames, counters and errors are the line reader's. With
+        ``on_malformed="error"`` the frames before a bad line come out as a batch before the error
+        is raised, so nothing already accepted is lost. Other formats: their frames in batches.
+        """
+        if self.format != "candump" or not self.fast:
+            it = iter(self)
+            while chunk := list(islice(it, 4096)):
+                yield CanBatch.from_frames(chunk)
+            return
+        f = self._open_text()
+        st = self._stats
+        at = [0]
+        rest = ""
+        try:
+            while not self._closed:
+                text = f.read(chunk_chars)
+                if not text:
+                    if not rest:
+                        break
+                    text, rest = rest + "\n", ""
+                else:
+                    text = rest + text
+                    end = text.rfind("\n") + 1
+                    if not end:  # no whole line yet
+                        rest = text
+                        continue
+                    text, rest = text[:end], text[end:]
+                n = text.count("\n")
+                batch = parse_plain_chunk(text, n)
+                if batch is not None:
+                    at[0] += n
+                    st["frames"] += n
+                    st["data_frames"] += n
+                    st["lines"] = at[0]
+                    yield batch
+                    continue
+                frames: list[CanFrame] = []
+                try:
+                    frames.extend(self._candump_lines(text.split("\n")[:n], at))
+                finally:  # the frames before a malformed line still go on
+                    if frames:
+                        yield CanBatch.from_frames(frames)
+        except UnicodeDecodeError as exc:  # only possible for a corrupt .gz stream
+            self._malformed(at[0] + 1, f"undecodable: {exc}")
+        except (OSError, EOFError) as exc:
+            raise CaptureError(f"{self.path}:{at[0] + 1}: cannot read: {exc}") from exc
+        finally:
+            f.close()
+
     def iter_labeled(self) -> Iterator[tuple[CanFrame, tuple[str, ...]]]:
         """Each frame with its row's label columns, for the formats that carry labels.
 
@@ -414,23 +471,37 @@ class CanLogSource:
             st["fd_frames"] += 1
 
     def _iter_candump(self) -> Iterator[CanFrame]:
+        """Every frame of a candump log, line by line (:meth:`_candump_lines` over the file)."""
+        f = self._open_text()
+        at = [0]
+        try:
+            yield from self._candump_lines(f, at)
+        except UnicodeDecodeError as exc:  # only possible for a corrupt .gz stream
+            self._malformed(at[0] + 1, f"undecodable: {exc}")
+        except (OSError, EOFError) as exc:
+            raise CaptureError(f"{self.path}:{at[0] + 1}: cannot read: {exc}") from exc
+        finally:
+            f.close()
+
+    def _candump_lines(self, lines: Iterable[str], at: list[int]) -> Iterator[CanFrame]:
         """The fast path: plain classic data frames inline, everything else via the reference parser.
 
-        Counters for fast-path frames are kept in locals and written back per 4,096 lines and at the
-        end, so ``stats()`` during iteration lags by at most that many frames.
+        ``at[0]`` is the number of the line before the first of ``lines`` and is kept at the last line
+        read. Counters for fast-path frames are kept in locals and written back per 4,096 lines and at
+        the end, so ``stats()`` during iteration lags by at most that many frames.
         """
-        f = self._open_text()
         st = self._stats
         new = _new_frame
         cls = CanFrame
         fromhex = bytes.fromhex
         slow = parse_candump_line
         fast = self.fast
-        lineno = 0
+        lineno = at[0]
         plain = 0  # fast-path frames not yet added to stats
         try:
-            for line in f:
+            for line in lines:
                 lineno += 1
+                at[0] = lineno
                 if fast:
                     try:
                         ts_s, channel, frame = line.split()
@@ -463,15 +534,10 @@ class CanLogSource:
                 yield parsed
                 if self._closed:
                     return
-        except UnicodeDecodeError as exc:  # only possible for a corrupt .gz stream
-            self._malformed(lineno + 1, f"undecodable: {exc}")
-        except (OSError, EOFError) as exc:
-            raise CaptureError(f"{self.path}:{lineno + 1}: cannot read: {exc}") from exc
         finally:
             st["frames"] += plain
             st["data_frames"] += plain
             st["lines"] = max(st["lines"], lineno)
-            f.close()
 
     def _iter_ciciov2024(self) -> Iterator[tuple[CanFrame, tuple[str, ...]]]:
         """CICIoV2024 decimal rows as frames at ``nominal_rate_hz``, with their label columns."""
