@@ -177,9 +177,16 @@ class CanTemporalExtractor(CanFrameExtractor):
     # ------------------------------------------------------------------------------------------
     # entry points
     def _iter(self, records: Iterable[CanFrame], context: bool) -> Iterator[Any]:
-        """The per-frame entry points: the batch function over chunks of ``records``."""
-        it = iter(records)
-        while chunk := list(islice(it, _CHUNK)):
+        """The per-frame entry points: the batch function over chunks of ``records`` (a source that
+        reads by the batch, a CAN log, is read so)."""
+        batches = getattr(records, "iter_batches", None)
+        chunks: Iterable[Sequence[CanFrame]]
+        if batches is not None:
+            chunks = batches()
+        else:
+            it = iter(records)
+            chunks = iter(lambda: list(islice(it, _CHUNK)), [])
+        for chunk in chunks:
             matrix, ctxs = self.batch_with_context(chunk)
             rows = self.listed(matrix)
             if context:
