@@ -5,9 +5,11 @@ counters and slowly varying signals in the payloads, a few 29-bit ids, DLC 1..8)
 one core, each as frames per second of CPU time (and wall time):
 
 * ``python-can LogReader``: iterating ``can.LogReader(path)`` (the reference),
-* ``canlog source``: our :class:`~agent.sources.canlog.CanLogSource` alone,
+* ``canlog source``: our :class:`~agent.sources.canlog.CanLogSource` alone, frame by frame and by the
+  batch (``iter_batches``, what replay reads),
 * ``ciciov2024``: source + :class:`~agent.features.ciciov2024.CicIoV2024Extractor` rows,
-* ``can-temporal``: source + :class:`~agent.features.can_temporal.CanTemporalExtractor` rows.
+* ``can-temporal``: source + :class:`~agent.features.can_temporal.CanTemporalExtractor` rows, as the
+  ``features`` command writes them and as replay computes them (arrays by the batch).
 
 The machine is shared and noisy, so the ratios against LogReader (measured in the same run) are
 the numbers to quote; the target is >= 150,000 frames/s for the feature rows.
@@ -101,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     def source_only() -> int:
         return sum(1 for _ in CanLogSource(path))
 
+    def source_batches() -> int:
+        return sum(len(b) for b in CanLogSource(path).iter_batches())
+
+    def temporal_batches() -> int:
+        x = CanTemporalExtractor()
+        return sum(len(x.batch_with_context(b)[0]) for b in CanLogSource(path).iter_batches())
+
     def ciciov2024() -> int:
         return sum(1 for _ in CicIoV2024Extractor().rows(CanLogSource(path)))
 
@@ -110,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     cases: list[tuple[str, Callable[[], int]]] = [
         ("python-can LogReader (reference)", logreader),
         ("canlog source (candump fast path)", source_only),
+        ("canlog source by the batch", source_batches),
         ("ciciov2024 rows (read + extract)", ciciov2024),
         ("can-temporal rows (read + extract)", temporal),
+        ("can-temporal by the batch (replay)", temporal_batches),
     ]
     results = []
     for name, fn in cases:
