@@ -156,7 +156,8 @@ def test_batch_features_do_not_depend_on_the_cuts(shared_captures: Path) -> None
 
 
 def test_windows_of_columnar_contexts_equal_those_of_tuples() -> None:
-    frames = [f for f in random_bus(4, 3000) if not f.is_error and not f.is_remote]
+    frames = [f._replace(channel=f"can{i % 3 // 2}") for i, f in enumerate(random_bus(4, 3000))
+              if not f.is_error and not f.is_remote]  # two streams, of unequal share
     rows = np.random.default_rng(1).random((len(frames), 3)).astype(np.float32)
     ctxs = CanContexts(np.array([f.ts for f in frames]), [f.channel for f in frames],
                        np.array([f.arbitration_id for f in frames]))
@@ -200,3 +201,40 @@ def test_frames_before_a_bad_line_are_handed_over(tmp_path: Path) -> None:
     batches, thread = _handed_over(CanLogSource(path), 512)
     assert isinstance(thread.error, CaptureError)
     assert sum(len(b) for b in batches) == 700 == thread.counters.records_in  # type: ignore[arg-type]
+
+
+def test_replay_of_a_log_with_a_bad_line_scores_every_frame_before_it(
+    shared_captures: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The replay stops at the malformed line, naming it; the frames before it are all scored and give
+    the alerts of a clean log holding exactly those frames."""
+    import json
+
+    from agent.cli import main
+
+    attacked = shared_captures / "can-site" / "attacks" / "camaro" / "reverse__dos.log"
+    if not attacked.exists():
+        pytest.skip("attacked camaro log not present")
+    lines = attacked.read_text().splitlines(keepends=True)
+    keep = 20_001  # past the attack, not on a batch boundary
+    clean, bad = tmp_path / "clean.log", tmp_path / "bad.log"
+    clean.write_text("".join(lines[:keep]))
+    bad.write_text("".join(lines[:keep]) + "(1718488588.000000) can0 12G#00\n" + "".join(lines[keep:]))
+    repo = Path(__file__).resolve().parent.parent
+    base = ["--config", str(repo / "configs" / "can.yaml"), "--offline", "--quiet",
+            "--set", f"model.bundle={repo / 'models' / 'ciciov2024-lab'}"]
+    results = {}
+    for name, path, want_rc in (("bad", bad, 1), ("clean", clean, 0)):
+        alerts, stats = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.json"
+        args = ["replay", *base, "--input", str(path), "--jsonl", str(alerts), "--stats-json", str(stats)]
+        assert main(args) == want_rc
+        s = json.loads(stats.read_text())
+        assert s["records_in"] == s["records_scored"] == keep
+        records = [json.loads(line) for line in alerts.read_text().splitlines()]
+        for a in records:
+            a.pop("alert_id")
+            a["edge_ids"].pop("incident_id")
+        results[name] = (s["windows_scored"], records)
+    assert results["bad"] == results["clean"] and results["clean"][1]
+    printed = capsys.readouterr()
+    assert f"{bad}:{keep + 1}: malformed candump record" in printed.out + printed.err
