@@ -3,11 +3,13 @@ the frame-by-frame path, frame for frame and row for row."""
 
 from __future__ import annotations
 
+import gzip
 import queue
 import random
 import sys
 from pathlib import Path
 
+import can
 import numpy as np
 import pytest
 
@@ -23,7 +25,7 @@ from agent.windows import Windower
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_can_features import random_bus
-from test_canlog import crafted_messages, write_log
+from test_canlog import assert_same_as_python_can, crafted_messages, write_log
 
 
 def shared_logs(shared_captures: Path) -> list[Path]:
@@ -42,11 +44,21 @@ def batched(source: CanLogSource, **kw: int) -> list[CanFrame]:
 # ------------------------------------------------------------------------------------------------
 
 
-def test_batch_reader_equals_line_reader_on_shared_logs(shared_captures: Path) -> None:
+def test_batch_reader_equals_line_reader_and_python_can_on_shared_logs(shared_captures: Path) -> None:
     for path in shared_logs(shared_captures):
         lines, batches = CanLogSource(path), CanLogSource(path)
-        assert batched(batches) == list(lines), path
+        frames = batched(batches)
+        assert frames == list(lines), path
         assert batches.stats() == lines.stats(), path
+        assert_same_as_python_can(frames, list(can.LogReader(str(path))), path.name)
+
+
+def test_gzipped_log_by_the_batch(tmp_path: Path) -> None:
+    path = tmp_path / "crafted.log"
+    write_log(path, crafted_messages())
+    gz = tmp_path / "crafted.log.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert batched(CanLogSource(gz), chunk_chars=128) == list(CanLogSource(path))
 
 
 @pytest.mark.parametrize("chunk", [64, 300, 1 << 18])
