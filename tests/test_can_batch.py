@@ -149,6 +149,30 @@ def test_batch_features_equal_frame_by_frame() -> None:
     assert one.stats() == many.stats()
 
 
+#: sha256 of the rows and counters below as computed by the per-frame implementation this replaced
+#: (commit 546c5e8): the batch path must give the very same floats, not merely close ones
+PER_FRAME_DIGEST = "f5ce0a1559fff5e7a47e3b528cc504b9ed12d1ee052ed188e10b6ead12b4f11c"
+
+
+def test_batch_features_equal_the_per_frame_implementation_bit_for_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Id pooling, a window over its cap, entropy resyncs, CAN FD payloads and a clock step back."""
+    import hashlib
+    import json
+
+    import agent.features.can_temporal as ct
+
+    monkeypatch.setattr(ct, "MAX_WINDOW_FRAMES", 300)
+    monkeypatch.setattr(ct, "RESYNC_FRAMES", 1000)
+    frames = random_bus(7, 6000) + [CanFrame(200 + i * 1e-4, i % 5, bytes([i % 256]) * (i % 9), i % 9)
+                                    for i in range(3000)]
+    frames += [CanFrame(100 + i * 1e-3, 0x10 + i % 3, bytes([i % 256, 1]) * (i % 33), 2 * (i % 33), is_fd=True)
+               for i in range(500)]
+    x = ct.CanTemporalExtractor(max_ids=10, window_s=0.5, warmup_s=2.0)
+    rows = list(x.rows(frames))
+    assert x.stats()["window_overflow"] and x.stats()["pooled_frames"] and x.stats()["clock_steps_back"]
+    assert hashlib.sha256(json.dumps([rows, x.stats()]).encode()).hexdigest() == PER_FRAME_DIGEST
+
+
 def test_batch_features_do_not_depend_on_the_cuts(shared_captures: Path) -> None:
     path = shared_captures / "can-site" / "attacks" / "camaro" / "reverse__dos.log"
     if not path.exists():
