@@ -75,6 +75,21 @@ def test_batch_reader_equals_line_reader_on_every_frame_kind(tmp_path: Path, chu
     assert batched(CanLogSource(path), chunk_chars=chunk) == frames
 
 
+@pytest.mark.parametrize("every", [1, 3, 700])
+def test_sporadic_remote_and_fd_frames_among_plain_ones(tmp_path: Path, every: int) -> None:
+    """A chunk with a few frames that are not plain is still read in runs, in order."""
+    path = tmp_path / "mixed.log"
+    odd = ["123#R", "1F334455##1AABB", "20000080#0000000000000000"]  # remote, FD, error frame
+    path.write_text("".join(
+        f"({1_700_000_000 + i / 1000:.6f}) can0 "
+        f"{odd[i // every % 3] if i % every == every - 1 else f'{0x100 + i % 9:03X}#{i % 256:02X}'}\n"
+        for i in range(5000)))
+    lines, batches = CanLogSource(path), CanLogSource(path)
+    frames = list(lines)
+    assert batched(batches) == frames
+    assert batches.stats() == lines.stats() and lines.stats()["remote_frames"] > 0
+
+
 def test_plain_chunk_declines_lines_that_only_add_up() -> None:
     """Two malformed lines whose fields would make two frames if counted across lines."""
     text = "(1.000000) can0 123\n(2.000000) can0 #456#11\n"
@@ -111,12 +126,13 @@ def _bad_log(tmp_path: Path, plain: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("plain", [2, 3000])
-def test_malformed_line_names_file_and_line_after_every_frame_before_it(tmp_path: Path, plain: int) -> None:
+@pytest.mark.parametrize(("plain", "chunk"), [(2, 4096), (3000, 4096), (3000, 1 << 18)])
+def test_malformed_line_names_file_and_line_after_every_frame_before_it(tmp_path: Path, plain: int,
+                                                                        chunk: int) -> None:
     path = _bad_log(tmp_path, plain)
     got: list[CanFrame] = []
     with pytest.raises(CaptureError, match=rf"{path}:{plain + 1}: malformed"):
-        for b in CanLogSource(path).iter_batches(chunk_chars=4096):
+        for b in CanLogSource(path).iter_batches(chunk_chars=chunk):
             got.extend(b)
     assert len(got) == plain  # nothing before the bad line is lost
     source = CanLogSource(path, on_malformed="skip")

@@ -67,6 +67,8 @@ CICIOV2024_COLUMNS = ("ID", *(f"DATA_{i}" for i in range(8)))
 HCRL_CHALLENGE_COLUMNS = ("Timestamp", "Arbitration_ID", "DLC", "Data")
 #: formats whose rows carry labels (:meth:`CanLogSource.iter_labeled`; the HCRL ones in _HCRL_PARSERS)
 _LABELED_FORMATS = ("ciciov2024", "hcrl-csv", "hcrl-text", "hcrl-challenge")
+#: lines per run a chunk with some line that is not a plain frame is parsed in (iter_batches)
+_SUB_CHUNK = 256
 
 _new_frame: Callable[[type, tuple[Any, ...]], CanFrame] = tuple.__new__
 
@@ -389,25 +391,53 @@ class CanLogSource:
                     text, rest = text[:end], text[end:]
                 n = text.count("\n")
                 batch = parse_plain_chunk(text, n)
-                if batch is not None:
-                    at[0] += n
-                    st["frames"] += n
-                    st["data_frames"] += n
-                    st["lines"] = at[0]
-                    yield batch
+                if batch is None:
+                    yield from self._mixed_chunk(text.split("\n")[:n], at)
                     continue
-                frames: list[CanFrame] = []
-                try:
-                    frames.extend(self._candump_lines(text.split("\n")[:n], at))
-                finally:  # the frames before a malformed line still go on
-                    if frames:
-                        yield CanBatch.from_frames(frames)
+                at[0] += n
+                st["frames"] += n
+                st["data_frames"] += n
+                st["lines"] = at[0]
+                yield batch
         except UnicodeDecodeError as exc:  # only possible for a corrupt .gz stream
             self._malformed(at[0] + 1, f"undecodable: {exc}")
         except (OSError, EOFError) as exc:
             raise CaptureError(f"{self.path}:{at[0] + 1}: cannot read: {exc}") from exc
         finally:
             f.close()
+
+    def _mixed_chunk(self, lines: list[str], at: list[int]) -> Iterator[CanBatch]:
+        """A chunk with some line that is not a plain frame, as one batch: runs of ``_SUB_CHUNK`` plain
+        lines still parsed at once, the others line by line (all of the rest after two such runs in a
+        row: a log of CAN FD or remote frames). The frames before a malformed line come out before
+        the error."""
+        st = self._stats
+        parts: list[CanBatch] = []
+        misses = 0
+        try:
+            for lo in range(0, len(lines), _SUB_CHUNK):
+                sub = lines[lo : lo + _SUB_CHUNK] if misses < 2 else lines[lo:]
+                batch = parse_plain_chunk("\n".join(sub) + "\n", len(sub)) if misses < 2 else None
+                if batch is not None:
+                    misses = 0
+                    at[0] += len(sub)
+                    st["frames"] += len(sub)
+                    st["data_frames"] += len(sub)
+                    st["lines"] = at[0]
+                    parts.append(batch)
+                    continue
+                misses += 1
+                frames: list[CanFrame] = []
+                try:
+                    frames.extend(self._candump_lines(sub, at))
+                finally:
+                    if frames:
+                        parts.append(CanBatch.from_frames(frames))
+                if misses > 2:
+                    break
+        finally:  # also when a malformed line raises: what was read before it goes on first
+            if parts:
+                yield CanBatch.concat(parts)
 
     def iter_labeled(self) -> Iterator[tuple[CanFrame, tuple[str, ...]]]:
         """Each frame with its row's label columns, for the formats that carry labels.
