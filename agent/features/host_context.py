@@ -180,11 +180,15 @@ class _Connections(LruTable[Any, Any]):
     def hit(self, here: tuple[Any, Any], there: tuple[Any, Any], ts: float,
             nbytes: int) -> tuple[float, float, float]:
         """Count a segment of ``nbytes`` payload bytes sent from ``here`` to ``there`` at ``ts``;
-        ``log2(1 + r)`` of the bytes/s ``here`` sent and received on this connection and of its turns/s."""
+        ``log2(1 + r)`` of the bytes/s ``here`` sent and received on this connection and of its turns/s.
+        A connection is kept from its first data on: before, every rate is 0 whatever the state, and a
+        SYN flood's connections never carry any, so they fill no table."""
         forward = here <= there
         key = (here, there) if forward else (there, here)  # _conversation, inlined
         st = self.pop(key, None)  # LruTable.take, inlined
         if st is None:
+            if not nbytes:  # a connection that never carried data has nothing to decay: keep no state
+                return 0.0, 0.0, 0.0
             if len(self) >= self.max_keys:
                 self.evict_oldest()
             st = [ts, 0.0, 0.0, 0.0, 0]
