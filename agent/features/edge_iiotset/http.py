@@ -101,7 +101,7 @@ def stream(ex: DissectorState, r: list[Any], data: bytes, st: TcpStream, di: int
             nxt = body_at
         elif cl >= 0:
             if n - body_at < cl:
-                st.http_wait[di] = HttpWait(data[pos:body_at], data[body_at:], cl - (n - body_at), is_resp,
+                _waits(st)[di] = HttpWait(data[pos:body_at], data[body_at:], cl - (n - body_at), is_resp,
                                              cl, tls)
                 return b""
             body = data[body_at:body_at + cl]
@@ -112,7 +112,7 @@ def stream(ex: DissectorState, r: list[Any], data: bytes, st: TcpStream, di: int
                 return data[pos:]
             body, nxt = res
         elif is_resp:
-            wait = st.http_wait[di] = HttpWait(data[pos:body_at], data[body_at:], -1, True, -1, tls)
+            wait = _waits(st)[di] = HttpWait(data[pos:body_at], data[body_at:], -1, True, -1, tls)
             if fin:
                 flush(r, st, di, wait)
             return b""
@@ -124,9 +124,17 @@ def stream(ex: DissectorState, r: list[Any], data: bytes, st: TcpStream, di: int
     return b""
 
 
+def _waits(st: TcpStream) -> list[HttpWait | None]:
+    """``st``'s messages waiting for their bodies, as a list it may write to."""
+    waits = st.http_wait
+    if isinstance(waits, tuple):
+        waits = st.http_wait = [None, None]
+    return waits
+
+
 def flush(r: list[Any], st: TcpStream, di: int, wait: HttpWait) -> None:
     """Emit the message ``wait`` (direction ``di``'s) now that its body is complete."""
-    st.http_wait[di] = None
+    _waits(st)[di] = None
     _fields(r, wait.head, _headers(wait.head), bytes(wait.body), wait.is_resp, wait.cl, wait.tls)
 
 

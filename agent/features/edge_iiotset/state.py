@@ -68,20 +68,26 @@ class HttpWait:
         self.tls = tls
 
 
+#: what a stream keeps per direction before it keeps anything (never written to: replaced by a list)
+NONE_PAIR: tuple[None, None] = (None, None)
+
+
 class TcpStream:
     """What tshark remembers per TCP conversation that the columns depend on."""
 
-    __slots__ = ("app", "base", "based", "buf", "closed", "flow_id", "head", "http_wait", "last", "mqtt_ver", "nxt")
+    __slots__ = ("app", "base", "buf", "closed", "flow_id", "head", "http_wait", "last", "mqtt_ver", "nxt")
 
     def __init__(self, flow_id: int, now: float):
-        self.base = [0, 0]  # base sequence number per direction (0: the key's first endpoint sends)
-        self.based = [False, False]
+        #: base sequence number per direction (0: the key's first endpoint sends); None until seen
+        self.base: list[int | None] = [None, None]
         self.last = now
         self.app: TcpApp | None = None  # None: not decided yet (the first segment with a payload decides)
-        self.buf: list[bytearray | None] = [None, None]  # reassembly buffer per direction
+        #: reassembly buffer and a message waiting for its body, per direction: the shared empty pair
+        #: until a first one is kept (most streams never keep one, and a SYN flood makes a stream a frame)
+        self.buf: list[bytearray | None] | tuple[None, None] = NONE_PAIR
         self.nxt = [-1, -1]  # next expected absolute sequence number per direction
         self.mqtt_ver = 0
-        self.http_wait: list[HttpWait | None] = [None, None]  # a message waiting for its body, per direction
+        self.http_wait: list[HttpWait | None] | tuple[None, None] = NONE_PAIR
         self.flow_id = flow_id
         self.closed = False
         self.head = b""  # method of the last HTTP request: HEAD and CONNECT responses have no body

@@ -90,26 +90,24 @@ def segment(
         _evict(ex, ts)
     else:
         tab.move_to_end(key)
-        if syn and not flagb & 0x10 and st.based[di] and seq != st.base[di] and st.closed:
+        if syn and not flagb & 0x10 and st.base[di] is not None and seq != st.base[di] and st.closed:
             # port reuse: a new connection on a closed 4-tuple starts a new stream
             fid = st.flow_id
             st = tab[key] = TcpStream(fid, ts)
     st.last = ts
     ctx.flow_id = st.flow_id
-    based = st.based
     base = st.base
+    mine = base[di]
     if syn:
-        base[di] = seq
-        based[di] = True
-    elif not based[di]:
-        base[di] = (seq - 1) & 0xFFFFFFFF
-        based[di] = True
+        mine = base[di] = seq
+    elif mine is None:
+        mine = base[di] = (seq - 1) & 0xFFFFFFFF
     if flagb & 0x10:
-        if not based[1 - di]:
-            base[1 - di] = (ack - 1) & 0xFFFFFFFF
-            based[1 - di] = True
-        r[C_TCP_ACK] = (ack - base[1 - di]) & 0xFFFFFFFF
-    r[C_TCP_SEQ] = (seq - base[di]) & 0xFFFFFFFF
+        other = base[1 - di]
+        if other is None:
+            other = base[1 - di] = (ack - 1) & 0xFFFFFFFF
+        r[C_TCP_ACK] = (ack - other) & 0xFFFFFFFF
+    r[C_TCP_SEQ] = (seq - mine) & 0xFFFFFFFF
     if flagb & 0x05:
         st.closed = True
     pstart = start + hl
@@ -141,7 +139,8 @@ def segment(
             return
     ctx.app_proto = app.name
     if len(payload) < plen:  # cut by the snaplen: dissect what is there, reassemble nothing
-        st.buf[di] = None
+        if isinstance(st.buf, list):
+            st.buf[di] = None
         st.nxt[di] = -1
         if app.cut is not None:
             app.cut(ex, r, payload, st)
@@ -149,23 +148,28 @@ def segment(
     # in-order reassembly of PDUs spread over segments (tshark's default desegmentation)
     if nxt >= 0 and seq != nxt:
         if ((seq - nxt) & 0xFFFFFFFF) < 0x80000000:
-            st.buf[di] = None  # a gap: what was pending cannot complete
-            wait = st.http_wait[di]
-            if wait is not None and wait.left >= 0:
-                st.http_wait[di] = None  # nor can a body of known length
+            if isinstance(st.buf, list):
+                st.buf[di] = None  # a gap: what was pending cannot complete
+            waits = st.http_wait
+            wait = waits[di]
+            if wait is not None and wait.left >= 0 and isinstance(waits, list):
+                waits[di] = None  # nor can a body of known length
         else:
             return  # retransmission of data already seen
     st.nxt[di] = seg_end
-    pend = st.buf[di]
-    if pend is not None:
+    buf = st.buf
+    pend = buf[di]
+    if pend is not None and isinstance(buf, list):  # (only a list holds a buffer)
         pend += payload
         data = bytes(pend)
-        st.buf[di] = None
+        buf[di] = None
     else:
         data = payload
     rest = app.stream(ex, r, data, st, di, flagb & 0x01, key, ts)
     if rest:
         if len(rest) <= MAX_REASSEMBLY:
+            if isinstance(st.buf, tuple):
+                st.buf = [None, None]
             st.buf[di] = bytearray(rest)
         else:
             ex.counters["malformed"] += 1
