@@ -89,7 +89,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from detect_real_tools import ATTACKER_IP, INFO, MALWARE, VICTIM_IP, Scenario, _loop
+from tool_scenarios import ATTACKER_IP, INFO, MALWARE, VICTIM_IP, Scenario, loop
 
 INJECTION = "injection"
 HERE = Path(__file__).resolve().parent
@@ -133,7 +133,7 @@ def web_scenarios() -> list[Scenario]:
     wget = (f"wget -q --recursive --level 2 --page-requisites --delete-after -P {{work}}/browse "
             f"--user-agent '{BROWSER_UA}' {hmi}")
     return [
-        Scenario("web_browsing", None, _loop(wget, 5, times=8), 90,
+        Scenario("web_browsing", None, loop(wget, 5, times=8), 90,
                  "wget: 8 recursive visits of the HMI with page requisites, 5 s apart", "wget", needs=("wget",)),
         Scenario("rest_polling", None, (*me, "rest", v, "--seconds", "30"), 40,
                  "python: the JSON API polled every 200 ms with long query strings for 30 s"),
@@ -236,7 +236,7 @@ def held_back_scenarios() -> list[Scenario]:
     return [
         Scenario("api_client_bulk", None, (*me, "bulk", v, "--seconds", "30"), 40,
                  "python: the JSON API 5 times a second for 30 s, plain English query values with SQL's words"),
-        Scenario("browser_many_assets", None, _loop(wget, 3, times=6), 90,
+        Scenario("browser_many_assets", None, loop(wget, 3, times=6), 90,
                  f"wget -p of all {len(pages)} HMI pages, 6 rounds 3 s apart", "wget", needs=("wget",)),
         Scenario("sqlmap_time_tamper", INJECTION, ("sqlmap", "-u", f"{hmi}login", "--data", "user=admin&pass=x", "-p",
                                                    "user", "--technique=T",
