@@ -32,7 +32,7 @@ from typing import Any
 from agent.commands.learn import learn
 from agent.commands.replay import replay, with_baseline
 from agent.config import AgentConfig, load_config
-from trainer.lab.default_models import ETH_FAMILY
+from trainer.lab.sessions import ETH_FAMILY
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "captures"

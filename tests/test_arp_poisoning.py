@@ -223,7 +223,8 @@ def test_model_windows_alone_still_wait_for_confirmation() -> None:
 def test_short_ettercap_run_raises_mitm_through_the_shipped_bundle(tmp_path: Path) -> None:
     """Twelve forged replies, both directions (ettercap -M arp): too few for one model window, so
     only the rule can see it; with the rule off the replay is silent."""
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     frames = [pkt for i in range(6) for pkt in ettercap_replies(float(i))]
     capture = tmp_path / "ettercap_only.pcap"
@@ -249,7 +250,8 @@ def test_a_full_ettercap_run_among_plant_traffic_is_one_incident(tmp_path: Path)
     from scapy.layers.inet import IP, TCP
     from scapy.packet import Raw
 
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     times = [1.0, 2.0, 3.0, 4.0, 5.0, 15.0, 25.0, 35.0, 45.0, 55.0]
     frames = [pkt for t in times for pkt in ettercap_replies(t)]

@@ -49,7 +49,8 @@ pytestmark = pytest.mark.skipif(
 
 def _replay(name: str, capture: Path, *overrides: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The capture replayed through the agent with the bundle, as the model build replays its captures."""
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     plan = next(p for p in PLANS.values() if p.name == name)
     assert plan.feature_kind == BUNDLES[name]["feature_kind"]
@@ -65,11 +66,11 @@ def test_bundle_loads_with_its_hash_and_fits_the_budget(name: str) -> None:
     assert m.model_sha256 == hashlib.sha256((MODELS / name / "model.tflite").read_bytes()).hexdigest()
     assert m.quantization.mode == "int8" and m.quantization.input_dtype == "int8"
     assert m.input_layout == "window" and m.window.stride > 1
-    from trainer.lab.default_models import PLANS
+    from trainer.lab.sessions import PLANS
 
-    plan = next(p for p in PLANS.values() if p.name == name)
+    recipe = next(p for p in PLANS.values() if p.name == name).config.model
     assert (m.window.size, m.window.stride, m.window.key, m.window.records) == (
-        plan.window, plan.stride, plan.key, plan.records)
+        recipe.window_size, recipe.window_stride, recipe.window_key, recipe.window_records)
     assert all(0.5 <= t < 1.0 for t in m.thresholds.values())
     # what only identifies the lab never reaches the model
     for banned in ("ip.src_host", "ip.dst_host", "tcp.srcport", "tcp.dstport", "udp.port", "frame.time",
@@ -96,7 +97,7 @@ def test_demo_capture_raises_the_expected_families(name: str) -> None:
     families = {spec["family"][a["edge_ids"]["class"]] for a in alerts}
     assert spec["expect"] <= families, f"{name}: alert families {families}"
     # the demo capture's labels (runs of frames) line up with its frames
-    from trainer.lab.default_models import read_rle_labels
+    from trainer.lab.bundle_report import read_rle_labels
 
     labels = read_rle_labels(MODELS / name / "demo" / "labels.csv")
     assert len(labels) == stats["records_in"]
@@ -134,7 +135,7 @@ def test_confirmation_choice_takes_the_strictest_candidate_among_equals() -> Non
     attack of 3 windows (lost beyond k = 3)."""
     import numpy as np
 
-    from trainer.lab.default_models import choose_confirmation, confirm_candidates
+    from trainer.lab.replay import choose_confirmation, confirm_candidates
 
     ts = np.arange(100, dtype=np.float64)
     labels = np.array(["Normal"] * 10 + ["DDoS_TCP"] * 40 + ["Normal"] * 20 + ["MITM"] * 10 + ["Normal"] * 20)
@@ -164,32 +165,37 @@ def test_confirmation_choice_takes_the_strictest_candidate_among_equals() -> Non
 
 @pytest.mark.parametrize("kind", ["ethernet", "can"])
 def test_shipped_bundle_confirms_as_its_plan_chooses_from_its_validation_table(kind: str) -> None:
-    """The committed report's validation table, run through today's selection rule and the plan's
-    floor, gives the confirmation the committed manifest carries: ``make models`` would choose it."""
+    """The committed report's validation table, run through today's selection rule and the recipe's
+    floor, gives the confirmation the committed manifest carries: ``make models`` would choose it; and
+    the recipe states it, so ``train --config`` without captures to replay writes the same."""
     from agent.bundle import load_bundle
-    from trainer.lab.default_models import MODELS, PLANS, pick_confirmation
+    from trainer.lab.replay import pick_confirmation
+    from trainer.lab.sessions import MODELS, PLANS
 
     plan = PLANS[kind]
+    alerts = plan.config.alerts
     report = json.loads((MODELS / plan.name / "report.json").read_text())
     manifest = load_bundle(MODELS / plan.name).manifest
-    assert report["min_confirm"] == plan.min_confirm
-    chosen = pick_confirmation(report["confirm_windows_validation"], plan.min_confirm)
+    assert report["min_confirm"] == alerts.min_confirm_windows
+    chosen = pick_confirmation(report["confirm_windows_validation"], alerts.min_confirm_windows)
     assert chosen == (manifest.confirm_windows, manifest.confirm_span)
+    assert chosen == (alerts.confirm_windows, alerts.confirm_span)
 
 
 @pytest.mark.parametrize("kind", ["ethernet", "can"])
-def test_shipped_bundle_carries_its_plans_evidence_floors(kind: str) -> None:
-    """The floors a plan states (see :data:`trainer.lab.default_models.PLANS`) are the ones the
-    committed manifest carries, and its report states them: a floor changed in the plan needs the
-    bundle rebuilt, or the agent runs floors nobody measured."""
+def test_shipped_bundle_carries_its_recipes_evidence_floors(kind: str) -> None:
+    """The floors a recipe states (``trainer/recipes/<name>.yaml``) are the ones the committed manifest
+    carries, and its report states them: a floor changed in the recipe needs the bundle rebuilt, or
+    the agent runs floors nobody measured."""
     from agent.bundle import load_bundle
-    from trainer.lab.default_models import MODELS, PLANS
+    from trainer.lab.sessions import MODELS, PLANS
 
     plan = PLANS[kind]
+    evidence = plan.config.alerts.evidence
     manifest = load_bundle(MODELS / plan.name).manifest
     report = json.loads((MODELS / plan.name / "report.json").read_text())
-    assert manifest.evidence == plan.evidence
-    assert report.get("evidence", {}) == plan.evidence
+    assert manifest.evidence == evidence
+    assert report.get("evidence", {}) == evidence
 
 
 def test_confirmation_choice_gives_up_a_slow_attack_for_many_fewer_false_incidents() -> None:
@@ -197,7 +203,7 @@ def test_confirmation_choice_gives_up_a_slow_attack_for_many_fewer_false_inciden
     so is a 2-window attack: one missed class costs less than five false incidents."""
     import numpy as np
 
-    from trainer.lab.default_models import choose_confirmation
+    from trainer.lab.replay import choose_confirmation
 
     ts = np.arange(100, dtype=np.float64)
     labels = np.array(["Normal"] * 60 + ["DDoS_TCP"] * 20 + ["Normal"] * 10 + ["MITM"] * 2 + ["Normal"] * 8)

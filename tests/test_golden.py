@@ -41,7 +41,8 @@ def test_the_recorded_fields_are_still_what_tshark_prints(tshark: str) -> None:
 
 
 def test_a_replayed_scan_gives_the_golden_alert_record() -> None:
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     plan = PLANS["ethernet"]
     alerts, _ = replay_alerts(plan, Path(__file__).resolve().parents[1] / "models" / plan.name,

@@ -123,7 +123,8 @@ def industrial_l2_with_modbus(path: Path, polls: int = 16) -> tuple[int, int]:
 def test_the_agent_windows_only_the_rows_the_bundle_names(tmp_path: Path, records: str) -> None:
     """The same capture through the same model: with ``protocol-fields`` the PROFINET, LLDP and STP
     frames are counted as not scored and the windows hold the Modbus frames only."""
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     plan = PLANS["ethernet"]
     shipped = load_bundle(REPO / "models" / plan.name)
@@ -148,16 +149,16 @@ def test_the_agent_windows_only_the_rows_the_bundle_names(tmp_path: Path, record
 def test_the_trainer_marks_the_rows_the_agent_would_skip(tmp_path: Path) -> None:
     """The lab build's rows keep every frame (replays are scored against the whole capture) and mark
     which ones a ``protocol-fields`` model's windows are cut from, with the agent's own filter."""
-    from trainer.lab.default_models import PLANS, extract_rows
+    from trainer.lab.sessions import PLANS, extract_rows
 
     capture = tmp_path / "plant.pcap"
     n_l2, n_modbus = industrial_l2_with_modbus(capture)
-    plan = dataclasses.replace(PLANS["ethernet"], records="protocol-fields")
-    frame, ts, scored = extract_rows(capture, plan)
-    assert len(frame) == len(ts) == len(scored) == n_l2 + n_modbus
+    plan = PLANS["ethernet"]
+    rows, ts, scored = extract_rows(capture, plan, records="protocol-fields")
+    assert len(rows) == len(ts) == len(scored) == n_l2 + n_modbus
     assert int(scored.sum()) == n_modbus
-    assert (frame.loc[scored, "tcp.len"] > 0).all()  # the Modbus requests and responses
-    _, _, everything = extract_rows(capture, dataclasses.replace(plan, records="all"))
+    assert (rows.loc[scored, "tcp.len"].astype(float) > 0).all()  # the Modbus requests and responses
+    _, _, everything = extract_rows(capture, plan, records="all")
     assert everything.all()
 
 
@@ -194,7 +195,8 @@ def test_an_industrial_l2_cycle_raises_nothing_through_the_shipped_bundle(tmp_pa
     """PROFINET RT every 4 ms with LLDP and STP, scored by the shipped bundle with every record in its
     windows: each window is answered benign without the model; with Modbus polls among them, the
     windows holding a poll are scored by the model."""
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     plan = PLANS["ethernet"]
     bundle = REPO / "models" / plan.name

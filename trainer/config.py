@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.config import EvidenceSpec
 from agent.schema import apply_overrides, build, doc, read_yaml
 
 
@@ -37,6 +38,9 @@ class DataConfig:
     chunk_rows: int = doc("rows read per chunk (bounded memory on the 2.2M-row file)", 200_000)
     max_rows: int | None = doc("stop after this many rows (quick experiments)", None)
     max_vocabulary: int = doc("most one-hot values kept per column (most frequent in train)", 64)
+    feature_kind: str | None = doc(
+        "agent feature kind of feature CSVs (edge-iiotset-context, can-temporal, ...); default: the kind whose "
+        "columns the header holds", None)
 
 
 @dataclass
@@ -49,6 +53,9 @@ class SplitConfig:
     val_fraction: float = doc("fraction of rows for validation (early stopping)", 0.1)
     test_fraction: float = doc("fraction of rows for the final test", 0.2)
     seed: int = doc("split seed", 42)
+    val_groups: list[str] = doc("grouped: the groups (captures) that form validation; with test_groups, no draw",
+                                factory=list)
+    test_groups: list[str] = doc("grouped: the groups (captures) that form the test partition", factory=list)
 
 
 @dataclass
@@ -69,6 +76,8 @@ class ModelConfig:
     window_size: int = doc("window layout: consecutive rows per input", 16)
     window_stride: int = doc("window layout: rows between window starts", 1)
     window_key: Literal["global", "flow", "channel"] = doc("window layout: how the agent keys windows", "global")
+    window_records: Literal["all", "protocol-fields"] = doc(
+        "window layout: which records the agent's windows hold (the manifest's window.records)", "all")
     res_blocks: int = doc("residual 1-D convolution blocks", 2)
     filters: int = doc("convolution filters", 64)
     kernel_size: int = doc("convolution kernel size", 3)
@@ -94,6 +103,12 @@ class TrainConfig:
     learning_rate: float = doc("Adam learning rate", 1e-3)
     patience: int = doc("early stopping patience on validation loss", 5)
     class_weights: bool = doc("weight the loss by inverse class frequency", False)
+    class_weight_power: float = doc(
+        "class weights are (inverse frequency) ** power, normalised to a mean of 1 per example: 1 is full inverse "
+        "weighting, 0.5 tempers it (rare classes kept without making the model eager to call them)", 1.0)
+    reduce_lr_patience: int = doc("halve the learning rate after this many epochs without a better "
+                                  "validation loss (0 = off)", 0)
+    deterministic: bool = doc("TensorFlow op determinism (re-runs land within the same figures)", False)
     seed: int = doc("seed of numpy, Python and TensorFlow", 42)
     verbose: int = doc("Keras progress: 0 silent, 1 bar, 2 line per epoch", 1)
 
@@ -111,6 +126,60 @@ class QuantizeConfig:
 
 
 @dataclass
+class WindowsConfig:
+    """How windows are cut from rows and labelled (``model.layout: window``)."""
+
+    label: Literal["last", "content"] = doc(
+        "'last': a window takes its last row's label; 'content': the attack class holding the most of its rows, "
+        "when it holds at least min_attack_fraction of them (or min_attack_records), else benign", "last")
+    min_attack_fraction: float = doc("content labels: least share of a window's rows an attack class needs", 0.25)
+    min_attack_records: dict[str, int] = doc("content labels: per class, least rows instead of the share",
+                                             factory=dict)
+    train_stride: int | None = doc("stride of the training windows (more, overlapping examples); default "
+                                   "model.window_stride", None)
+
+
+@dataclass
+class PreprocessConfig:
+    """Scaling of numeric columns (fitted on train only)."""
+
+    scale: Literal["std", "robust"] = doc(
+        "'std': (x - mean) / std; 'robust': scale so that robust_percentile % of training values land within "
+        "+-robust_target (heavy tails would otherwise set the int8 input step)", "std")
+    robust_percentile: float = doc("robust scaling: percentile of |x - mean| mapped to robust_target", 95.0)
+    robust_target: float = doc("robust scaling: where that percentile lands", 3.0)
+    clip: float | None = doc("clip preprocessed inputs to +-clip in training (the int8 input saturates the same "
+                             "way in the agent); none = no clipping", None)
+
+
+@dataclass
+class ThresholdConfig:
+    """Per-class alert thresholds written into the bundle."""
+
+    method: Literal["fixed", "validation"] = doc(
+        "'fixed': every class at 'fixed'; 'validation': just above the highest probability any benign validation "
+        "window gives the class (int8 bundle, evidence floors applied), within floor..ceiling", "fixed")
+    fixed: float = doc("threshold of every class with method fixed", 0.5)
+    margin: float = doc("validation: added to the highest benign probability", 0.02)
+    floor: float = doc("validation: lowest threshold", 0.6)
+    ceiling: float = doc("validation: highest threshold", 0.97)
+
+
+@dataclass
+class AlertsConfig:
+    """The alert policy a bundle carries besides thresholds: evidence floors and confirmation."""
+
+    evidence: dict[str, EvidenceSpec] = doc(
+        "per-class evidence floors, {class: {numeric feature column: least raw value}} or a list of such sets "
+        "(see agent/evidence.py); classes the data lacks are left out", factory=dict)
+    confirm_windows: int = doc("windows of one class from one key before an alert (manifest confirm_windows)", 1)
+    confirm_span: int = doc("... within this many consecutive windows (0 = within the merge gap)", 0)
+    min_confirm_windows: int = doc(
+        "where validation captures can be replayed (make models): fewest windows the replay-based choice may "
+        "pick; it then sets confirm_windows and confirm_span", 1)
+
+
+@dataclass
 class TrainerConfig:
     """The whole trainer configuration."""
 
@@ -120,6 +189,10 @@ class TrainerConfig:
     model: ModelConfig = doc("model hyperparameters", factory=ModelConfig)
     train: TrainConfig = doc("training", factory=TrainConfig)
     quantize: QuantizeConfig = doc("quantization", factory=QuantizeConfig)
+    windows: WindowsConfig = doc("window cutting and labelling", factory=WindowsConfig)
+    preprocess: PreprocessConfig = doc("scaling", factory=PreprocessConfig)
+    thresholds: ThresholdConfig = doc("alert thresholds", factory=ThresholdConfig)
+    alerts: AlertsConfig = doc("evidence floors and confirmation", factory=AlertsConfig)
 
 
 def load_trainer_config(path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()) -> TrainerConfig:

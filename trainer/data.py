@@ -327,10 +327,20 @@ def load_feature_csv(path: str | Path, cfg: DataConfig, dataset: str, feature_ki
     else:
         raise DataError(f"{path}: feature CSVs need data.label_column or data.labels_file")
     groups = raw.pop(cfg.group_column).astype(str).to_numpy() if cfg.group_column else None
+    return rows_dataset(raw, y, groups, cfg, dataset, feature_kind, report)
+
+
+def rows_dataset(raw: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None, cfg: DataConfig, dataset: str,
+                 feature_kind: str | None, report: LoadReport) -> Dataset:
+    """Extractor rows (one column per extractor column), their labels and groups -> :class:`Dataset`.
+
+    Shared by feature CSVs and the lab's captures (``make models``), so a user's rows and the lab's
+    are cleaned, typed and deduplicated by the same code.
+    """
     row_columns = list(raw.columns)
     kind = feature_kind or kind_of_columns(row_columns) or dataset
     frame, text = feature_frame(raw, cfg, report)
-    bad = np.array([v == "" for v in y])
+    bad = np.array([v == "" for v in y], dtype=bool)
     report.drop("empty label", int(bad.sum()))
     ds = Dataset(frame[~bad].reset_index(drop=True), np.asarray(y)[~bad].astype(str), dataset, kind, row_columns,
                  text, None if groups is None else groups[~bad], report)
@@ -466,7 +476,7 @@ def load_dataset(dataset: str, path: str | Path, cfg: DataConfig, feature_kind: 
     if not (cfg.label_column or cfg.labels_file):
         cfg.label_column = infer_label_column(path, dataset)
     if cfg.label_column or cfg.labels_file:
-        return load_feature_csv(path, cfg, dataset, feature_kind)
+        return load_feature_csv(path, cfg, dataset, feature_kind or cfg.feature_kind)
     if dataset == "edge-iiotset":
         return load_edge_iiotset(path, cfg)
     if dataset == "ciciov2024":

@@ -27,7 +27,8 @@ from agent.config import to_dict
 from agent.errors import EdgeIdsError
 from trainer import __version__
 from trainer.config import TrainerConfig
-from trainer.data import load_dataset, summary
+from trainer.data import Dataset, load_dataset, summary
+from trainer.policy import set_thresholds
 from trainer.prep import Prepared, prepare
 from trainer.report import dedup_mask, metrics, plot_curves, write_report
 
@@ -45,17 +46,42 @@ def fit(prep: Prepared, cfg: TrainerConfig, epochs: int | None = None) -> tuple[
     from trainer.model import build_model, set_seeds
 
     set_seeds(cfg.train.seed)
+    if cfg.train.deterministic:
+        set_determinism()
     model = build_model(tuple(prep.x_train.shape[1:]), len(prep.classes), cfg.model, cfg.train.learning_rate)
     class_weight = None
     if cfg.train.class_weights:
-        counts = np.bincount(prep.y_train, minlength=len(prep.classes)).astype(float)
-        w = counts.sum() / np.maximum(counts, 1) / len(prep.classes)
-        class_weight = {i: float(v) for i, v in enumerate(w)}
+        class_weight = class_weights(prep.y_train, len(prep.classes), cfg.train.class_weight_power)
     cb = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True)]
+    if cfg.train.reduce_lr_patience > 0:
+        cb.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                    patience=cfg.train.reduce_lr_patience))
     hist = model.fit(prep.x_train, prep.y_train, validation_data=(prep.x_val, prep.y_val),
                      epochs=epochs or cfg.train.epochs, batch_size=cfg.train.batch_size, class_weight=class_weight,
                      callbacks=cb, verbose=cfg.train.verbose, shuffle=True)
     return model, {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def class_weights(y: np.ndarray, n_classes: int, power: float) -> dict[int, float]:
+    """``(inverse class frequency) ** power``, normalised to a mean weight of 1 per training example.
+
+    Why a power: full inverse weighting (1) makes the model eager to call rare attack classes, which
+    is what produces false alerts on unfamiliar benign traffic; none lets rare classes vanish.
+    """
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    w = (counts.sum() / np.maximum(counts, 1)) ** power
+    w = w / w[y].mean()
+    return {i: float(v) for i, v in enumerate(w)}
+
+
+def set_determinism() -> None:
+    """TensorFlow op determinism (cheap at the lab's model sizes), so a re-run lands on the same figures."""
+    import tensorflow as tf
+
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except (AttributeError, RuntimeError) as exc:  # older TF, or already initialised
+        log.warning("op determinism not enabled: %s", exc)
 
 
 def representative(x_train: np.ndarray, n: int, seed: int, y_train: np.ndarray | None = None) -> np.ndarray:
@@ -100,11 +126,18 @@ def calibration_sets(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
 def train_run(dataset: str, data: str, out: str | Path, cfg: TrainerConfig, epochs: int | None = None,
               name: str | None = None, quantize: bool = True) -> dict[str, Any]:
     """Load -> split -> fit on train -> SMOTE train -> train -> quantize -> evaluate on test once."""
+    return train_dataset(load_dataset(dataset, data, cfg.data), out, cfg, epochs,
+                         name or f"{dataset}-{cfg.model.layout}", quantize)
+
+
+def train_dataset(ds: Dataset, out: str | Path, cfg: TrainerConfig, epochs: int | None = None, name: str = "model",
+                  quantize: bool = True, bundle: Path | None = None) -> dict[str, Any]:
+    """:func:`train_run` on rows already loaded (``make models`` extracts its lab captures' rows in memory);
+    the bundle goes to ``bundle`` (default ``<out>/bundle``) with its thresholds set on validation."""
     run = Path(out)
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n", encoding="utf-8")
-    ds = load_dataset(dataset, data, cfg.data)
-    prep = prepare(ds, cfg, name or f"{dataset}-{cfg.model.layout}", __version__)
+    prep = prepare(ds, cfg, name, __version__)
     info = summary(ds)
     info["split"] = {k: len(getattr(prep.split, k)) for k in ("train", "val", "test")}
     info["smote"] = prep.smote
@@ -123,7 +156,10 @@ def train_run(dataset: str, data: str, out: str | Path, cfg: TrainerConfig, epoc
     (run / MANIFEST_FILE).write_text(prep.manifest.to_json(), encoding="utf-8")
     if not quantize:
         return {}
-    return quantize_run(run, "int8", run / "bundle", cfg, model=model)
+    bundle = bundle or run / "bundle"
+    report = quantize_run(run, "int8", bundle, cfg, model=model)
+    set_thresholds(bundle, prep.x_val, prep.y_val, cfg)
+    return report
 
 
 def load_run(run: Path) -> tuple[Any, dict[str, np.ndarray], Any]:

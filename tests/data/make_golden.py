@@ -145,7 +145,8 @@ def can_log() -> str:
 def first_rule_alert(pcap: Path, rule: str) -> dict[str, Any]:
     """The first alert record ``rule`` raises when ``pcap`` is replayed through the shipped Ethernet
     bundle, without the fields that change from run to run."""
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     plan = PLANS["ethernet"]
     alerts, _ = replay_alerts(plan, REPO / "models" / plan.name, pcap)

@@ -56,7 +56,8 @@ def replay_rule(tmp_path: Path, packets: list[Any], rule: str) -> tuple[list[dic
                                                                       list[dict[str, Any]]]:
     """``packets`` (in time order) as a pcap replayed through the shipped Ethernet bundle: every alert,
     the replay's counters, and the alerts of ``rule``'s incidents (at least one, or the test fails)."""
-    from trainer.lab.default_models import PLANS, replay_alerts
+    from trainer.lab.replay import replay_alerts
+    from trainer.lab.sessions import PLANS
 
     capture = tmp_path / f"{rule}.pcap"
     wrpcap(str(capture), sorted(packets, key=lambda p: float(p.time)))
@@ -69,6 +70,6 @@ def replay_rule(tmp_path: Path, packets: list[Any], rule: str) -> tuple[list[dic
 
 def incidents_of(alerts: list[dict[str, Any]], cls: str) -> int:
     """How many incidents of class ``cls`` ``alerts`` hold."""
-    from trainer.lab.default_models import _incidents
+    from trainer.lab.replay import incidents
 
-    return len([v for v in _incidents(alerts).values() if v["class"] == cls])
+    return len([v for v in incidents(alerts).values() if v["class"] == cls])
