@@ -9,13 +9,16 @@ read in chunks, fits in a few GB.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import re
+import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -160,6 +163,41 @@ def _empty_mask(chunk: pd.DataFrame, cols: list[str]) -> pd.Series:
 # ------------------------------------------------------------------------------------------------
 
 
+def _read_edge_chunks(fh: IO[bytes], f: Path, usecols: list[str], keep: list[str], text: list[str], target: str,
+                      cfg: DataConfig, report: LoadReport) -> tuple[list[pd.DataFrame], list[np.ndarray],
+                                                                    list[np.ndarray]]:
+    """One Edge-IIoTset file's rows, chunk by chunk, normalised to the project encoding."""
+    parts: list[pd.DataFrame] = []
+    labels: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
+    reader = pd.read_csv(fh, dtype=str, usecols=usecols, chunksize=cfg.chunk_rows, keep_default_na=False,
+                         skipinitialspace=True, low_memory=False)
+    for chunk in reader:
+        if cfg.max_rows is not None and report.rows_read >= cfg.max_rows:
+            break
+        if cfg.max_rows is not None:
+            chunk = chunk.iloc[: cfg.max_rows - report.rows_read]
+        report.rows_read += len(chunk)
+        y = chunk[target].astype("string").str.strip()
+        bad = y.isna() | (y == "")
+        report.drop(f"empty label ({target})", int(bad.sum()))
+        keep_rows = ~bad
+        if cfg.missing == "drop":
+            empty = _empty_mask(chunk, keep) & keep_rows
+            report.drop("missing values (data.missing=drop)", int(empty.sum()))
+            keep_rows &= ~empty
+        chunk = chunk[keep_rows.to_numpy()]
+        y = y[keep_rows.to_numpy()]
+        out = pd.DataFrame(index=chunk.index)
+        for c in keep:
+            out[c] = normalise_text(chunk[c]) if c in text else normalise_numeric(chunk[c], c, report)
+        parts.append(out)
+        labels.append(y.to_numpy(dtype=object))
+        if cfg.group_column:
+            groups.append(chunk[cfg.group_column].astype(str).to_numpy())
+    return parts, labels, groups
+
+
 def load_edge_iiotset(path: str | Path, cfg: DataConfig) -> Dataset:
     """Edge-IIoTset DNN/ML CSV (or a directory of them), streamed in chunks of ``cfg.chunk_rows``."""
     files = _csv_files(path)
@@ -189,31 +227,11 @@ def load_edge_iiotset(path: str | Path, cfg: DataConfig) -> Dataset:
         if cfg.group_column and cfg.group_column not in header:
             raise DataError(f"{f}: data.group_column {cfg.group_column!r} is not a column")
         usecols = list(dict.fromkeys([*keep, target, *( [cfg.group_column] if cfg.group_column else [])]))
-        reader = pd.read_csv(f, dtype=str, usecols=usecols, chunksize=cfg.chunk_rows, keep_default_na=False,
-                             skipinitialspace=True, low_memory=False)
-        for chunk in reader:
-            if cfg.max_rows is not None and report.rows_read >= cfg.max_rows:
-                break
-            if cfg.max_rows is not None:
-                chunk = chunk.iloc[: cfg.max_rows - report.rows_read]
-            report.rows_read += len(chunk)
-            y = chunk[target].astype("string").str.strip()
-            bad = y.isna() | (y == "")
-            report.drop(f"empty label ({target})", int(bad.sum()))
-            keep_rows = ~bad
-            if cfg.missing == "drop":
-                empty = _empty_mask(chunk, keep) & keep_rows
-                report.drop("missing values (data.missing=drop)", int(empty.sum()))
-                keep_rows &= ~empty
-            chunk = chunk[keep_rows.to_numpy()]
-            y = y[keep_rows.to_numpy()]
-            out = pd.DataFrame(index=chunk.index)
-            for c in keep:
-                out[c] = normalise_text(chunk[c]) if c in text else normalise_numeric(chunk[c], c, report)
-            parts.append(out)
-            labels.append(y.to_numpy(dtype=object))
-            if cfg.group_column:
-                groups.append(chunk[cfg.group_column].astype(str).to_numpy())
+        with open_csv(f) as fh:
+            parts_f, labels_f, groups_f = _read_edge_chunks(fh, f, usecols, keep, text, target, cfg, report)
+        parts += parts_f
+        labels += labels_f
+        groups += groups_f
     if not parts:
         raise DataError(f"{path}: no rows read")
     frame = pd.concat(parts, ignore_index=True)
@@ -275,23 +293,27 @@ def load_ciciov2024(path: str | Path, cfg: DataConfig) -> Dataset:
         # the decimal ones while every cell holds bits.
         binary = "binary" in f.name.lower() or f.parent.name.lower() == "binary" or not all(
             c in header for c in CIC_COLUMNS)
-        reader = pd.read_csv(f, dtype=str, chunksize=cfg.chunk_rows, keep_default_na=False, skipinitialspace=True)
-        for chunk in reader:
-            chunk.columns = [c.strip() for c in chunk.columns]
-            if cfg.max_rows is not None and report.rows_read >= cfg.max_rows:
-                break
-            report.rows_read += len(chunk)
-            y = chunk[target].astype("string").str.strip()
-            bad = (y.isna() | (y == "")).to_numpy()
-            report.drop(f"empty label ({target})", int(bad.sum()))
-            chunk, y = chunk[~bad], y[~bad]
-            if binary:
-                out = _decode_binary(chunk, f)
-            else:
-                out = pd.DataFrame({c: normalise_numeric(chunk[c], c, report) for c in CIC_COLUMNS}, index=chunk.index)
-            parts.append(out)
-            labels.append(y.to_numpy(dtype=object))
-            groups.append(np.full(len(out), f.name, dtype=object))
+        with open_csv(f) as fh:
+            reader = pd.read_csv(fh, dtype=str, chunksize=cfg.chunk_rows, keep_default_na=False,
+                                 skipinitialspace=True)
+            for chunk in reader:
+                chunk.columns = [c.strip() for c in chunk.columns]
+                if cfg.max_rows is not None and report.rows_read >= cfg.max_rows:
+                    break
+                report.rows_read += len(chunk)
+                y = chunk[target].astype("string").str.strip()
+                bad = (y.isna() | (y == "")).to_numpy()
+                report.drop(f"empty label ({target})", int(bad.sum()))
+                chunk, y = chunk[~bad], y[~bad]
+                if binary:
+                    out = _decode_binary(chunk, f)
+                else:
+                    out = pd.DataFrame({c: normalise_numeric(chunk[c], c, report) for c in CIC_COLUMNS},
+                                       index=chunk.index)
+                parts.append(out)
+                labels.append(y.to_numpy(dtype=object))
+                groups.append(np.full(len(out), f.name, dtype=object))
+                log.info("%s: %d rows read", f.name, report.rows_read)
     if not parts:
         raise DataError(f"{path}: no rows read")
     frame = pd.concat(parts, ignore_index=True)[[c for c in CIC_COLUMNS if c not in cfg.exclude]]
@@ -311,8 +333,11 @@ def load_feature_csv(path: str | Path, cfg: DataConfig, dataset: str, feature_ki
     """A feature CSV from ``edge-ids-agent features`` with labels from a column or a labels file."""
     files = _csv_files(path)
     report = LoadReport(files=[str(f) for f in files])
-    frames = [pd.read_csv(f, dtype=str, keep_default_na=False, skipinitialspace=True, nrows=cfg.max_rows)
-              for f in files]
+    frames = []
+    for f in files:
+        with open_csv(f) as fh:
+            frames.append(pd.read_csv(fh, dtype=str, keep_default_na=False, skipinitialspace=True,
+                                      nrows=cfg.max_rows))
     raw = pd.concat(frames, ignore_index=True)
     raw.columns = [c.strip() for c in raw.columns]
     report.rows_read = len(raw)
@@ -395,9 +420,18 @@ def _read_labels(p: Path) -> np.ndarray:
 
 
 def _csv_files(path: str | Path) -> list[Path]:
+    """The CSV files of ``path`` (a file or a folder, searched recursively), zipped CSVs included.
+
+    Why zips: CICIoV2024's benign file is published as ``decimal_benign.csv.zip`` (with a macOS
+    ``__MACOSX/`` entry beside the CSV). A zip is skipped when its CSV lies unzipped beside it, so
+    one file is never read twice.
+    """
     p = Path(path)
     if p.is_dir():
-        files = sorted(q for q in p.rglob("*.csv"))
+        csvs = sorted(p.rglob("*.csv"))
+        names = {(q.parent, q.name) for q in csvs}
+        zips = [z for z in sorted(p.rglob("*.zip")) if (z.parent, z.name.removesuffix(".zip")) not in names]
+        files = sorted([*csvs, *zips])
         if not files:
             raise DataError(f"{p}: no .csv files in this directory")
         return files
@@ -406,12 +440,36 @@ def _csv_files(path: str | Path) -> list[Path]:
     return [p]
 
 
-def _header(f: Path) -> list[str]:
+def _zip_member(f: Path, zf: zipfile.ZipFile) -> str:
+    """The one CSV inside a zip, ignoring macOS resource forks (``__MACOSX/``, ``._*``)."""
+    members = [n for n in zf.namelist() if n.lower().endswith(".csv") and not n.startswith("__MACOSX/")
+               and not Path(n).name.startswith("._")]
+    if len(members) != 1:
+        raise DataError(f"{f}: expected one CSV inside the zip, found {len(members)} "
+                        f"({', '.join(members[:3]) or 'none'})")
+    return members[0]
+
+
+@contextlib.contextmanager
+def open_csv(f: Path) -> Iterator[IO[bytes]]:
+    """A binary handle on a CSV file or on the CSV inside a ``.zip``; read errors name the file."""
     try:
-        with open(f, newline="", encoding="utf-8", errors="replace") as fh:
-            return [h.strip() for h in next(csv.reader(fh), [])]
+        if f.suffix.lower() == ".zip":
+            with zipfile.ZipFile(f) as zf, zf.open(_zip_member(f, zf)) as fh:
+                yield fh
+        else:
+            with open(f, "rb") as fh:
+                yield fh
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{f}: not a readable zip: {exc}") from None
     except OSError as exc:
         raise DataError(f"{f}: cannot read: {exc.strerror or exc}") from None
+
+
+def _header(f: Path) -> list[str]:
+    with open_csv(f) as fh:
+        line = fh.readline().decode("utf-8", errors="replace")
+    return [h.strip() for h in next(csv.reader([line]), [])]
 
 
 def _finish(ds: Dataset, cfg: DataConfig) -> Dataset:
