@@ -1,4 +1,4 @@
-"""``edge-ids-trainer``: train, evaluate, quantize, ablate, audit, and generate lab traffic.
+"""``edge-ids-trainer``: train, evaluate, quantize, ablate, audit, reproduce, and generate lab traffic.
 
 Dispatch is shared with the agent's command line (:func:`agent.cli.build_parser`).
 """
@@ -17,6 +17,7 @@ TRAINER_COMMANDS: Mapping[str, str] = {
     "ablate": "trainer.commands.ablate",
     "audit": "trainer.commands.audit",
     "generate": "trainer.commands.generate",
+    "reproduce": "trainer.commands.reproduce",
 }
 
 

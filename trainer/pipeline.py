@@ -39,8 +39,12 @@ class QuantizationGateError(EdgeIdsError):
     """The quantized model disagrees with the float model beyond the configured tolerance."""
 
 
-def fit(prep: Prepared, cfg: TrainerConfig, epochs: int | None = None) -> tuple[Any, dict[str, list[float]]]:
-    """Train with early stopping on validation; returns the model (best weights) and its history."""
+def fit(prep: Prepared, cfg: TrainerConfig, epochs: int | None = None,
+        callbacks: list[Any] | None = None) -> tuple[Any, dict[str, list[float]]]:
+    """Train with early stopping on validation; returns the model (best weights) and its history.
+
+    :param callbacks: further Keras callbacks (progress reporting).
+    """
     import keras
 
     from trainer.model import build_model, set_seeds
@@ -52,7 +56,8 @@ def fit(prep: Prepared, cfg: TrainerConfig, epochs: int | None = None) -> tuple[
     class_weight = None
     if cfg.train.class_weights:
         class_weight = class_weights(prep.y_train, len(prep.classes), cfg.train.class_weight_power)
-    cb = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True)]
+    cb = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True),
+          *(callbacks or [])]
     if cfg.train.reduce_lr_patience > 0:
         cb.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                     patience=cfg.train.reduce_lr_patience))

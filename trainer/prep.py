@@ -223,13 +223,17 @@ def apply_smote(x: np.ndarray, y: np.ndarray, cfg: TrainerConfig) -> tuple[np.nd
     return xs.reshape(len(xs), *shape).astype(np.float32), ys, info
 
 
-def prepare(ds: Dataset, cfg: TrainerConfig, name: str, trainer_version: str) -> Prepared:
-    """Split -> fit on train -> transform all through the agent's Preprocessor -> SMOTE on train."""
+def prepare(ds: Dataset, cfg: TrainerConfig, name: str, trainer_version: str, split: Split | None = None) -> Prepared:
+    """Split -> fit on train -> transform all through the agent's Preprocessor -> SMOTE on train.
+
+    :param split: partitions chosen by the caller (``reproduce``'s protocols: grouped by feature row,
+        leave-one-class-out, capped training samples); default: ``cfg.split``.
+    """
     classes = sorted(set(ds.labels.tolist()))
     benign = next((c for c in classes if c.lower() in ("normal", "benign")), classes[0])
     classes = [benign, *[c for c in classes if c != benign]]
     method_groups = ds.groups if cfg.split.method == "grouped" else None
-    split = split_indices(ds.labels, cfg, method_groups)
+    split = split if split is not None else split_indices(ds.labels, cfg, method_groups)
     categorical = [c for c in ds.categorical if c in ds.frame.columns]
     if ds.dataset == "edge-iiotset" and cfg.data.recipe == "authors":
         categorical = [c for c in ds.frame.columns if c in EDGE_ONEHOT or c in categorical]
