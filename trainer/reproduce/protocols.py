@@ -37,8 +37,8 @@ class Budget:
     patience: int = 3         #: early stopping on validation loss, best weights restored
 
 
-FULL = Budget(per_class=20_000, val_per_class=2_000, epochs=8, variant_epochs=5, loo_epochs=4,
-              windows_per_class=6_000, test_per_class=None, latency_s=1.0, max_logs=None)
+FULL = Budget(per_class=10_000, val_per_class=1_000, epochs=6, variant_epochs=4, loo_epochs=3,
+              windows_per_class=4_000, test_per_class=None, latency_s=1.0, max_logs=None, patience=2)
 QUICK = Budget(per_class=300, val_per_class=60, epochs=2, variant_epochs=1, loo_epochs=1, windows_per_class=60,
                test_per_class=400, latency_s=0.05, max_logs=1, patience=1)
 

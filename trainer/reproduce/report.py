@@ -313,8 +313,9 @@ def _choices(res: dict[str, Any]) -> list[str]:
         f"{_test_cap(b['test_per_class'])}.",
         f"- Without SMOTE (Table III): {b['per_class'] * len(res['class_counts']):,} training rows in the classes' "
         "natural shares.",
-        "- SMOTE: imbalanced-learn, 5 neighbours (fewer for tiny classes); a run whose class has a single "
-        "distinct training row skips SMOTE and says so.",
+        "- SMOTE: imbalanced-learn, 5 neighbours (fewer for tiny classes). In dedup a class may keep a single "
+        "training row (GAS has two distinct rows: one trains, one tests); that row is listed twice so SMOTE "
+        "can run (it can only copy it), rather than SMOTE being switched off for every class.",
         "- int8: full-integer post-training quantization calibrated on 500 training rows (before SMOTE, "
         "stratified), scored through the agent's `Scorer` under ai-edge-litert; float: the same model as a "
         "float LiteRT model under the same runtime. Latency: warmed-up wall time per instance, one thread, "

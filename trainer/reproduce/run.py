@@ -154,7 +154,7 @@ def _grouped(name: str, ds: Dataset, keys: np.ndarray, cfg: TrainerConfig, budge
     tr, te = splits.by_row(keys, ds.labels, TEST_FRACTION, SEED)
     fit_pos, val_pos = splits.by_row(keys[tr], ds.labels[tr], VAL_FRACTION, SEED, keep_min=2)
     fit_idx, val_idx = tr[fit_pos], tr[val_pos]
-    train = splits.sample_per_class(fit_idx, ds.labels, budget.per_class, SEED)
+    train = splits.at_least_two(splits.sample_per_class(fit_idx, ds.labels, budget.per_class, SEED), ds.labels)
     val = splits.sample_per_class(val_idx, ds.labels, budget.val_per_class, SEED)
     test = te if budget.test_per_class is None else splits.sample_per_class(te, ds.labels, budget.test_per_class, SEED)
     splits.check_no_shared_rows(keys, np.concatenate([train, val]), test)

@@ -19,8 +19,7 @@ class LeakError(EdgeIdsError):
 
 def row_keys(frame: pd.DataFrame) -> np.ndarray:
     """One integer per row naming its distinct feature row (equal features, equal key)."""
-    _, inverse = np.unique(frame.to_numpy(dtype=np.float64), axis=0, return_inverse=True)
-    return np.asarray(inverse, dtype=np.int64).reshape(-1)
+    return frame.groupby(list(frame.columns), sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
 
 
 def stratified(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,3 +91,10 @@ def sample_natural(idx: np.ndarray, labels: np.ndarray, total: int, seed: int) -
         n = max(1, round(total * len(rows) / len(idx)))
         out.append(rng.choice(rows, size=min(n, len(rows)), replace=False))
     return np.sort(np.concatenate(out))
+
+
+def at_least_two(idx: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``idx`` with a class's only row listed twice, so SMOTE can run (it would interpolate a row with
+    itself anyway); without this one single-row class switches SMOTE off for every class."""
+    extra = [idx[labels[idx] == c] for c in np.unique(labels[idx]) if (labels[idx] == c).sum() == 1]
+    return np.sort(np.concatenate([idx, *extra])) if extra else idx
