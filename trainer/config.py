@@ -29,6 +29,10 @@ class DataConfig:
         "drop duplicate rows (features + label) after dropping identifier columns; default: yes for "
         "Edge-IIoTset (authors' recipe), no for CICIoV2024 (the paper's protocol; the report adds dedup figures)",
         None)
+    shifted_rows: Literal["drop", "keep"] = doc(
+        "Edge-IIoTset rows whose frame.time holds a bare number (every field in the wrong column, as in the "
+        "published raw MITM_attack.csv): 'drop' them, or 'keep' them as read (to audit the defect itself); "
+        "counted in the load report either way", "drop")
     missing: Literal["zero", "drop"] = doc(
         "empty cells: 'zero' (the project encoding, what the agent sees) or 'drop' the row (authors)", "zero")
     target: str | None = doc("label column; default Attack_type (Edge-IIoTset), specific_class (CICIoV2024)", None)

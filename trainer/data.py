@@ -94,6 +94,8 @@ class LoadReport:
     unparseable_values: dict[str, int] = field(default_factory=dict)
     empty_cells: dict[str, int] = field(default_factory=dict)
     conflicting_duplicates: int = 0
+    #: Edge-IIoTset rows read from the wrong columns (see :func:`column_shifted`), dropped or kept
+    column_shifted_rows: dict[str, int] = field(default_factory=dict)
 
     def drop(self, reason: str, n: int) -> None:
         if n:
@@ -163,6 +165,20 @@ def _empty_mask(chunk: pd.DataFrame, cols: list[str]) -> pd.Series:
 # ------------------------------------------------------------------------------------------------
 
 
+EDGE_TIME = "frame.time"
+SHIFTED_REASON = ("column-shifted row: frame.time holds a bare number (e.g. '0.0') instead of a capture time, so "
+                  "every field is read from the wrong column (a defect of the published MITM_attack.csv); dropped "
+                  "(data.shifted_rows=drop), since the right columns cannot be told")
+
+
+def column_shifted(frame_time: pd.Series) -> pd.Series:
+    """Rows whose ``frame.time`` is a bare number: the published files always hold a capture time there
+    (`` 2021 22:14:30.939803000 ``), and rows of the raw MITM file, whose values sit in other fields'
+    columns (ports under ``tcp.len``, DNS names under ``tcp.srcport``), hold ``0.0`` or ``6.0``."""
+    s = frame_time.astype("string").str.strip()
+    return (pd.to_numeric(s, errors="coerce").notna() & (s != "")).fillna(False)
+
+
 def _read_edge_chunks(fh: IO[bytes], f: Path, usecols: list[str], keep: list[str], text: list[str], target: str,
                       cfg: DataConfig, report: LoadReport) -> tuple[list[pd.DataFrame], list[np.ndarray],
                                                                     list[np.ndarray]]:
@@ -186,8 +202,17 @@ def _read_edge_chunks(fh: IO[bytes], f: Path, usecols: list[str], keep: list[str
             empty = _empty_mask(chunk, keep) & keep_rows
             report.drop("missing values (data.missing=drop)", int(empty.sum()))
             keep_rows &= ~empty
+        if EDGE_TIME in chunk.columns:
+            shifted = column_shifted(chunk[EDGE_TIME]) & keep_rows
+            if shifted.any():
+                report.column_shifted_rows[f.name] = report.column_shifted_rows.get(f.name, 0) + int(shifted.sum())
+            if cfg.shifted_rows == "drop":
+                report.drop(f"{f.name}: {SHIFTED_REASON}", int(shifted.sum()))
+                keep_rows &= ~shifted
         chunk = chunk[keep_rows.to_numpy()]
         y = y[keep_rows.to_numpy()]
+        if not len(chunk):
+            continue
         out = pd.DataFrame(index=chunk.index)
         for c in keep:
             out[c] = normalise_text(chunk[c]) if c in text else normalise_numeric(chunk[c], c, report)
@@ -226,14 +251,18 @@ def load_edge_iiotset(path: str | Path, cfg: DataConfig) -> Dataset:
             raise DataError(f"{f}: not an Edge-IIoTset CSV: missing column(s) {', '.join(missing[:5])}")
         if cfg.group_column and cfg.group_column not in header:
             raise DataError(f"{f}: data.group_column {cfg.group_column!r} is not a column")
-        usecols = list(dict.fromkeys([*keep, target, *( [cfg.group_column] if cfg.group_column else [])]))
+        check = [EDGE_TIME] if EDGE_TIME in header else []
+        usecols = list(dict.fromkeys([*keep, target, *check, *([cfg.group_column] if cfg.group_column else [])]))
         with open_csv(f) as fh:
             parts_f, labels_f, groups_f = _read_edge_chunks(fh, f, usecols, keep, text, target, cfg, report)
+        if not parts_f:
+            log.warning("%s: no row kept (see the load report's dropped rows)", f)
         parts += parts_f
         labels += labels_f
         groups += groups_f
     if not parts:
-        raise DataError(f"{path}: no rows read")
+        why = "; ".join(f"{n} {reason}" for reason, n in report.dropped_rows.items())
+        raise DataError(f"{path}: no row kept of {report.rows_read} read" + (f" ({why})" if why else ""))
     frame = pd.concat(parts, ignore_index=True)
     for c in text:
         frame[c] = frame[c].astype("category")

@@ -111,6 +111,7 @@ def write_edge_shortcut_csv(path: Path, n: int = 600, seed: int = 0, shortcut: s
     for i in range(n):
         k = i % len(EDGE_TEST_CLASSES)
         r: dict[str, str] = {c: "0" for c in cols}
+        r["frame.time"] = f" 2021 11:{i % 60:02d}:00.{i:06d} "  # the published files always hold a capture time
         for j, c in enumerate(weak):
             r[c] = f"{abs(rng.normal(10 + 0.5 * ((k + j) % 4), 1.0)):.4f}"
         r[shortcut] = f"topic_{EDGE_TEST_CLASSES[k].lower()}" if shortcut == "mqtt.topic" else str(7 * k + 3)

@@ -71,10 +71,16 @@ def audit(dataset: str, data: str | Path, cfg: Any, max_accuracy: float = 0.95, 
 
     from agent.bundle import Preprocessing
     from agent.preprocess import Preprocessor
-    from trainer.data import EDGE_ONEHOT, EDGE_SHORTCUTS, load_dataset
+    from trainer.data import EDGE_ONEHOT, EDGE_SHORTCUTS, DataError, load_dataset
     from trainer.prep import fit_preprocessing, split_indices
 
     ds = load_dataset(dataset, data, cfg.data)
+    load = {"rows_read": ds.report.rows_read, "rows_kept": len(ds.labels), "dropped_rows": ds.report.dropped_rows,
+            "column_shifted_rows": ds.report.column_shifted_rows, "column_shifted": cfg.data.shifted_rows}
+    if len(set(ds.labels.tolist())) < 2:
+        dropped = "; ".join(f"{n} dropped: {why}" for why, n in ds.report.dropped_rows.items())
+        raise DataError(f"{data}: the audit compares classes, and only {', '.join(sorted(set(ds.labels.tolist())))} "
+                        f"is left of {ds.report.rows_read} rows read" + (f" ({dropped})" if dropped else ""))
     split = split_indices(ds.labels, cfg, ds.groups if cfg.split.method == "grouped" else None)
     classes = sorted(set(ds.labels.tolist()))
     index = {c: i for i, c in enumerate(classes)}
@@ -116,7 +122,7 @@ def audit(dataset: str, data: str | Path, cfg: Any, max_accuracy: float = 0.95, 
 
     all_cols = list(ds.frame.columns)
     return {
-        "dataset": ds.dataset, "data": str(data), "classes": classes,
+        "dataset": ds.dataset, "data": str(data), "classes": classes, "load": load,
         "split": {k: len(getattr(split, k)) for k in ("train", "val", "test")}, "scored_on": "validation",
         "majority_accuracy": majority,
         "thresholds": {"single_accuracy": max_accuracy, "max_abs_correlation": max_correlation, "tree_depth": depth},
@@ -130,6 +136,10 @@ def markdown(r: dict[str, Any]) -> str:
     lp = r["linear_probe"]
     lines = [f"# Leakage audit: {r['data']}", "",
              f"Scored on validation ({r['split']['val']} rows; majority class {r['majority_accuracy']:.4f}).", "",
+             f"Rows read {r['load']['rows_read']}, kept {r['load']['rows_kept']}.", "",
+             *[f"- dropped {n}: {why}" for why, n in r["load"]["dropped_rows"].items()],
+             *[f"- column-shifted rows ({r['load']['column_shifted']}): {n} in {f}"
+               for f, n in r["load"]["column_shifted_rows"].items()], "",
              "Flagged shortcut fields: " + (", ".join(f"`{f}`" for f in r["flagged"]) or "none"), "",
              "| linear probe | accuracy | macro-F1 | features |", "|---|---|---|---|"]
     for k in ("all", "without_flagged"):
