@@ -151,7 +151,7 @@ def train_dataset(ds: Dataset, out: str | Path, cfg: TrainerConfig, epochs: int 
     plot_curves(history, run / "curves.png")
     model.save(run / "model.keras")
     x_cal, y_cal = prep.x_train, prep.y_train  # calibrate on real rows: before SMOTE where it ran
-    if prep.x_train_presmote is not None:
+    if prep.x_train_presmote is not None and prep.y_train_presmote is not None:
         x_cal, y_cal = prep.x_train_presmote, prep.y_train_presmote
     reps = representative_sets(x_cal, cfg.quantize.representative_samples, cfg.train.seed, y_cal,
                                cfg.quantize.calibration_sets)

@@ -71,7 +71,7 @@ def plot_confusion(cm: list[list[int]], classes: list[str], path: Path, title: s
     for i in range(len(classes)):
         for j in range(len(classes)):
             if a[i, j]:
-                ax.text(j, i, int(a[i, j]), ha="center", va="center", fontsize=6,
+                ax.text(j, i, str(int(a[i, j])), ha="center", va="center", fontsize=6,
                         color="white" if norm[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

@@ -96,9 +96,9 @@ def audit(dataset: str, data: str | Path, cfg: Any, max_accuracy: float = 0.95, 
         tree = DecisionTreeClassifier(max_depth=depth, random_state=cfg.split.seed).fit(xt, y_tr)
         acc = float((tree.predict(xv) == y_va).mean()) if len(y_va) else float("nan")
         corr = _max_corr(xt, y_tr, len(classes))
-        flagged = acc >= max_accuracy or corr >= max_correlation
+        is_flagged = acc >= max_accuracy or corr >= max_correlation
         fields.append({"field": col, "kind": "text" if col in categorical else "numeric",
-                       "single_accuracy": acc, "max_abs_correlation": corr, "flagged": flagged,
+                       "single_accuracy": acc, "max_abs_correlation": corr, "flagged": is_flagged,
                        "known_shortcut": col in EDGE_SHORTCUTS})
     fields.sort(key=lambda f: (-f["single_accuracy"], -f["max_abs_correlation"]))
     flagged = [f["field"] for f in fields if f["flagged"]]

@@ -55,7 +55,7 @@ class Progress:
 
         progress = self
 
-        class _Epochs(keras.callbacks.Callback):  # type: ignore[misc]
+        class _Epochs(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
                 logs = logs or {}
                 loss, val = logs.get("loss", float("nan")), logs.get("val_loss", float("nan"))
