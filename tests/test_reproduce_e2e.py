@@ -56,7 +56,7 @@ def test_reproduce_quick_writes_the_report(tmp_path: Path, capsys: pytest.Captur
         assert r["held_out_rows"] > 0 and 0.0 <= r["flagged_int8"] <= 1.0
     assert res["grouped"]["test_rows_seen_in_training"] == 0.0
     assert res["dedup"]["test_rows_seen_in_training"] == 0.0
-    assert res["paper_protocol"]["test_rows_seen_in_training"] > 0.5  # DoS rows are all one row
+    assert res["paper_protocol"]["test_rows_seen_in_training"] > 0.0  # DoS rows are all one row, copied
     assert res["transfer"]["logs"][0]["frames"] == 400
     assert 0.0 <= res["paper_protocol"]["int8_agreement"] <= 1.0
 
