@@ -66,3 +66,13 @@ def test_real_ciciov2024_grouped_split_shares_no_feature_row() -> None:
     paper_train, paper_test = splits.stratified(ds.labels, 0.2, seed=42)
     with pytest.raises(splits.LeakError):
         splits.check_no_shared_rows(keys, paper_train, paper_test)
+
+
+def test_capped_draw_covers_every_distinct_row_first() -> None:
+    keys = np.array([0] * 500 + [1] * 5 + [2, 3])  # one frequent row, three rare ones
+    labels = np.array(["a"] * len(keys))
+    drawn = splits.sample_per_class(np.arange(len(keys)), labels, 20, seed=0, keys=keys)
+    assert len(drawn) == 20 and set(keys[drawn]) == {0, 1, 2, 3}
+    assert len(set(drawn.tolist())) == 20  # no row drawn twice
+    plain = splits.sample_per_class(np.arange(len(keys)), labels, 20, seed=0)
+    assert len(plain) == 20

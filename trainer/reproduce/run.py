@@ -90,7 +90,7 @@ def reproduce(data: str | Path, quick: bool = False, captures: Path | None = Non
     fit_idx, val_idx = _val_split(tr, ds.labels)
     test = te if budget.test_per_class is None else splits.sample_per_class(te, ds.labels, budget.test_per_class, SEED)
     val = splits.sample_per_class(val_idx, ds.labels, budget.val_per_class, SEED)
-    train = splits.sample_per_class(fit_idx, ds.labels, budget.per_class, SEED)
+    train = splits.sample_per_class(fit_idx, ds.labels, budget.per_class, SEED, keys)
     paper_split = Split(train, val, test)
     paper = train_and_evaluate("paper", ds, paper_split, cfg, budget.epochs, work, progress, budget.latency_s)
     paper.result["test_rows_seen_in_training"] = float(np.isin(keys[test], keys[tr]).mean())
@@ -105,7 +105,7 @@ def reproduce(data: str | Path, quick: bool = False, captures: Path | None = Non
         vsplit = paper_split
         if not vcfg.smote.enabled:  # without SMOTE the training sample keeps the classes' natural shares
             n = budget.per_class * len(counts)
-            vsplit = Split(splits.sample_natural(fit_idx, ds.labels, n, SEED), val, test)
+            vsplit = Split(splits.sample_natural(fit_idx, ds.labels, n, SEED, keys), val, test)
         v = train_and_evaluate(name, ds, vsplit, vcfg, budget.variant_epochs, work, progress, budget.latency_s)
         v.result["overrides"] = overrides
         out["variants"][name] = v.result
@@ -154,13 +154,15 @@ def _grouped(name: str, ds: Dataset, keys: np.ndarray, cfg: TrainerConfig, budge
     tr, te = splits.by_row(keys, ds.labels, TEST_FRACTION, SEED)
     fit_pos, val_pos = splits.by_row(keys[tr], ds.labels[tr], VAL_FRACTION, SEED, keep_min=2)
     fit_idx, val_idx = tr[fit_pos], tr[val_pos]
-    train = splits.at_least_two(splits.sample_per_class(fit_idx, ds.labels, budget.per_class, SEED), ds.labels)
+    train = splits.at_least_two(splits.sample_per_class(fit_idx, ds.labels, budget.per_class, SEED, keys),
+                                ds.labels)
     val = splits.sample_per_class(val_idx, ds.labels, budget.val_per_class, SEED)
     test = te if budget.test_per_class is None else splits.sample_per_class(te, ds.labels, budget.test_per_class, SEED)
     splits.check_no_shared_rows(keys, np.concatenate([train, val]), test)
     t = train_and_evaluate(name, ds, Split(train, val, test), cfg, budget.epochs, work, progress, budget.latency_s)
     t.result["test_rows_seen_in_training"] = float(np.isin(keys[test], keys[train]).mean())
-    t.result["distinct_rows"] = {"train": _distinct(keys, ds.labels, train), "test": _distinct(keys, ds.labels, test)}
+    t.result["distinct_rows"] = {"train": _distinct(keys, ds.labels, train), "test": _distinct(keys, ds.labels, test),
+                                 "train_partition": _distinct(keys, ds.labels, fit_idx)}
     return t
 
 
@@ -175,10 +177,11 @@ def _leave_out(cls: str, ds: Dataset, cfg: TrainerConfig, budget: Budget, work: 
 
     keep = ds.labels != cls
     rest = subset(ds, keep)
+    rest_keys = splits.row_keys(rest.frame)
     orig = np.flatnonzero(keep)
     tr, te = splits.stratified(rest.labels, TEST_FRACTION, SEED)
     fit_idx, val_idx = _val_split(tr, rest.labels)
-    train = splits.sample_per_class(fit_idx, rest.labels, budget.per_class, SEED)
+    train = splits.sample_per_class(fit_idx, rest.labels, budget.per_class, SEED, rest_keys)
     val = splits.sample_per_class(val_idx, rest.labels, budget.val_per_class, SEED)
     test = te if budget.test_per_class is None else splits.sample_per_class(te, rest.labels, budget.test_per_class,
                                                                             SEED)

@@ -70,17 +70,32 @@ def check_not_trained_on(labels: np.ndarray, train: np.ndarray, left_out: str) -
         raise LeakError(f"{n} training row(s) carry the left-out class {left_out}")
 
 
-def sample_per_class(idx: np.ndarray, labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
-    """At most ``cap`` rows of each class among ``idx``, drawn at random without replacement."""
+def _draw(rows: np.ndarray, n: int, rng: np.random.Generator, keys: np.ndarray | None) -> np.ndarray:
+    """``n`` of ``rows`` without replacement; with ``keys``, one copy of every distinct row first (as many
+    as fit in ``n``), then further copies at random, so a capped draw still covers the distinct rows."""
+    if len(rows) <= n:
+        return rows
+    if keys is None:
+        return rng.choice(rows, size=n, replace=False)
+    shuffled = rows[rng.permutation(len(rows))]
+    _, first = np.unique(keys[shuffled], return_index=True)
+    distinct = shuffled[first]
+    if len(distinct) >= n:
+        return rng.choice(distinct, size=n, replace=False)
+    rest = np.setdiff1d(shuffled, distinct, assume_unique=True)
+    return np.concatenate([distinct, rng.choice(rest, size=n - len(distinct), replace=False)])
+
+
+def sample_per_class(idx: np.ndarray, labels: np.ndarray, cap: int, seed: int,
+                     keys: np.ndarray | None = None) -> np.ndarray:
+    """At most ``cap`` rows of each class among ``idx`` (covering its distinct rows first when ``keys``)."""
     rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
-    for cls in np.unique(labels[idx]):
-        rows = idx[labels[idx] == cls]
-        out.append(rows if len(rows) <= cap else rng.choice(rows, size=cap, replace=False))
+    out = [_draw(idx[labels[idx] == cls], cap, rng, keys) for cls in np.unique(labels[idx])]
     return np.sort(np.concatenate(out)) if out else idx[:0]
 
 
-def sample_natural(idx: np.ndarray, labels: np.ndarray, total: int, seed: int) -> np.ndarray:
+def sample_natural(idx: np.ndarray, labels: np.ndarray, total: int, seed: int,
+                   keys: np.ndarray | None = None) -> np.ndarray:
     """``total`` rows among ``idx`` keeping the classes' natural shares (at least one row of each)."""
     rng = np.random.default_rng(seed)
     if len(idx) <= total:
@@ -88,8 +103,7 @@ def sample_natural(idx: np.ndarray, labels: np.ndarray, total: int, seed: int) -
     out: list[np.ndarray] = []
     for cls in np.unique(labels[idx]):
         rows = idx[labels[idx] == cls]
-        n = max(1, round(total * len(rows) / len(idx)))
-        out.append(rng.choice(rows, size=min(n, len(rows)), replace=False))
+        out.append(_draw(rows, max(1, round(total * len(rows) / len(idx))), rng, keys))
     return np.sort(np.concatenate(out))
 
 
