@@ -341,7 +341,7 @@ def _choices(res: dict[str, Any]) -> list[str]:
         "weights restored) and learning curves is a stratified tenth of the training part, never the test part.",
         f"- Budget: each model trains on at most {b['per_class']:,} rows per class from the training part: one "
         "copy of every distinct feature row first, then further copies at random; SMOTE fills the smaller "
-        "classes up to that; {b['epochs']} epochs at most "
+        f"classes up to that; {b['epochs']} epochs at most "
         f"({b['variant_epochs']} per Table III variant, {b['loo_epochs']} per leave-one-out model). The drawn rows "
         f"hold {pp['distinct_train_rows_sampled']} of the training partition's {pp['distinct_train_rows_partition']} "
         "distinct feature rows (the rest are copies). Test: "
