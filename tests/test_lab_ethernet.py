@@ -191,36 +191,28 @@ def test_fingerprinting_sends_nmap_os_probes(lab: Path) -> None:
 
 def http_requests(pk: list[Ether]) -> list[bytes]:
     return [bytes(p[Raw].load) for p in pk if TCP in p and Raw in p
-            and bytes(p[Raw].load).split(b" ", 1)[0] in (b"GET", b"POST", b"HEAD", b"OPTIONS", b"PROPFIND", b"TRACE",
-                                                         b"PUT", b"DELETE", b"TRACK", b"DEBUG", b"SEARCH")]
+            and bytes(p[Raw].load).split(b" ", 1)[0] in (b"GET", b"POST", b"HEAD", b"OPTIONS", b"PROPFIND", b"TRACE")]
+
+
+def uri_and_body(req: bytes) -> str:
+    """The request target and body, without the headers (a User-Agent must not satisfy the checks)."""
+    head, _, body = req.partition(b"\r\n\r\n")
+    return (head.split(b" ")[1] + b" " + body).decode("latin-1")
 
 
 def test_web_attacks_carry_their_payloads(lab: Path) -> None:
-    """Most of an injection episode's requests carry its payload (sqlmap's original value and crawl,
-    XSStrike's reflection probe and wapiti's taint do not); an upload episode posts or puts files.
-    The variety of each family is checked in tests/test_lab_web.py."""
     for s in manifest(lab)["sessions"]:
         name = s["name"]
         vs = http_requests(by_class(lab, name, "Vulnerability_scanner"))
         assert len({r.split(b" ")[1] for r in vs}) >= 15
-        sqli = [unquote_plus(unquote_plus(req_text(r))).upper()
-                for r in http_requests(by_class(lab, name, "SQL_injection"))]
-        assert sqli and sum(any(k in r for k in ("SELECT", "AND", "OR", "--", "SLEEP", "WAITFOR", "DROP"))
-                            for r in sqli) >= 0.6 * len(sqli)
-        xss = [unquote_plus(unquote_plus(req_text(r))).lower() for r in http_requests(by_class(lab, name, "XSS"))]
-        assert xss and sum(any(k in r for k in ("<script", "onerror", "onload", "javascript:", "<svg", "<iframe",
-                                                "ontoggle", "<test", "=")) for r in xss) >= 0.6 * len(xss)
+        sqli = [unquote_plus(uri_and_body(r)).upper() for r in http_requests(by_class(lab, name, "SQL_injection"))]
+        assert sqli and all(any(k in r for k in ("SELECT", "AND", "OR", "--", "SLEEP", "WAITFOR", "DROP"))
+                            for r in sqli)
+        xss = [unquote_plus(uri_and_body(r)).lower() for r in http_requests(by_class(lab, name, "XSS"))]
+        assert xss and all(any(k in r for k in ("<script", "onerror", "onload", "javascript:", "<svg", "<iframe",
+                                                "ontoggle")) for r in xss)
         up = http_requests(by_class(lab, name, "Uploading"))
-        assert any(b"multipart/form-data; boundary=" in r or r.startswith(b"PUT ") for r in up)
-
-
-def req_text(req: bytes) -> str:
-    """The request target, the headers an injection may sit in (Cookie, Referer), and the body: not
-    the User-Agent, which must not satisfy the checks."""
-    head, _, body = req.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    extra = [ln for ln in lines[1:] if ln.lower().startswith((b"cookie:", b"referer:"))]
-    return b" ".join([lines[0].split(b" ")[1], *extra, body]).decode("latin-1")
+        assert up and all(b"multipart/form-data; boundary=" in r for r in up)
 
 
 def test_password_brute_force_repeats_logins(lab: Path) -> None:

@@ -121,8 +121,7 @@ def generate(plan: Plan, out: Path, seed: int | None = None, scale: float | None
         from trainer.lab.ethernet.session import write_sessions
         # no published-schema CSVs: the model's rows come from the captures (extract_rows)
         return write_sessions(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions,
-                              published_csv=False, plant_floor=plan.plant_floor,
-                              held_out_from=min(plan.val + plan.test))
+                              published_csv=False, plant_floor=plan.plant_floor)
     from trainer.lab.can import write_sessions as write_can
     return write_can(out, seed or plan.seed, scale or plan.scale, sessions or plan.sessions)
 

@@ -27,7 +27,6 @@ from trainer.lab.ethernet.benign.modbus import normal_modbus
 from trainer.lab.ethernet.benign.mqtt import normal_mqtt
 from trainer.lab.ethernet.capture import Capture
 from trainer.lab.ethernet.labels import ATTACKS, CLASSES, NORMAL
-from trainer.lab.ethernet.payloads.webapp import draw_app
 from trainer.lab.ethernet.site import Site, make_site
 from trainer.lab.everyday import add_admin_and_transfers, add_everyday
 from trainer.lab.plant_floor import add_plant_floor
@@ -65,14 +64,8 @@ class SessionResult:
     episodes: list[dict[str, Any]]
 
 
-def generate_session(seed: int, index: int, scale: float = 1.0, plant_floor: bool = False,
-                     held_out_from: int | None = None) -> SessionResult:
+def generate_session(seed: int, index: int, scale: float = 1.0, plant_floor: bool = False) -> SessionResult:
     """One capture session of benign traffic with every attack interleaved as an episode.
-
-    The site's web application (its pages, parameters and the scanners' wordlists) is drawn from its
-    own stream; sessions from ``held_out_from`` on also draw the pool members held out of the ones
-    before (:func:`trainer.lab.ethernet.payloads.webapp.pool`), so that a model trained on the first
-    sessions meets names it never saw in the others.
 
     Bulk transfers and SSH administration (:func:`trainer.lab.everyday.add_admin_and_transfers`) and,
     with ``plant_floor``, :mod:`trainer.lab.plant_floor` traffic are each drawn from their own random
@@ -81,8 +74,6 @@ def generate_session(seed: int, index: int, scale: float = 1.0, plant_floor: boo
     cap = Capture(rng, pad_short=rng.random() < 0.5,
                   offload=random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/offload").random() < 0.5)
     site = make_site(rng)
-    site.extras["web_app"] = draw_app(random.Random(f"edge-ids-lab-ethernet/{seed}/{index}/web"),
-                                      held_out=held_out_from is not None and index >= held_out_from)
     start = rng.uniform(1.55e9, 1.75e9)  # 2019 .. 2025
     duration = max(120.0, 1800.0 * scale) * rng.uniform(0.8, 1.2)  # attacks are episodes in mostly benign time
     t0, t1 = start, start + duration
@@ -148,23 +139,21 @@ LABEL_HEADER = ("frame", "Attack_label", "Attack_type", "session")
 
 
 def write_sessions(out: str | os.PathLike[str], seed: int, scale: float = 1.0, sessions: int = 6,
-                   published_csv: bool = True, plant_floor: bool = False,
-                   held_out_from: int | None = None) -> dict[str, Any]:
+                   published_csv: bool = True, plant_floor: bool = False) -> dict[str, Any]:
     """Write ``<capture>.pcap`` + ``<capture>.labels.csv`` per capture session, ``sessions.json``, and,
     when the project's Edge-IIoTset extractor is importable, ``<capture>.csv`` in the published schema.
 
     Frame numbers in the labels are 1-based, as tshark's ``frame.number``. Returns the manifest that is
-    also written to ``sessions.json``. ``held_out_from``: see :func:`generate_session`.
+    also written to ``sessions.json``.
     """
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     extractor_factory = _edge_extractor() if published_csv else None
     manifest: dict[str, Any] = {"kind": "ethernet", "seed": seed, "scale": scale, "classes": list(CLASSES),
                                 "published_csv": extractor_factory is not None, "plant_floor": plant_floor,
-                                "held_out_from": held_out_from,
                                 "sessions": []}
     for i in range(sessions):
-        res = generate_session(seed, i, scale, plant_floor, held_out_from)
+        res = generate_session(seed, i, scale, plant_floor)
         with open(root / f"{res.name}.pcap", "wb") as fh:
             wire.write_pcap(fh, res.frames)
         with open(root / f"{res.name}.labels.csv", "w", newline="") as fh:

@@ -113,8 +113,6 @@ class Site:
     rtt_wan: float
     loss: float
     hosts: list[Host] = field(default_factory=list)
-    #: what later stages draw for the site from their own random streams (its web application)
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def web_host(self) -> str:

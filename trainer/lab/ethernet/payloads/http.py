@@ -50,34 +50,3 @@ BROWSER_UAS = [
 ]
 SERVERS = ["nginx/1.18.0 (Ubuntu)", "Apache/2.4.41 (Ubuntu)", "lighttpd/1.4.59", "Werkzeug/2.2.2 Python/3.9.2",
            "nginx", "Apache/2.4.54 (Debian)"]
-
-
-def raw_request(method: str, target: str, headers: list[tuple[str, str]], body: bytes = b"",
-                version: str = "1.1") -> bytes:
-    """A request with exactly ``headers`` (tools that send no Host or no User-Agent, HTTP/1.0 probes);
-    Content-Length is added for a body."""
-    h = list(headers)
-    if body and not any(k.lower() == "content-length" for k, _ in h):
-        h.append(("Content-Length", str(len(body))))
-    return (f"{method} {target} HTTP/{version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h) + "\r\n").encode() + body
-
-
-def multipart(rng: random.Random, files: list[tuple[str, str, str, bytes]], fields: list[tuple[str, str]],
-              style: str | None = None) -> tuple[bytes, str]:
-    """A multipart/form-data body of ``files`` (field, file name, content type, data) and text
-    ``fields``, with a boundary as a browser (WebKit, Firefox), curl or python-requests draws it;
-    the body and its Content-Type."""
-    style = style or rng.choice(["webkit", "firefox", "curl", "requests"])
-    hexd = "0123456789abcdef"
-    boundary = {
-        "webkit": "----WebKitFormBoundary" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                                 "0123456789") for _ in range(16)),
-        "firefox": "-" * 27 + "".join(rng.choice("0123456789") for _ in range(rng.randint(26, 30))),
-        "curl": "-" * 24 + "".join(rng.choice(hexd) for _ in range(16)),
-        "requests": "".join(rng.choice(hexd) for _ in range(32)),
-    }[style]
-    parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n".encode() for k, v in fields]
-    for name, fname, ctype, data in files:
-        parts.insert(rng.randint(0, len(parts)), f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
-                     f"filename=\"{fname}\"\r\nContent-Type: {ctype}\r\n\r\n".encode() + data + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
