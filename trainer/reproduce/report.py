@@ -343,8 +343,9 @@ def _choices(res: dict[str, Any]) -> list[str]:
         "copy of every distinct feature row first, then further copies at random; SMOTE fills the smaller "
         f"classes up to that; {b['epochs']} epochs at most "
         f"({b['variant_epochs']} per Table III variant, {b['loo_epochs']} per leave-one-out model). The drawn rows "
-        f"hold {pp['distinct_train_rows_sampled']} of the training partition's {pp['distinct_train_rows_partition']} "
-        "distinct feature rows (the rest are copies). Test: "
+        f"hold {pp['distinct_train_rows_sampled']} distinct feature rows, of the "
+        f"{pp.get('distinct_fit_rows', '?')} in the part that fits the model (the training partition less its "
+        f"validation tenth; the whole partition holds {pp['distinct_train_rows_partition']}). Test: "
         f"{_test_cap(b['test_per_class'])}.",
         f"- Without SMOTE (Table III): {b['per_class'] * len(res['class_counts']):,} training rows in the classes' "
         "natural shares.",

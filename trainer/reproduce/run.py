@@ -96,6 +96,7 @@ def reproduce(data: str | Path, quick: bool = False, captures: Path | None = Non
     paper.result["test_rows_seen_in_training"] = float(np.isin(keys[test], keys[tr]).mean())
     paper.result["distinct_train_rows_sampled"] = len(np.unique(keys[train]))
     paper.result["distinct_train_rows_partition"] = len(np.unique(keys[tr]))
+    paper.result["distinct_fit_rows"] = len(np.unique(keys[fit_idx]))
     out["paper_protocol"] = paper.result
 
     # --- Table III variants on the same split
