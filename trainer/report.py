@@ -107,6 +107,12 @@ def write_report(report: dict[str, Any], out_json: Path, title: str) -> None:
     out_json.with_suffix(".md").write_text(markdown(report, title), encoding="utf-8")
 
 
+def per_class_rows(per_class: dict[str, dict[str, Any]]) -> list[str]:
+    """One Markdown table row per class: precision, recall, F1, FPR, support."""
+    return [f"| {c} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['fpr']:.5f} | {v['support']} |"
+            for c, v in per_class.items()]
+
+
 def markdown(r: dict[str, Any], title: str) -> str:
     lines = [f"# {title}", "", f"Test rows: {r['n']}", "", "| metric | value |", "|---|---|"]
     for k in ("accuracy", "loss", "precision_macro", "recall_macro", "f1_macro", "f1_weighted"):
@@ -120,10 +126,8 @@ def markdown(r: dict[str, Any], title: str) -> str:
         lines += ["", "Latency, µs per instance (paper: 100 µs)", "", "| model | batch 1 | batched |", "|---|---|---|"]
         for k, v in lat.items():
             lines.append(f"| {k} | {v.get('batch1', float('nan')):.1f} | {v.get('batched', float('nan')):.1f} |")
-    lines += ["", "| class | precision | recall | f1 | fpr | support |", "|---|---|---|---|---|---|"]
-    for c, v in r["per_class"].items():
-        lines.append(f"| {c} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['fpr']:.5f} | "
-                     f"{v['support']} |")
+    lines += ["", "| class | precision | recall | f1 | fpr | support |", "|---|---|---|---|---|---|",
+              *per_class_rows(r["per_class"])]
     if "dedup" in r:
         d = r["dedup"]
         lines += ["", f"Deduplicated test set: {d['n']} rows, accuracy {d['accuracy']:.4f}, "

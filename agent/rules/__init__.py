@@ -27,19 +27,11 @@ from typing import Any
 
 from agent.errors import BackendError
 from agent.registry import Registry
-from agent.rules.base import (
-    Detector,
-    DetectorConfig,
-    Finding,
-    IntervalTable,
-    ReportRun,
-    check_settings,
-    column_indices,
-)
+from agent.rules.base import Detector, DetectorConfig, Finding, IntervalTable, ReportRun
 from agent.schema import doc
 
 __all__ = ["DETECTORS", "Detector", "DetectorConfig", "Finding", "IntervalTable", "ReportRun", "build_rules",
-           "check_settings", "column_indices", "detector_classes", "detector_list", "rules_section"]
+           "detector_classes", "detector_list", "rules_section"]
 
 log = logging.getLogger(__name__)
 

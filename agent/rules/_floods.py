@@ -25,7 +25,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from agent.rules.base import Detector, DetectorConfig, Finding, IntervalTable, ReportRun, check_settings
+from agent.rules.base import Detector, DetectorConfig, Finding, IntervalTable, ReportRun
 from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
@@ -207,11 +207,11 @@ class FloodRule(Detector[F]):
     def __init__(self, columns: Sequence[str], config: F | None = None, **settings: Any) -> None:
         super().__init__(columns, config, **settings)
         c = self.config
-        check_settings(self.name, {"min_sources": (c.min_sources, 2), "max_targets": (c.max_targets, 1)},
+        self.check_settings({"min_sources": (c.min_sources, 2), "max_targets": (c.max_targets, 1)},
                        {"window_s": c.window_s})
         volume = int(getattr(c, self.volume_key))
         if volume:
-            check_settings(self.name, {self.volume_key: (volume, c.min_sources)}, {})
+            self.check_settings({self.volume_key: (volume, c.min_sources)}, {})
         self.class_name: str = c.class_name
         self._counter = FloodCounter(self.name, c.min_sources, c.window_s, c.max_targets,
                                      volume if self.counts_volume else 0)

@@ -42,7 +42,7 @@ from typing import Any
 
 from agent.features import ETHERNET_CONTEXT
 from agent.lru import LruTable
-from agent.rules.base import Detector, DetectorConfig, Finding, check_settings
+from agent.rules.base import Detector, DetectorConfig, Finding
 from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
@@ -103,7 +103,7 @@ class ArpPoisoningRule(Detector[ArpPoisoningConfig]):
         super().__init__(columns, config, **settings)
         c = self.config
         self._flag, self._sender, self._target, self._op = self.indices()
-        check_settings(self.name, {"min_replies": (c.min_replies, 1), "max_pairs": (c.max_pairs, 1)},
+        self.check_settings({"min_replies": (c.min_replies, 1), "max_pairs": (c.max_pairs, 1)},
                        {"window_s": c.window_s})
         self.class_name = c.class_name
         self.min_replies = int(c.min_replies)

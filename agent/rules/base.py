@@ -101,11 +101,27 @@ class Detector(Generic[C]):
     @classmethod
     def from_config(cls, config: Any, columns: Sequence[str], baseline: Any = None) -> Detector[Any]:
         """Build from its section (``baseline``: the loaded site baseline, for detectors that read one)."""
-        return cls(columns, config)
+        return cls(columns, config) if baseline is None else cls(columns, config, baseline=baseline)
 
     def indices(self, wanted: Sequence[str] | None = None) -> list[int]:
-        """Where each column it reads (``wanted``, else :attr:`reads`) is in its columns."""
-        return column_indices(self.section(), self.reads if wanted is None else wanted, self.columns)
+        """Where each column it reads (``wanted``, else :attr:`reads`) is in its columns; a
+        :class:`ConfigError` naming its section and the missing ones otherwise."""
+        wanted = self.reads if wanted is None else wanted
+        missing = [c for c in wanted if c not in self.columns]
+        if missing:
+            raise ConfigError(f"{self.section()} reads column(s) {', '.join(missing)}, which the extractor lacks")
+        return [self.columns.index(c) for c in wanted]
+
+    def check_settings(self, at_least: dict[str, tuple[float, float]], positive: dict[str, float]) -> None:
+        """:class:`ConfigError` naming ``<section>.<key>`` for the first setting out of range: ``at_least``
+        maps a key to (value, lowest allowed), ``positive`` a key to a value that must be > 0."""
+        where = self.section()
+        for key, (value, low) in at_least.items():
+            if value < low:
+                raise ConfigError(f"{where}.{key} must be at least {low:g}, got {value}")
+        for key, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{where}.{key} must be positive, got {value}")
 
     def scan(self, rows: Sequence[Sequence[Any]], contexts: Sequence[tuple[Any, ...]]) -> list[Finding]:
         """Findings raised by ``rows`` (in capture order, with their alert contexts)."""
@@ -114,30 +130,6 @@ class Detector(Generic[C]):
     def stats(self) -> dict[str, int]:
         """Counters for health reports."""
         raise NotImplementedError
-
-
-def column_indices(section: str, wanted: Sequence[str], columns: Sequence[str]) -> list[int]:
-    """Where each of ``wanted`` is in the extractor's ``columns``; a :class:`ConfigError` naming the
-    detector's ``section`` (or a bare rule name, as ``rules.<name>``) and the missing ones otherwise."""
-    missing = [c for c in wanted if c not in columns]
-    if missing:
-        where = section if "." in section else f"rules.{section}"
-        raise ConfigError(f"{where} reads column(s) {', '.join(missing)}, which the extractor lacks")
-    order = list(columns)
-    return [order.index(c) for c in wanted]
-
-
-def check_settings(section: str, at_least: dict[str, tuple[float, float]], positive: dict[str, float]) -> None:
-    """:class:`ConfigError` naming ``<section>.<key>`` for the first setting out of range: ``at_least``
-    maps a key to (value, lowest allowed), ``positive`` a key to a value that must be > 0. A bare rule
-    name for ``section`` means ``rules.<name>``."""
-    where = section if "." in section else f"rules.{section}"
-    for key, (value, low) in at_least.items():
-        if value < low:
-            raise ConfigError(f"{where}.{key} must be at least {low:g}, got {value}")
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"{where}.{key} must be positive, got {value}")
 
 
 @dataclass

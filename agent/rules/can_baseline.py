@@ -186,11 +186,6 @@ class CanDetector(Detector[CanBaselineConfig]):
                          "payload_findings": 0, "unknown_findings": 0, "silence_findings": 0}
 
     @classmethod
-    def from_config(cls, config: Any, columns: Sequence[str], baseline: Any = None) -> CanDetector:
-        """Build from ``baseline.can`` for ``baseline``."""
-        return cls(columns, config, baseline)
-
-    @classmethod
     def needs(cls, columns: Sequence[str]) -> bool:
         """Whether ``columns`` are CAN rows (ID and DATA_0..DATA_7)."""
         return "ID" in columns and "DATA_7" in columns

@@ -131,11 +131,6 @@ class EthernetDetector(Detector[EthernetBaselineConfig]):
                          "modbus_writes": 0, "conversations_in_storms": 0}
 
     @classmethod
-    def from_config(cls, config: Any, columns: Sequence[str], baseline: Any = None) -> EthernetDetector:
-        """Build from ``baseline.ethernet`` for ``baseline``."""
-        return cls(columns, config, baseline)
-
-    @classmethod
     def needs(cls, columns: Sequence[str]) -> bool:
         """Whether ``columns`` has the TCP and Modbus columns it reads."""
         return all(c in columns for c in WANTED)

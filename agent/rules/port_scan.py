@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.features import ETHERNET_CONTEXT
-from agent.rules.base import Detector, DetectorConfig, Finding, IntervalTable, ReportRun, check_settings
+from agent.rules.base import Detector, DetectorConfig, Finding, IntervalTable, ReportRun
 from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
@@ -111,7 +111,7 @@ class PortScanRule(Detector[PortScanConfig]):
     def __init__(self, columns: Sequence[str], config: PortScanConfig | None = None, **settings: Any) -> None:
         super().__init__(columns, config, **settings)
         c = self.config
-        check_settings(self.name, {"min_ports": (c.min_ports, 2), "max_pairs": (c.max_pairs, 1)},
+        self.check_settings({"min_ports": (c.min_ports, 2), "max_pairs": (c.max_pairs, 1)},
                        {"window_s": c.window_s})
         self._len, self._flags = self.indices()
         self.class_name = c.class_name

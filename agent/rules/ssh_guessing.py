@@ -43,7 +43,7 @@ from typing import Any
 
 from agent.features import ETHERNET_CONTEXT
 from agent.lru import LruTable
-from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun, check_settings
+from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun
 from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
@@ -171,7 +171,7 @@ class SshGuessingRule(Detector[SshGuessingConfig]):
     def __init__(self, columns: Sequence[str], config: SshGuessingConfig | None = None, **settings: Any) -> None:
         super().__init__(columns, config, **settings)
         c = self.config
-        check_settings(self.name, {"min_failures": (c.min_failures, 2), "min_connections": (c.min_connections, 1),
+        self.check_settings({"min_failures": (c.min_failures, 2), "min_connections": (c.min_connections, 1),
                                    "max_connections": (c.max_connections, 1)}, {"window_s": c.window_s})
         self._len, self._seq, self._payload = self.indices()
         self.class_name = c.class_name

@@ -37,7 +37,7 @@ from urllib.parse import unquote_plus, urlsplit
 from agent.errors import ConfigError
 from agent.features import ETHERNET_CONTEXT
 from agent.lru import LruTable
-from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun, check_settings
+from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun
 from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
@@ -211,11 +211,11 @@ class WebAttackRule(Detector[WebAttackConfig]):
     def __init__(self, columns: Sequence[str], config: WebAttackConfig | None = None, **settings: Any) -> None:
         super().__init__(columns, config, **settings)
         cfg = self.config
-        check_settings(self.name, {"min_requests": (cfg.min_requests, 1), "scan_min_paths": (cfg.scan_min_paths, 2),
+        self.check_settings({"min_requests": (cfg.min_requests, 1), "scan_min_paths": (cfg.scan_min_paths, 2),
                                    "scan_min_families": (cfg.scan_min_families, 2),
                                    "max_clients": (cfg.max_clients, 1)}, {"window_s": cfg.window_s})
         if not 0.0 < cfg.scan_refused_share <= 1.0:
-            raise ConfigError(f"rules.web_attack.scan_refused_share must be in (0, 1], got {cfg.scan_refused_share}")
+            raise ConfigError(f"{self.section()}.scan_refused_share must be in (0, 1], got {cfg.scan_refused_share}")
         self._method, self._uri, self._body, self._payload, self._len = self.indices()
         self.overrules = frozenset(cfg.overrules)
         self.vouches = frozenset(cfg.vouches)

@@ -37,6 +37,7 @@ with a small id. Error frames keep the error class in ``arbitration_id`` and the
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import os
@@ -371,11 +372,10 @@ class CanLogSource:
             while chunk := list(islice(it, 4096)):
                 yield CanBatch.from_frames(chunk)
             return
-        f = self._open_text()
         st = self._stats
         at = [0]
         rest = ""
-        try:
+        with self._candump_file(at) as f:
             while not self._closed:
                 text = f.read(chunk_chars)
                 if not text:
@@ -399,12 +399,6 @@ class CanLogSource:
                 st["data_frames"] += n
                 st["lines"] = at[0]
                 yield batch
-        except UnicodeDecodeError as exc:  # only possible for a corrupt .gz stream
-            self._malformed(at[0] + 1, f"undecodable: {exc}")
-        except (OSError, EOFError) as exc:
-            raise CaptureError(f"{self.path}:{at[0] + 1}: cannot read: {exc}") from exc
-        finally:
-            f.close()
 
     def _mixed_chunk(self, lines: list[str], at: list[int]) -> Iterator[CanBatch]:
         """A chunk with some line that is not a plain frame, as one batch: runs of ``_SUB_CHUNK`` plain
@@ -502,10 +496,17 @@ class CanLogSource:
 
     def _iter_candump(self) -> Iterator[CanFrame]:
         """Every frame of a candump log, line by line (:meth:`_candump_lines` over the file)."""
-        f = self._open_text()
         at = [0]
-        try:
+        with self._candump_file(at) as f:
             yield from self._candump_lines(f, at)
+
+    @contextlib.contextmanager
+    def _candump_file(self, at: list[int]) -> Iterator[IO[str]]:
+        """The candump log, open for reading by line or by chunk (``at[0]``: the last line read). A corrupt
+        .gz stream ends it as a malformed line; a read error is a :class:`CaptureError` naming the line."""
+        f = self._open_text()
+        try:
+            yield f
         except UnicodeDecodeError as exc:  # only possible for a corrupt .gz stream
             self._malformed(at[0] + 1, f"undecodable: {exc}")
         except (OSError, EOFError) as exc:

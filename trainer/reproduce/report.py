@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.report import plot_confusion
+from trainer.report import per_class_rows, plot_confusion
 
 NOT_GIVEN = "not given here"
 
@@ -139,11 +139,8 @@ _HEAD = ("| model | test inputs | accuracy | loss | precision | recall | F1 | FP
 
 
 def _per_class(r: dict[str, Any]) -> list[str]:
-    lines = ["| class | precision | recall | F1 | FPR | support |", "|---|---|---|---|---|---|"]
-    for c, v in r["int8"]["per_class"].items():
-        lines.append(f"| {c} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['fpr']:.5f} | "
-                     f"{v['support']} |")
-    return lines
+    return ["| class | precision | recall | F1 | FPR | support |", "|---|---|---|---|---|---|",
+            *per_class_rows(r["int8"]["per_class"])]
 
 
 def markdown(res: dict[str, Any], command: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.features import ETHERNET_CONTEXT
 from agent.lru import LruTable
-from agent.rules.base import Detector, DetectorConfig, Finding, check_settings
+from agent.rules.base import Detector, DetectorConfig, Finding
 from agent.schema import doc
 
 _TS, _SRC, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "dest_ip", "dest_port",
@@ -42,7 +42,7 @@ class TelnetSessionRule(Detector[TelnetSessionConfig]):
     def __init__(self, columns: Sequence[str], config: TelnetSessionConfig | None = None, **settings: Any) -> None:
         super().__init__(columns, config, **settings)
         c = self.config
-        check_settings(self.name, {"max_pairs": (c.max_pairs, 1)}, {"window_s": c.window_s})
+        self.check_settings({"max_pairs": (c.max_pairs, 1)}, {"window_s": c.window_s})
         (self._len,) = self.indices()
         self._ports = frozenset(c.ports)
         self._reported: LruTable[tuple[Any, Any], float] = LruTable(c.max_pairs)
