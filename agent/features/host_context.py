@@ -67,6 +67,18 @@ Columns after the 61 Edge-IIoTset ones:
     ransomware are the same row. Zeek's ``orig_bytes`` / ``resp_bytes`` count bytes per connection;
     these are rates, so they show what a connection does now, not what it did an hour ago.
 
+``ctx.web_requests``, ``ctx.web_paths``, ``ctx.web_refused``, ``ctx.web_sql``, ``ctx.web_script``,
+``ctx.web_probe``, ``ctx.web_tool``, ``ctx.web_upload``
+    what this frame's HTTP client (its source if that sent a request lately, else its destination)
+    sent over the last seconds, each ``log2(1 + n)`` of a count decayed with time constant
+    ``horizon_s``: requests, paths new to it, refusals (4xx answers), requests carrying SQL or script
+    payloads, probes (traversal or shell payloads, paths scanners probe, methods no browser sends),
+    requests in a scanning tool's name, uploads of scripts or executables
+    (:class:`~agent.features.web_content.WebClients`). A tool sends its requests in a burst that
+    looks like a flood to a window of sixteen frames mixing every client; these columns follow each
+    client, so a scanner among twenty ordinary clients is still one on every frame it exchanges.
+    Frames of hosts that sent no request get 0.
+
 Time: rates, horizons and the ARP request window run on :class:`~agent.features.clock.DataClock`'s
 timeline, so a capture whose clock steps back (joined files, a clock set back) does not freeze state
 in the future. ARP frames count for their sender address (``ctx.src_endpoints``, ``ctx.src_rate``,
@@ -93,6 +105,7 @@ from agent.features import ETHERNET_CONTEXT
 from agent.features.clock import DataClock
 from agent.features.edge_iiotset.columns import COLUMNS, INDEX
 from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor
+from agent.features.web_content import NO_CLIENT, WEB_COLUMNS, WebClients, refusal, target_of
 from agent.lru import LruTable
 
 exp, log2 = math.exp, math.log2
@@ -149,6 +162,7 @@ CONTEXT_COLUMNS: tuple[str, ...] = (
     "ctx.conn_sent_rate",
     "ctx.conn_received_rate",
     "ctx.conn_turn_rate",
+    *WEB_COLUMNS,
 )
 
 _TCP_FLAGS = INDEX["tcp.flags"]
@@ -306,6 +320,7 @@ class HostContextExtractor:
         #: UDP conversations seen ((address, port) pairs in order) -> True, least recently seen first
         self._udp: LruTable[Any, bool] = LruTable(self.base.max_udp)
         self._connections = _Connections(self.base.max_tcp)
+        self._web = WebClients(max_hosts, self.horizon_s)
         self._clock = DataClock()
         self._counters = {"unsolicited_arp_replies": 0}
 
@@ -322,6 +337,8 @@ class HostContextExtractor:
         out["arp_evicted"] = self._arp_asked.evicted
         out["hosts_tracked"] = len(self._src) + len(self._dst)
         out["hosts_evicted"] = self._src.evicted + self._dst.evicted + self._failures.evicted
+        out["web_clients_tracked"] = len(self._web)
+        out["web_clients_evicted"] = self._web.evicted
         out["connections_evicted"] = self._connections.evicted
         out["clock_steps_back"] = self._clock.steps
         return out
@@ -343,6 +360,8 @@ class HostContextExtractor:
         failures = self._failures
         failures_get, tau = failures.get, failures.tau
         connections = self._connections.hit
+        web = self._web
+        web_request, web_columns = web.request, web.columns
         clock = self._clock
         for row, ctx in self.base.rows_with_context(records):
             src, dst, dport, proto = ctx[1], ctx[3], ctx[4], ctx[5]
@@ -355,7 +374,8 @@ class HostContextExtractor:
                     target = row[_ARP_DST]
                     asks = op == 1 and target != sender  # a request, not a gratuitous announcement
                     n_src, r_src, tried = src_hit(sender, ts, (target, 0, "ARP") if asks else None)
-                row += (n_src, 0, r_src, 0.0, self._arp(row, ts) if op else 0, 0, 0, 0, tried, 0.0, 0.0, 0.0, 0.0)
+                row += (n_src, 0, r_src, 0.0, self._arp(row, ts) if op else 0, 0, 0, 0, tried, 0.0, 0.0, 0.0, 0.0,
+                        *NO_CLIENT)
             else:
                 attempt = False
                 conn_rates = (0.0, 0.0, 0.0)
@@ -386,11 +406,20 @@ class HostContextExtractor:
                     st = failures_get(dst)
                     if st is not None:
                         fails = max(fails, st[0] * exp((st[1] - ts) / tau))
-                if row[_HTTP_METHOD]:
+                method = row[_HTTP_METHOD]
+                if method:
+                    if proto == "TCP":  # not SSDP's and other HTTP-over-UDP discovery (M-SEARCH, NOTIFY)
+                        web_request(src, ts, method, row[_HTTP_URI], row[_HTTP_BODY], payload)
                     row += (n_src, n_dst, r_src, r_dst, 0, *http_shape(row[_HTTP_URI], row[_HTTP_BODY]), tried,
                             log2(1.0 + fails), *conn_rates)
                 else:
                     row += (n_src, n_dst, r_src, r_dst, 0, 0, 0, 0, tried, log2(1.0 + fails), *conn_rates)
+                if web:  # the frame's client's ctx.web_* (a frame from it, else one to it)
+                    if payload and not method and refusal(payload):
+                        web.refused(dst, ts)
+                    row += web_columns(src, ts) or web_columns(dst, ts) or NO_CLIENT
+                else:
+                    row += NO_CLIENT
             yield (row, ctx) if context else row
 
     def _arp(self, row: list[Any], ts: float) -> int:
@@ -444,10 +473,7 @@ _REFUSAL_PREFIXES = (b"http/1.0 401", b"http/1.0 403", b"http/1.1 401", b"http/1
 
 def http_shape(full_uri: Any, body: Any) -> tuple[int, int, int]:
     """``(target length, specials, keywords)`` of one HTTP request (see the module docstring)."""
-    uri = full_uri if isinstance(full_uri, str) else ""
-    at = uri.find("://")
-    slash = uri.find("/", at + 3) if at >= 0 else uri.find("/")
-    target = uri[slash:] if slash >= 0 else ""
+    target = target_of(full_uri)[1]
     text = unquote_plus(target)
     if isinstance(body, str) and body:
         text += " " + unquote_plus(body[:HTTP_BODY_SCAN])

@@ -28,14 +28,13 @@ What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the sig
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
 
 from agent.errors import ConfigError
 from agent.features import ETHERNET_CONTEXT
+from agent.features.web_content import FAMILIES, assess, refusal, target_of, tool_agent
 from agent.lru import LruTable
 from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun
 from agent.schema import doc
@@ -44,61 +43,6 @@ from agent.windows import GLOBAL_KEY
 COLUMNS = ("http.request.method", "http.request.full_uri", "http.file_data", "tcp.payload", "tcp.len")
 _TS, _SRC, _SPORT, _DST, _DPORT = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "src_port", "dest_ip",
                                                                       "dest_port"))
-#: hex of "HTTP/1." at the start of a response's first segment
-_STATUS_HEX = "485454502f312e"
-#: bytes of a body read (payload signs sit at its start; an upload's name is in its first part)
-BODY_SCAN = 8192
-
-SQL = re.compile(
-    r"\bunion\b[\s(]+(?:all\s+|distinct\s+)?select\b|\(\s*select\b|\b(?:information_schema|sysobjects|pg_catalog)\b"
-    r"|\b(?:sleep|benchmark|pg_sleep|extractvalue|updatexml|load_file|concat_ws|group_concat|char|chr|substring|"
-    r"ascii|md5|database)\s*\(|\bwaitfor\s+(?:delay|time)\b|@@version\b|\bxp_cmdshell\b"
-    r"|\b(?:and|or|xor|rlike)\s+\(*\s*['\"]?-?\d+['\"]?\s*(?:=|<>|!=|<|>)\s*\(*['\"]?-?\d+"
-    r"|\b(?:and|or)\s+(['\"])[^'\"]{0,20}\1\s*(?:=|like)\s*['\"]|['\"]\s*\)*\s*\b(?:and|or)\s+[\w'\"(]"
-    r"|['\")]\s*(?:--|#)(?:[\s+-]|$|&)|\border\s+by\s+\d+\b"
-    r"|;\s*(?:select|insert|update|delete|drop|exec|declare|shutdown|waitfor)\b"
-    r"|\b(?:insert\s+into|drop\s+(?:table|database)|update\s+\w+\s+set)\b",
-    re.IGNORECASE,
-)
-SCRIPT = re.compile(
-    r"<\s*/?\s*(?:script|svg|iframe|img|details|video|audio|object|embed|marquee|math|frameset|xss)\b"
-    r"|<\s*[a-z][a-z0-9]*[\s/+][^>]{0,200}?\bon[a-z]{3,25}\s*=|[\"'`]\s*[\s/+]*on[a-z]{3,25}\s*="
-    r"|\b(?:java|vb)script\s*:|\b(?:alert|prompt|confirm)\s*[(`]|\.\w+\(\s*(?:alert|prompt|confirm)\s*\)|\(\s*(?:alert|prompt|confirm)\s*\)\s*[(`]"
-    r"|document\s*\.\s*(?:cookie|domain|location|write)|\beval\s*\(|\bsrcdoc\s*=|\bexpression\s*\(",
-    re.IGNORECASE,
-)
-TRAVERSAL = re.compile(
-    r"(?:\.\.[/\\]){2,}|/etc/(?:passwd|shadow|hosts|issue)\b|\b(?:win|boot|system)\.ini\b"
-    r"|\b(?:php|file|expect|data|zip|phar)://|\x00|/proc/self/",
-    re.IGNORECASE,
-)
-COMMAND = re.compile(
-    r"(?:;|\|\|?|`|\$\()\s*(?:id|cat|ls|uname|whoami|wget|curl|nc|ncat|ping|sleep|bash|sh|nslookup|powershell|"
-    r"cmd(?:\.exe)?|net\s+user|env|pwd|ps|ifconfig|ipconfig|systeminfo|hostname)\b",
-    re.IGNORECASE,
-)
-#: user agents of attack and scanning tools (their defaults; one sign among the others of a scanner)
-TOOL_AGENT = re.compile(
-    rb"user-agent:[^\r\n]*(?:sqlmap|nikto|nmap|wapiti|dirbuster|gobuster|ffuf|wfuzz|feroxbuster|nuclei|zgrab|"
-    rb"masscan|acunetix|netsparker|w3af|arachni|openvas|whatweb|xsstrike|commix|skipfish|hydra)",
-    re.IGNORECASE,
-)
-#: a file in a multipart body named as a script or an executable, or a script or executable's start
-UPLOAD = re.compile(
-    r"filename\s*=\s*\"?[^\"\r\n]*\.(?:php\d?|phtml|phar|jsp|jspx|asp|aspx|ashx|cgi|pl|py|sh|bash|exe|dll|"
-    r"bat|cmd|ps1|vbs|war|jar|elf|so)\b|<\?php|<%@?\s|#!/(?:usr/)?bin/|\bMZ\x90",
-    re.IGNORECASE,
-)
-#: paths scanners probe and browsers do not ask for
-PROBE = re.compile(
-    r"/\.(?:git|svn|hg|env|htaccess|htpasswd|ds_store|aws|ssh)\b|/(?:wp-(?:admin|login|content)|phpmyadmin|"
-    r"server-status|server-info|cgi-bin|HNAP1|actuator|solr|manager/html)\b"
-    r"|\.(?:bak|old|orig|swp|save|sql)$|~$|/nmaplowercheck|/evox/",
-    re.IGNORECASE,
-)
-#: methods browsers and API clients use (OPTIONS is a CORS preflight)
-BROWSER_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
-FAMILIES = ("sql", "script", "traversal", "command")
 #: distinct paths, most of them refused, from which a client leans to a scanner (before it is one)
 LEANING_PATHS = 8
 #: requests with a scanning tool's user agent and no payload that make it a scanner
@@ -107,39 +51,6 @@ TOOL_REQUESTS = 20
 BREADTH_SHARE = 0.05
 #: requests a second from which a client could be flooding a server itself
 FLOOD_RATE = 10.0
-
-
-def _head(hexdata: str) -> bytes:
-    """The start of a segment (request line and headers) from its hex payload."""
-    try:
-        return bytes.fromhex(hexdata[:4096])
-    except ValueError:
-        return b""
-
-
-def decoded(text: str) -> str:
-    """``text`` percent- and plus-decoded until it stops changing (at most 3 rounds)."""
-    for _ in range(3):
-        nxt = unquote_plus(text, errors="replace")
-        if nxt == text:
-            break
-        text = nxt
-    return text
-
-
-def signs(target: str, body: str) -> set[str]:
-    """The payload families whose signs a request's target (path and query) and body carry."""
-    text = decoded(target) + "\n" + decoded(body[:BODY_SCAN]) if body else decoded(target)
-    found = set()
-    if SQL.search(text):
-        found.add("sql")
-    if SCRIPT.search(text):
-        found.add("script")
-    if TRAVERSAL.search(text):
-        found.add("traversal")
-    if COMMAND.search(text):
-        found.add("command")
-    return found
 
 
 @dataclass
@@ -252,34 +163,26 @@ class WebAttackRule(Detector[WebAttackConfig]):
         for row, ctx in zip(rows, contexts, strict=True):
             method = row[method_col]
             if not method:
-                if row[len_col] and ctx[_SPORT] is not None:
-                    hexdata = row[payload_col]
-                    if isinstance(hexdata, str) and hexdata.startswith(_STATUS_HEX):
-                        c = clients.get(ctx[_DST])
-                        if c is not None and hexdata[18:20] == "34":  # "HTTP/1.x 4..": refused
-                            c.refused += 1
+                if row[len_col] and ctx[_SPORT] is not None and refusal(row[payload_col]):
+                    c = clients.get(ctx[_DST])
+                    if c is not None:
+                        c.refused += 1
                 continue
             ts, src = float(ctx[_TS]), ctx[_SRC]
             c = self._client(src, ts)
             c.requests += 1
-            uri = str(row[uri_col] or "")
-            parts = urlsplit(uri) if "://" in uri else None
-            target = (parts.path + ("?" + parts.query if parts.query else "")) if parts is not None else uri
+            path, target = target_of(row[uri_col])
             body = row[body_col]
             body = body if isinstance(body, str) else ""
             if len(c.paths) < 4096:
-                c.paths.add(parts.path if parts is not None else uri.split("?", 1)[0])
-            if str(method).upper() not in BROWSER_METHODS:
-                c.odd += 1
-            if PROBE.search(decoded(target)):
-                c.odd += 1
-            hexdata = row[payload_col]
-            if isinstance(hexdata, str) and TOOL_AGENT.search(_head(hexdata)):
+                c.paths.add(path)
+            seen = assess(str(method), target, body)
+            c.odd += seen.odd_method + seen.probe
+            if tool_agent(row[payload_col]):
                 c.tool += 1
-            found = signs(target, body)
-            for fam in FAMILIES:  # in a fixed order: a set's order changes from run to run
-                if fam in found:
-                    c.families[fam] = c.families.get(fam, 0) + 1
+            found = seen.families
+            for fam in found:  # in FAMILIES order: a set's order changes from run to run
+                c.families[fam] = c.families.get(fam, 0) + 1
             if found:
                 self._counters["web_attack_requests_flagged"] += 1
             if found or c.reported is not None or self._leaning(c) is not None:
@@ -288,7 +191,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 attacked[ctx[_DST]] = (src, ts)
                 attacked.move_to_end(ctx[_DST])
                 attacked.trim()
-            if body and UPLOAD.search(body[:BODY_SCAN]):
+            if seen.upload:
                 c.uploads += 1
                 self._report(c, self.config.upload_class, ts, ctx, "uploaded a script or an executable "
                              f"({str(method).upper()} {target[:80]})", out)
