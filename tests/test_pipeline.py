@@ -207,6 +207,16 @@ def test_replay_back_pressure_loses_nothing() -> None:
     assert sink.closed
 
 
+def test_replayed_file_holds_few_batches_and_live_capture_the_configured_queue() -> None:
+    from agent.runtime.pipeline import CAPTURE_BATCH, REPLAY_QUEUE_BATCHES
+
+    cfg = _cfg()  # runtime.queue_size as shipped: 65,536 records
+    block = Pipeline(cfg, mode="block", source_factory=lambda c: FakeSource(1), scoring_factory=fake_scoring_factory())
+    live = Pipeline(cfg, mode="drop", source_factory=lambda c: FakeSource(1), scoring_factory=fake_scoring_factory())
+    assert block.counters.queue_capacity == REPLAY_QUEUE_BATCHES * CAPTURE_BATCH < cfg.runtime.queue_size
+    assert live.counters.queue_capacity == cfg.runtime.queue_size
+
+
 def test_paced_replay_keeps_the_rate() -> None:
     pacer = Pacer(rate=2000)
     t0 = time.monotonic()

@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 
 #: records per capture batch: large enough to amortise the queue, small enough for latency
 CAPTURE_BATCH = 512
+#: batches a file replayed with back-pressure may hold ready for scoring. Why so few: the reader
+#: outruns scoring, so any queue fills up, and ``runtime.queue_size`` (sized for live bursts) held
+#: 65,536 frames of a replayed file in memory at once (30 MB of mixed traffic) for no gain in speed:
+#: the reader waits either way, and two batches ready keep scoring busy
+REPLAY_QUEUE_BATCHES = 4
 
 
 @dataclass
@@ -255,7 +260,10 @@ class Pipeline:
         # back-pressure (block) is cut in full batches only, so its batches, and so what the rules see
         # of a batch before its windows, depend on the file alone (the result is reproducible)
         self.batcher = Batcher(batch, cfg.model.max_wait_ms / 1000.0 if mode == "drop" else math.inf)
-        self.queue: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=max(1, cfg.runtime.queue_size // batch))
+        batches = max(1, cfg.runtime.queue_size // batch)
+        if mode == "block":
+            batches = min(batches, REPLAY_QUEUE_BATCHES)
+        self.queue: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=batches)
         self.counters.queue_capacity = self.queue.maxsize * batch
         self.source: Any = None
         self.scoring: Scoring | None = None
