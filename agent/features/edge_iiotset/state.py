@@ -73,19 +73,27 @@ NONE_PAIR: tuple[None, None] = (None, None)
 
 
 class TcpStream:
-    """What tshark remembers per TCP conversation that the columns depend on."""
+    """What tshark remembers per TCP conversation that the columns depend on.
 
-    __slots__ = ("app", "base", "buf", "closed", "flow_id", "head", "http_wait", "last", "mqtt_ver", "nxt")
+    Why one slot per direction (``base0``/``base1``, ``nxt0``/``nxt1``) rather than a list of two: a
+    spoofed SYN flood makes one stream a frame, tens of thousands at once, and two lists were a
+    third of a stream's memory."""
+
+    __slots__ = ("app", "base0", "base1", "buf", "closed", "flow_id", "head", "http_wait", "last", "mqtt_ver",
+                 "nxt0", "nxt1")
 
     def __init__(self, flow_id: int, now: float):
         #: base sequence number per direction (0: the key's first endpoint sends); None until seen
-        self.base: list[int | None] = [None, None]
+        self.base0: int | None = None
+        self.base1: int | None = None
         self.last = now
         self.app: TcpApp | None = None  # None: not decided yet (the first segment with a payload decides)
         #: reassembly buffer and a message waiting for its body, per direction: the shared empty pair
         #: until a first one is kept (most streams never keep one, and a SYN flood makes a stream a frame)
         self.buf: list[bytearray | None] | tuple[None, None] = NONE_PAIR
-        self.nxt = [-1, -1]  # next expected absolute sequence number per direction
+        #: next expected absolute sequence number per direction (-1: none yet)
+        self.nxt0 = -1
+        self.nxt1 = -1
         self.mqtt_ver = 0
         self.http_wait: list[HttpWait | None] | tuple[None, None] = NONE_PAIR
         self.flow_id = flow_id
@@ -115,7 +123,7 @@ class DissectorState:
         self.max_udp = max(1, int(max_udp_streams))
         self.max_dns = max(1, int(max_dns_transactions))
         self.idle = float(stream_idle_timeout_s)
-        self.tcp_streams: LruTable[tuple[Any, ...], TcpStream] = LruTable(self.max_tcp)
+        self.tcp_streams: LruTable[bytes, TcpStream] = LruTable(self.max_tcp)
         # UDP conversation key -> [stream index, last ts, flow id]
         self.udp_streams: LruTable[tuple[Any, ...], list[Any]] = LruTable(self.max_udp)
         self.udp_next = 0

@@ -73,12 +73,14 @@ def segment(
         r[C_TCP_FIN] = 1
     if flagb & 0x04:
         r[C_TCP_RST] = 1
-    # stream state
-    if (src, sport) <= (dst, dport):
-        key: tuple[Any, ...] = (src, sport, dst, dport)
+    # stream state, keyed by the two endpoints in order: (src, sport) <= (dst, dport) sends first
+    # (compared without building the tuples); the key packs both addresses and ports into one bytes
+    # object, a third of a tuple of them in memory (a spoofed SYN flood keeps a stream per frame)
+    if src < dst or (src == dst and sport <= dport):
+        key: bytes = src + dst + d[start:start + 4]
         di = 0
     else:
-        key = (dst, dport, src, sport)
+        key = dst + src + d[start + 2:start + 4] + d[start:start + 2]
         di = 1
     tab = ex.tcp_streams
     st = tab.get(key)
@@ -87,25 +89,36 @@ def segment(
         ex.flow_next += 1
         if len(tab) > tab.max_keys:
             tab.trim()
-        _evict(ex, ts)
+        # idle streams are dropped only under pressure (tshark forgets nothing), and only the least
+        # recently seen one is looked at here: the call is skipped while it is not idle
+        if len(tab) * 2 >= tab.max_keys and ts - next(iter(tab.values())).last > ex.idle:
+            tab.expire(ts, ex.idle, _LAST_SEEN)
     else:
         tab.move_to_end(key)
-        if syn and not flagb & 0x10 and st.base[di] is not None and seq != st.base[di] and st.closed:
-            # port reuse: a new connection on a closed 4-tuple starts a new stream
-            fid = st.flow_id
-            st = tab[key] = TcpStream(fid, ts)
+        if syn and not flagb & 0x10 and st.closed:
+            mine = st.base1 if di else st.base0
+            if mine is not None and seq != mine:
+                # port reuse: a new connection on a closed 4-tuple starts a new stream
+                st = tab[key] = TcpStream(st.flow_id, ts)
     st.last = ts
     ctx.flow_id = st.flow_id
-    base = st.base
-    mine = base[di]
-    if syn:
-        mine = base[di] = seq
-    elif mine is None:
-        mine = base[di] = (seq - 1) & 0xFFFFFFFF
+    if di:
+        mine, other, nxt = st.base1, st.base0, st.nxt1
+    else:
+        mine, other, nxt = st.base0, st.base1, st.nxt0
+    if syn or mine is None:
+        mine = seq if syn else (seq - 1) & 0xFFFFFFFF
+        if di:
+            st.base1 = mine
+        else:
+            st.base0 = mine
     if flagb & 0x10:
-        other = base[1 - di]
         if other is None:
-            other = base[1 - di] = (ack - 1) & 0xFFFFFFFF
+            other = (ack - 1) & 0xFFFFFFFF
+            if di:
+                st.base0 = other
+            else:
+                st.base1 = other
         r[C_TCP_ACK] = (ack - other) & 0xFFFFFFFF
     r[C_TCP_SEQ] = (seq - mine) & 0xFFFFFFFF
     if flagb & 0x05:
@@ -114,11 +127,13 @@ def segment(
     pstop = min(end, n)
     # highest sequence number seen per direction (SYN and FIN count one): tshark calls data
     # below it a retransmission and does not hand it to the application dissector again
-    nxt = st.nxt[di]
     seg_end = (seq + plen + (1 if syn else 0) + (flagb & 0x01)) & 0xFFFFFFFF
     if plen <= 0:
         if flagb & 0x03 and (nxt < 0 or ((seg_end - nxt) & 0xFFFFFFFF) < 0x80000000):
-            st.nxt[di] = seg_end  # bare ACKs do not move it, SYN and FIN do
+            if di:  # bare ACKs do not move it, SYN and FIN do
+                st.nxt1 = seg_end
+            else:
+                st.nxt0 = seg_end
         if flagb & 0x01:
             app = st.app
             if app is not None and app.fin is not None:
@@ -141,7 +156,10 @@ def segment(
     if len(payload) < plen:  # cut by the snaplen: dissect what is there, reassemble nothing
         if isinstance(st.buf, list):
             st.buf[di] = None
-        st.nxt[di] = -1
+        if di:
+            st.nxt1 = -1
+        else:
+            st.nxt0 = -1
         if app.cut is not None:
             app.cut(ex, r, payload, st)
         return
@@ -156,7 +174,10 @@ def segment(
                 waits[di] = None  # nor can a body of known length
         else:
             return  # retransmission of data already seen
-    st.nxt[di] = seg_end
+    if di:
+        st.nxt1 = seg_end
+    else:
+        st.nxt0 = seg_end
     buf = st.buf
     pend = buf[di]
     if pend is not None and isinstance(buf, list):  # (only a list holds a buffer)
@@ -165,7 +186,8 @@ def segment(
         buf[di] = None
     else:
         data = payload
-    rest = app.stream(ex, r, data, st, di, flagb & 0x01, key, ts)
+    ends = (src, sport, dst, dport) if di == 0 else (dst, dport, src, sport)  # what the applications read
+    rest = app.stream(ex, r, data, st, di, flagb & 0x01, ends, ts)
     if rest:
         if len(rest) <= MAX_REASSEMBLY:
             if isinstance(st.buf, tuple):
@@ -176,12 +198,6 @@ def segment(
 
 
 _LAST_SEEN = attrgetter("last")
-
-
-def _evict(ex: DissectorState, ts: float) -> None:
-    tab = ex.tcp_streams
-    if len(tab) * 2 >= tab.max_keys:  # idle streams are dropped only under pressure: tshark forgets nothing
-        tab.expire(ts, ex.idle, _LAST_SEEN)
 
 
 def quoted(ex: DissectorState, r: list[Any], d: bytes, start: int, end: int, ts: float) -> None:
