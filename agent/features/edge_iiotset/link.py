@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 from operator import itemgetter
+from socket import inet_ntoa
 from typing import Any
 
 from agent.features.edge_iiotset.arp import arp
@@ -18,6 +19,22 @@ from agent.features.edge_iiotset.udp import datagram as udp_datagram
 
 #: a fragmented packet's [first ts, fragments, total length]: when its first fragment came
 _FIRST_SEEN = itemgetter(0)
+#: IPv4 address -> its dotted text, for the addresses seen last. Why: formatting two addresses was a
+#: tenth of an IPv4 frame's dissection, a gateway sees the same few hosts again and again, and the
+#: host context then finds the same string objects (hashes computed once) in its tables
+_IPV4_TEXT: dict[bytes, str] = {}
+#: addresses kept in :data:`_IPV4_TEXT` before it starts over (a spoofed flood brings a new one a frame)
+IPV4_TEXT_CACHE = 4096
+
+
+def ipv4_text(addr: bytes) -> str:
+    """Dotted text of a 4-byte IPv4 address (``inet_ntoa``), remembered for the next frames."""
+    text = _IPV4_TEXT.get(addr)
+    if text is None:
+        if len(_IPV4_TEXT) >= IPV4_TEXT_CACHE:
+            _IPV4_TEXT.clear()
+        text = _IPV4_TEXT[addr] = inet_ntoa(addr)
+    return text
 
 
 def link(ex: DissectorState, r: list[Any], d: bytes, lt: int, ts: float) -> None:
@@ -131,8 +148,9 @@ def ipv4(ex: DissectorState, r: list[Any], d: bytes, off: int, ts: float) -> Non
     if vihl >> 4 != 4 or ihl < 20:
         ex.counters["malformed"] += 1
         return
-    r[C_IP_SRC] = f"{src[0]}.{src[1]}.{src[2]}.{src[3]}"
-    r[C_IP_DST] = f"{dst[0]}.{dst[1]}.{dst[2]}.{dst[3]}"
+    text = _IPV4_TEXT.get  # ipv4_text, inlined for addresses seen before
+    r[C_IP_SRC] = text(src) or ipv4_text(src)
+    r[C_IP_DST] = text(dst) or ipv4_text(dst)
     if tot < ihl:
         ex.counters["malformed"] += 1
         return
