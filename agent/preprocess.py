@@ -26,6 +26,10 @@ from agent.bundle import Manifest
 from agent.errors import BundleError
 
 _ABSENT = {"", "nan", "none", "null", "na", "n/a"}
+#: one-hot values remembered per column (see :meth:`Preprocessor._onehot_learn`)
+ONEHOT_SEEN = 1024
+#: not among the one-hot values remembered yet
+_UNSEEN = -2
 
 
 def canonical_str(value: Any) -> str:
@@ -115,6 +119,8 @@ class Preprocessor:
         self._numeric_values = operator.itemgetter(*(int(self._index[j]) for j in numeric)) if numeric else None
         self._numeric_at = self._offset[numeric]
         self._onehots = [(j, int(self._index[j])) for j, c in enumerate(self.columns) if c.kind == "onehot"]
+        #: per one-hot column, raw value -> its vocabulary index (-1 unknown), for the values seen last
+        self._onehot_seen: list[dict[Any, int]] = [{} for _ in self.columns]
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, row_columns: Sequence[str] | None = None) -> Preprocessor:
@@ -201,13 +207,34 @@ class Preprocessor:
             out[:, self._numeric_at] = (np.nan_to_num(x, nan=0.0) - self._mean) / self._scale
         for j, i in self._onehots:
             try:
-                col = np.array([r[i] for r in rows], dtype=object)
+                raw = [r[i] for r in rows]
             except IndexError:
                 return None
-            idx = self._onehot_index(col, self._vocab[j])
+            seen = self._onehot_seen[j]
+            get = seen.get
+            found = [get(v, _UNSEEN) for v in raw]
+            if _UNSEEN in found:
+                found = [self._onehot_learn(j, v) if k == _UNSEEN else k for v, k in zip(raw, found, strict=True)]
+            idx = np.array(found, dtype=np.intp)
             hit = idx >= 0
+            self.stats["unknown_category"] += n - int(np.count_nonzero(hit))
             out[np.nonzero(hit)[0], int(self._offset[j]) + idx[hit]] = 1.0
         return out
+
+    def _onehot_learn(self, j: int, value: Any) -> int:
+        """The vocabulary index of ``value`` in one-hot column ``j``, as :meth:`_onehot_index` finds it
+        (the text numpy makes of it, canonical), remembered for the next rows.
+
+        Why: the column's values are few (absent, a few HTTP methods), and finding them with numpy
+        (``np.unique`` over their text) cost a tenth of preprocessing a batch; values that compare equal
+        (``0``, ``0.0``, ``False``) have the same canonical text, so one entry serves them all. At most
+        :data:`ONEHOT_SEEN` values are kept (they come from the wire), then it starts over."""
+        seen = self._onehot_seen[j]
+        if len(seen) >= ONEHOT_SEEN:
+            seen.clear()
+        text = np.array([value], dtype=object).astype(str)[0]
+        k = seen[value] = self._vocab[j].get(canonical_str(text), -1)
+        return k
 
     def transform(self, rows: Any) -> np.ndarray:
         """Raw rows -> ``(N, n_features)`` float32 feature matrix.

@@ -61,3 +61,27 @@ def test_list_rows_read_none_bools_nan_and_number_strings_as_the_general_path() 
         rows.append(row)
     assert pp._list_rows(rows) is not None
     assert np.array_equal(pp.transform(rows), pp.transform(tuple(rows)))
+
+
+def test_list_rows_encode_one_hot_values_as_the_general_path_when_remembered_and_after() -> None:
+    manifest = load_bundle(MODELS / "edge-iiotset-lab", feature_kind="edge-iiotset-context").manifest
+    columns = list(FEATURE_KINDS.load("edge-iiotset-context").columns)
+    onehot = [c.name for c in manifest.preprocessing.columns if c.kind == "onehot"]
+    assert onehot
+    odd: list[object] = ["GET", "POST", " get ", "GET\x00", "BREW", "", 0, 0.0, False, True, None, float("nan"),
+                         "nan", 1e20, 10**20, "0x1", -0.0]
+    rows = []
+    for value in odd:
+        row: list[object] = [0] * len(columns)
+        for name in onehot:
+            row[columns.index(name)] = value
+        rows.append(row)
+    fast, general, probe = (Preprocessor(manifest, columns) for _ in range(3))
+    for _ in range(2):  # learned, then remembered
+        assert probe._list_rows(rows) is not None
+        assert np.array_equal(fast.transform(rows), general.transform(tuple(rows)))
+    many = [list(rows[0]) for _ in range(1500)]  # more values than are remembered: it starts over
+    for i, row in enumerate(many):
+        row[columns.index(onehot[0])] = f"M{i}"
+    assert np.array_equal(fast.transform(many + rows), general.transform(tuple(many + rows)))
+    assert fast.stats == general.stats
