@@ -74,7 +74,10 @@ class FeaturesConfig:
         "feature kind; must match the model bundle's feature kind (its manifest's feature_kind)",
         "edge-iiotset-context",
     )
-    max_tcp_streams: int = doc("TCP streams tracked at once; oldest evicted beyond", 65536)
+    max_tcp_streams: int = doc(
+        "TCP streams tracked at once; oldest evicted beyond (a plant network keeps hundreds open; each "
+        "stream costs about 400 bytes with its key, and a spoofed SYN flood fills the table)", 32768,
+    )
     max_udp_streams: int = doc("UDP streams tracked at once; oldest evicted beyond", 65536)
     max_dns_transactions: int = doc("DNS queries remembered for retransmission tracking", 65536)
     stream_idle_timeout_s: float = doc("a stream idle this long is evicted", 300.0)
