@@ -29,8 +29,8 @@ from agent.features.host_context import (
     RATE_TAU_S,
     HostContextExtractor,
     auth_failure,
-    http_shape,
 )
+from agent.features.web_content import http_shape
 from agent.records import Frame
 
 E = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")

@@ -36,9 +36,9 @@ Columns after the 61 Edge-IIoTset ones:
     target address are equal, excepted); 0 otherwise. arpspoof and ettercap poison caches this way.
 ``ctx.http_target_len``, ``ctx.http_specials``, ``ctx.http_keywords``
     on HTTP requests (0 elsewhere): the length of the request target (path and query), and, in the
-    URL-decoded target plus the first :data:`HTTP_BODY_SCAN` bytes of the body, the number of
-    characters that injected code needs (:data:`HTTP_SPECIALS`: quotes, angle brackets, parentheses,
-    ``;``) and of words of SQL, script and path-traversal payloads (:data:`HTTP_KEYWORDS`). The
+    URL-decoded target plus the start of the body, the number of characters that injected code needs
+    (quotes, angle brackets, parentheses, ``;``) and of words of SQL, script and path-traversal
+    payloads (:func:`agent.features.web_content.http_shape`). The
     dataset authors drop the URI and body columns, which identify a site; without any trace of them a
     polling script and an injection are the same rows. These counts keep the shape and drop the site.
 
@@ -97,7 +97,6 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 from agent.config import FeaturesConfig
 from agent.errors import FeatureError
@@ -105,7 +104,7 @@ from agent.features import ETHERNET_CONTEXT
 from agent.features.clock import DataClock
 from agent.features.edge_iiotset.columns import COLUMNS, INDEX
 from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor
-from agent.features.web_content import NO_CLIENT, WEB_COLUMNS, WebClients, refusal, target_of
+from agent.features.web_content import NO_CLIENT, WEB_COLUMNS, WebClients, http_shape, refusal
 from agent.lru import LruTable
 
 exp, log2 = math.exp, math.log2
@@ -135,18 +134,6 @@ AUTH_FAILURE = re.compile(
 #: MQTT CONNACK codes that refuse credentials (3.1.1: 4 bad user name or password, 5 not authorised;
 #: 5.0: 0x86 bad user name or password, 0x87 not authorised, 0x8C bad authentication method)
 MQTT_AUTH_REFUSED = frozenset((4, 5, 0x86, 0x87, 0x8C))
-
-#: body bytes scanned for specials and keywords
-HTTP_BODY_SCAN = 4096
-#: characters injected SQL, script and shell commands need and ordinary requests rarely carry
-HTTP_SPECIALS = frozenset("'\"<>;()`{}$|\\")
-#: words of SQL injection, cross-site scripting, path traversal and command injection payloads
-HTTP_KEYWORDS = re.compile(
-    r"\b(?:select|union|insert|update|delete|drop|from|where|sleep|benchmark|waitfor|concat|extractvalue|"
-    r"script|alert|prompt|confirm|onerror|onload|javascript|iframe|svg|eval|exec|system|passwd|wget|curl)\b"
-    r"|\.\./|--|/\*",
-    re.IGNORECASE,
-)
 
 CONTEXT_COLUMNS: tuple[str, ...] = (
     "ctx.src_endpoints",
@@ -480,13 +467,3 @@ def _may_refuse(head: bytes) -> bool:
 #: what the anchored alternatives of :data:`AUTH_FAILURE` start with, lower case
 _REFUSAL_PREFIXES = (b"http/1.0 401", b"http/1.0 403", b"http/1.1 401", b"http/1.1 403", b"530 ", b"530-",
                      b"535 ", b"535-", b"-err")
-
-
-def http_shape(full_uri: Any, body: Any) -> tuple[int, int, int]:
-    """``(target length, specials, keywords)`` of one HTTP request (see the module docstring)."""
-    target = target_of(full_uri)[1]
-    text = unquote_plus(target)
-    if isinstance(body, str) and body:
-        text += " " + unquote_plus(body[:HTTP_BODY_SCAN])
-    specials = sum(1 for ch in text if ch in HTTP_SPECIALS)
-    return len(target), specials, len(HTTP_KEYWORDS.findall(text))

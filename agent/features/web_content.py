@@ -75,6 +75,19 @@ BROWSER_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "O
 FAMILIES = ("sql", "script", "traversal", "command")
 
 
+#: body bytes scanned for specials and keywords
+HTTP_BODY_SCAN = 4096
+#: characters injected SQL, script and shell commands need and ordinary requests rarely carry
+HTTP_SPECIALS = frozenset("'\"<>;()`{}$|\\")
+#: words of SQL injection, cross-site scripting, path traversal and command injection payloads
+HTTP_KEYWORDS = re.compile(
+    r"\b(?:select|union|insert|update|delete|drop|from|where|sleep|benchmark|waitfor|concat|extractvalue|"
+    r"script|alert|prompt|confirm|onerror|onload|javascript|iframe|svg|eval|exec|system|passwd|wget|curl)\b"
+    r"|\.\./|--|/\*",
+    re.IGNORECASE,
+)
+
+
 class Assessment(NamedTuple):
     """What one request carries: its payload families (in :data:`FAMILIES` order), whether it asks
     for a path scanners probe, whether its method is one no browser sends, and whether it uploads a
@@ -114,6 +127,17 @@ def target_of(full_uri: Any) -> tuple[str, str]:
     slash = uri.find("/", at + 3) if at >= 0 else uri.find("/")
     target = uri[slash:] if slash >= 0 else ""
     return target.split("?", 1)[0], target
+
+
+def http_shape(full_uri: Any, body: Any) -> tuple[int, int, int]:
+    """``(target length, specials, keywords)`` of one HTTP request (the ``ctx.http_*`` shape columns of
+    :mod:`agent.features.host_context`)."""
+    target = target_of(full_uri)[1]
+    text = unquote_plus(target)
+    if isinstance(body, str) and body:
+        text += " " + unquote_plus(body[:HTTP_BODY_SCAN])
+    specials = sum(1 for ch in text if ch in HTTP_SPECIALS)
+    return len(target), specials, len(HTTP_KEYWORDS.findall(text))
 
 
 def decoded(text: str) -> str:
