@@ -37,6 +37,35 @@ def test_a_tool_that_says_what_it_is_is_judged_by_what_it_sends() -> None:
     assert {f.cls for f in findings(session(probes, TOOL, T0, 0.05, agent=nse))} == {"Vulnerability_scanner"}
 
 
+def test_error_probes_without_a_sql_word_are_sql_injection() -> None:
+    """An error-based probe appends characters that leave both quotes open to one parameter at a time
+    (wapiti's SQL module sends nothing else), in queries and form bodies alike."""
+    pages = ["/report?tag=PT101&from=2026-12-07", "/search?q=pump", "/trend?id=7&span=1h"]
+    probes = []
+    for page in pages * 4:
+        path, query = page.split("?")
+        params = query.split("&")
+        for i in range(len(params)):
+            hit = [p + ("%C2%BF%27%22%28" if j == i else "") for j, p in enumerate(params)]
+            probes.append(("GET", f"{path}?{'&'.join(hit)}", b"", 200))
+    probes.append(("POST", "/login", "user=alice&pass=x\u00bf'\"(".encode(), 200))
+    assert {f.cls for f in findings(session(probes, TOOL, T0, 0.05))} == {"SQL_injection"}
+
+
+def test_open_quotes_with_an_angle_bracket_probe_for_markup() -> None:
+    assert signs("/search?q=v3dm0s%27%22%3C%3E", "") == {"script"}  # XSStrike's reflection probe
+    assert signs("/search?q=pump%C2%BF%27%22%28", "") == {"sql"}
+
+
+@pytest.mark.parametrize(("target", "body"), [
+    ("/report?name=O%27Brien&unit=%225%5C%22+pipe%22", ""),  # one apostrophe; an escaped quote
+    ("/api/note", '{"note": "it\'s 5\\" long", "by": "O\'Hara"}'),  # JSON: quotes balanced once escapes go
+    ("/search?q=%22exact+phrase%22&who=d%27Arc", ""),
+])
+def test_one_open_quote_is_not_a_probe(target: str, body: str) -> None:
+    assert signs(target, body) == set()
+
+
 def test_xss_is_reported_as_xss() -> None:
     assert {f.cls for f in findings(session(gets(XSS), TOOL, T0, 0.05))} == {"XSS"}
 
@@ -126,13 +155,7 @@ def test_flood_windows_involving_an_attacker_count_as_its_attack() -> None:
                      [ctx(a, b) for a, b in hosts])
     probs = np.array([[0.05, 0.9, 0.05, 0.0]] * 5, dtype=np.float32)
 
-    class Sc:  # what explained() reads of the scoring half
-        pass
-
-    sc: Any = Sc()
-    sc.rules, sc.classes, sc.thresholds, sc.context_fields = [rule], classes, {}, ETHERNET_CONTEXT
-    sc.benign_class = "Normal"
-    explained(sc, wb, probs)
+    explained(_scoring(rule, classes), wb, probs)
     assert probs[0].argmax() == 2 and probs[0][1] == 0  # a window ending with a reply to the attacker
     assert probs[1].argmax() == 2  # the attacked server and a client too slow to flood it
     assert probs[2].argmax() == 2
@@ -161,3 +184,80 @@ def test_a_request_of_several_families_leans_the_same_way_every_run() -> None:
           "information_schema.tables WHERE 2>1--/**/; EXEC xp_cmdshell('cat ../../../etc/passwd')#"
     _, rule = run_rule(WebAttackRule, session(gets([waf]), TOOL, T0, 0.05), config=WebAttackConfig())
     assert rule.explain(TOOL, SERVER, T0 + 1) == "SQL_injection"
+
+
+def _scoring(rule: WebAttackRule, classes: list[str]) -> Any:
+    """What ``pipeline.explained`` reads of the scoring half, with ``rule`` its one rule."""
+    from types import SimpleNamespace
+
+    from agent.features import ETHERNET_CONTEXT
+
+    return SimpleNamespace(rules=[rule], classes=classes, thresholds={}, context_fields=ETHERNET_CONTEXT,
+                           benign_class="Normal")
+
+
+def _scanned(packets: list[Any]) -> WebAttackRule:
+    from agent.features.host_context import HostContextExtractor
+
+    rule = WebAttackRule(HostContextExtractor.columns, WebAttackConfig())
+    rows, ctxs = zip(*HostContextExtractor().rows_with_context(frames(sorted(packets, key=lambda p: float(p.time)))),
+                     strict=True)
+    rule.scan(rows, ctxs)
+    return rule
+
+
+def test_polling_a_probe_path_or_discovery_over_udp_is_no_lean_to_a_scanner() -> None:
+    """A device polling /cgi-bin/status asks for one path scanners probe, over and over; SSDP's M-SEARCH
+    is HTTP over UDP. Neither points a client to a scanner, so neither explains the model's windows."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    packets = session(gets(["/cgi-bin/status"] * 40), CLIENT, T0, 0.2)
+    ssdp = (b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n"
+            b"MX: 1\r\nST: ssdp:all\r\n\r\n")
+    for k in range(6):
+        pkt = Ether() / IP(src=TOOL, dst="239.255.255.250") / UDP(sport=50000, dport=1900) / ssdp
+        pkt.time = T0 + k
+        packets.append(pkt)
+    rule = _scanned(packets)
+    assert rule.explain(CLIENT, SERVER, T0 + 8) is None
+    assert rule.explain(TOOL, "239.255.255.250", T0 + 6) is None
+    assert findings(packets) == []
+
+
+def test_a_tool_run_after_another_counts_as_the_new_one() -> None:
+    """One client sends XSS payloads, then probes path after path within the same interval: windows of
+    the second run count as a scanner's, not as the XSS reported first."""
+    xss = session(gets(XSS * 3), TOOL, T0, 0.05)
+    rule = _scanned(xss)
+    assert rule.explain(TOOL, SERVER, T0 + 1) == "XSS"
+    probes = [("HEAD", f"/backup{k}.sql", b"", 404) for k in range(6)] + [("TRACE", f"/admin{k}/", b"", 405)
+                                                                           for k in range(6)]
+    later = _scanned(xss + session(probes, TOOL, T0 + 5, 0.05, port=41005))
+    assert later.explain(TOOL, SERVER, T0 + 6) == "Vulnerability_scanner"
+
+
+def test_a_window_holding_an_attackers_request_is_not_vouched_clean() -> None:
+    """Windows are cut from every host's frames in turn: one can hold an injection and end with a frame
+    of a client whose own requests were clean. The injection inside keeps the model's class; a window
+    with no flagged request inside is still vouched clean."""
+    import numpy as np
+
+    from agent.features import ETHERNET_CONTEXT
+    from agent.runtime.pipeline import explained
+    from agent.windows import WindowBatch
+
+    packets = session(gets(BENIGN * 3), CLIENT, T0, 0.2, port=41001)
+    session(gets(SQLI * 2), TOOL, T0 + 10, 0.05, packets)
+    rule = _scanned(packets)
+    classes = ["Normal", "DDoS_HTTP", "SQL_injection"]
+    # the window ends with the clean client's frame to another host (a Modbus poll, say)
+    ctx = tuple({"ts": T0 + 10.5, "src_ip": CLIENT, "dest_ip": "10.1.0.77"}.get(f) for f in ETHERNET_CONTEXT)
+    first = np.array([T0 + 10.0, T0 + 2.0])  # the first window spans the injections, the second does not
+    last = np.array([T0 + 10.5, T0 + 3.0])
+    wb = WindowBatch(np.zeros((2, 1), np.float32), ["global"] * 2, first, last, [ctx, ctx])
+    probs = np.array([[0.05, 0.05, 0.9]] * 2, dtype=np.float32)
+
+    explained(_scoring(rule, classes), wb, probs)
+    assert probs[0].argmax() == 2
+    assert probs[1].argmax() == 0

@@ -174,8 +174,29 @@ def _assess(method: str, target: str, body: str) -> Assessment:
     clean = decoded(target)
     text = clean + "\n" + decoded(body) if body else clean
     found = tuple(fam for fam, pattern in _PATTERNS if pattern.search(text))
+    if not found:
+        broken = quote_breaker(target, body)
+        if broken:
+            found = (broken,)
     return Assessment(found, PROBE.search(clean) is not None, method.upper() not in BROWSER_METHODS,
                       bool(body) and UPLOAD.search(body) is not None)
+
+
+def quote_breaker(target: str, body: str) -> str | None:
+    """``"sql"`` when one parameter value (of the query, a form body, or a whole other body) leaves both
+    a single and a double quote open (a quote escaped by a backslash does not count), ``"script"`` when
+    such a value also carries an angle bracket, else None.
+
+    Why: both quotes open break a string literal whichever quote a query uses, which is how
+    error-based probes (wapiti's ``¿'"(``, sqlmap's heuristic check) find an injection with no SQL
+    word at all; with ``<`` or ``>`` the probe tests where markup is echoed (XSStrike's ``'"<>``). A
+    name like O'Brien or balanced JSON leaves at most one kind open."""
+    for text in (target.partition("?")[2], body):
+        for part in text.split("&") if "&" in text or "=" in text else (text,):
+            value = decoded(part).replace("\\\\", "").replace("\\'", "").replace('\\"', "")
+            if value.count("'") % 2 and value.count('"') % 2:
+                return "script" if "<" in value or ">" in value else "sql"
+    return None
 
 
 _PATTERNS = (("sql", SQL), ("script", SCRIPT), ("traversal", TRAVERSAL), ("command", COMMAND))
@@ -239,14 +260,15 @@ class WebClients(LruTable[Any, list[Any]]):
         st[_REQ] += 1.0
         paths = st[_SEEN]
         last = paths.pop(path, None)
-        if last is None or ts - last > self.tau:
+        new = last is None or ts - last > self.tau
+        if new:
             st[_PATHS] += 1.0
         paths[path] = ts
         if len(paths) > MAX_PATHS:
             del paths[next(iter(paths))]
         for slot in {_FAMILY_SLOT[f] for f in seen.families}:
             st[slot] += 1.0
-        if seen.probe or seen.odd_method:
+        if new and (seen.probe or seen.odd_method):  # once per path: a poller of /cgi-bin/status is no scanner
             st[_PROBE] += 1.0
         if tool_agent(hexdata):
             st[_TOOL] += 1.0

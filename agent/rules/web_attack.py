@@ -8,7 +8,9 @@ so does this rule, per client, over ``window_s``:
 * each request's target (path and query) and body, percent- and plus-decoded until they stop
   changing (up to 3 rounds: double encoding is an evasion), is matched against the lexical signs of
   each family of payload: SQL (``UNION SELECT``, tautologies, ``SLEEP(``, comment markers after a
-  quote, ``information_schema``...), script (tags, event handlers, ``javascript:``, ``alert(``...),
+  quote, ``information_schema``..., or a parameter value leaving both kinds of quote open, as
+  error-based probes send), script (tags, event handlers, ``javascript:``, ``alert(``..., or such
+  a value with an angle bracket, as reflection probes send),
   path traversal and file inclusion, and shell commands;
 * an upload is a multipart body carrying a file whose name or content is a script or an executable;
 * a scanner is a client whose requests spread over several payload families, or over many distinct
@@ -19,8 +21,11 @@ family's class; breadth is reported as ``scanner_class``; an upload at once. Req
 counted, never stored, and at most ``max_clients`` clients are followed (least recently seen dropped,
 counted). The rule also *explains* the model: while a client's requests carry attack content, model
 windows of the classes in ``overrules`` (a flood) that end with a frame of that client, or of the
-server it attacks and a client too slow to flood it, are counted as the client's class instead (see
-:meth:`WebAttackRule.explain`).
+server it attacks and a client too slow to flood it, are counted as the client's class instead: the
+class its latest flagged request points to, so a second tool run within the interval is named as
+itself (see :meth:`WebAttackRule.explain`). A window holding a request of a client leaning to an
+attack is never vouched clean (:meth:`WebAttackRule.during`). Requests over UDP (SSDP) are not read,
+and a probe path or an odd method counts once per path: a poller of ``/cgi-bin/status`` is no scanner.
 
 What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the signs do not cover
 (a blind injection written without SQL keywords or quotes), and a scanner slower than its window.
@@ -28,6 +33,7 @@ What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the sig
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,8 +47,8 @@ from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
 COLUMNS = ("http.request.method", "http.request.full_uri", "http.file_data", "tcp.payload", "tcp.len")
-_TS, _SRC, _SPORT, _DST, _DPORT = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "src_port", "dest_ip",
-                                                                      "dest_port"))
+_TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "src_port", "dest_ip",
+                                                                              "dest_port", "proto"))
 #: distinct paths, most of them refused, from which a client leans to a scanner (before it is one)
 LEANING_PATHS = 8
 #: requests with a scanning tool's user agent and no payload that make it a scanner
@@ -51,6 +57,8 @@ TOOL_REQUESTS = 20
 BREADTH_SHARE = 0.05
 #: requests a second from which a client could be flooding a server itself
 FLOOD_RATE = 10.0
+#: flagged requests remembered to tell which windows hold one (:meth:`WebAttackRule.during`)
+MAX_FLAGGED = 4096
 
 
 @dataclass
@@ -63,12 +71,14 @@ class _Client:
     paths: set[str] = field(default_factory=set)
     refused: int = 0
     odd: int = 0
-    """requests no browser sends: probe paths, methods of no browser"""
+    """paths asked for as no browser does: probe paths, methods of no browser"""
     tool: int = 0
     """requests whose user agent names an attack or scanning tool"""
     uploads: int = 0
     flagged_at: float = float("-inf")
     reported: str | None = None
+    recent: str | None = None
+    """the class the client's latest flagged request points to (a tool run after another)"""
     runs: dict[str, ReportRun] = field(default_factory=dict)
 
     def restart(self, ts: float) -> None:
@@ -134,6 +144,9 @@ class WebAttackRule(Detector[WebAttackConfig]):
         self._clients: LruTable[str, _Client] = LruTable(cfg.max_clients)
         #: server -> the client whose requests to it last carried attack content, and when
         self._attacked: LruTable[str, tuple[str, float]] = LruTable(cfg.max_clients)
+        #: requests of clients leaning to an attack, in time order (ts, client), the last ``window_s``
+        self._flagged_ts: list[float] = []
+        self._flagged_by: list[str] = []
         self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
                           "web_attack_windows_explained": 0, "web_attack_windows_vouched": 0}
 
@@ -162,6 +175,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
         clients = self._clients
         for row, ctx in zip(rows, contexts, strict=True):
             method = row[method_col]
+            if method and ctx[_PROTO] != "TCP":  # SSDP and other discovery over UDP: not a web client
+                continue
             if not method:
                 if row[len_col] and ctx[_SPORT] is not None and refusal(row[payload_col]):
                     c = clients.get(ctx[_DST])
@@ -174,10 +189,12 @@ class WebAttackRule(Detector[WebAttackConfig]):
             path, target = target_of(row[uri_col])
             body = row[body_col]
             body = body if isinstance(body, str) else ""
-            if len(c.paths) < 4096:
-                c.paths.add(path)
             seen = assess(str(method), target, body)
-            c.odd += seen.odd_method + seen.probe
+            odd_before = c.odd
+            if path not in c.paths:  # a probe counts once per path: a poller of /cgi-bin/status is no scanner
+                c.odd += seen.odd_method or seen.probe
+                if len(c.paths) < 4096:
+                    c.paths.add(path)
             if tool_agent(row[payload_col]):
                 c.tool += 1
             found = seen.families
@@ -185,14 +202,19 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 c.families[fam] = c.families.get(fam, 0) + 1
             if found:
                 self._counters["web_attack_requests_flagged"] += 1
+                c.recent = self._family_class(found[0])
+            elif c.odd > odd_before:
+                c.recent = self.config.scanner_class
             if found or c.reported is not None or self._leaning(c) is not None:
                 c.flagged_at = ts
+                self._remember(ts, src)
                 attacked = self._attacked
                 attacked[ctx[_DST]] = (src, ts)
                 attacked.move_to_end(ctx[_DST])
                 attacked.trim()
             if seen.upload:
                 c.uploads += 1
+                c.recent = self.config.upload_class
                 self._report(c, self.config.upload_class, ts, ctx, "uploaded a script or an executable "
                              f"({str(method).upper()} {target[:80]})", out)
             verdict = self._verdict(c)
@@ -228,7 +250,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 what.append(f"payloads of {len(fams)} kinds ({', '.join(f'{f} {n}' for f, n in sorted(fams.items()))})")
             what.append(f"{len(c.paths)} distinct paths, {c.refused} refused")
             if c.odd:
-                what.append(f"{c.odd} requests no browser sends")
+                what.append(f"{c.odd} paths asked for as no browser does")
             if c.tool:
                 what.append(f"{c.tool} with a scanning tool's user agent")
             return cfg.scanner_class, f"scans the web server: {c.requests} requests, " + ", ".join(what)
@@ -259,10 +281,22 @@ class WebAttackRule(Detector[WebAttackConfig]):
             return verdict[0]
         if c.families:
             top = max(FAMILIES, key=lambda f: c.families.get(f, 0))  # a tie goes to the first family
-            return {"sql": self.config.sql_class, "script": self.config.xss_class}.get(top, self.config.scanner_class)
+            return self._family_class(top)
         if c.odd >= 2 or c.tool >= 2 or (len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
             return self.config.scanner_class
         return None
+
+    def _family_class(self, family: str) -> str:
+        """The class a payload family points to (traversal and shell payloads: a scanner's)."""
+        return {"sql": self.config.sql_class, "script": self.config.xss_class}.get(family, self.config.scanner_class)
+
+    def _now(self, c: _Client) -> str | None:
+        """The class a client's windows count as now: a scanner stays one; another client counts as
+        what its latest flagged request points to (a tool run after another, within one interval),
+        else as it leans."""
+        if c.reported == self.config.scanner_class:
+            return c.reported
+        return c.recent or self._leaning(c)
 
     def vouch(self, src: Any, dst: Any, ts: float) -> frozenset[str]:
         """The model classes a window ending with a frame to or from ``src`` or ``dst`` is not counted as:
@@ -301,11 +335,40 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 client = self._clients.get(attacked[0])
                 if client is None:
                     continue
-            cls = self._leaning(client)
+            cls = self._now(client)
             if cls is not None:
                 self._counters["web_attack_windows_explained"] += 1
                 return cls
         return None
+
+    def _remember(self, ts: float, client: str) -> None:
+        """Keep a flagged request's time and client (the last ``window_s``, at most MAX_FLAGGED)."""
+        times, who = self._flagged_ts, self._flagged_by
+        if times and ts < times[-1]:
+            ts = times[-1]  # a capture's clock stepping back keeps the list in order
+        times.append(ts)
+        who.append(client)
+        if len(times) > 2 * MAX_FLAGGED or times[0] < ts - 2 * self.config.window_s:
+            cut = max(len(times) - MAX_FLAGGED, bisect_left(times, ts - self.config.window_s))
+            del times[:cut], who[:cut]
+
+    def during(self, first_ts: float, last_ts: float) -> tuple[str | None, bool]:
+        """What the rule read between a window's first and last record: the class of the last client
+        the rule reported whose request fell there (None without one), and whether any request there
+        came from a client leaning to an attack.
+
+        Why: a window is cut from everyone's frames in turn, so it can hold an attacker's requests and
+        end with a frame of a clean client; judged by its last frame's hosts alone, such a window was
+        counted benign, and the attack lost most of its windows on a busy site."""
+        times = self._flagged_ts
+        lo = bisect_left(times, first_ts)
+        hi = bisect_right(times, last_ts)
+        for k in range(hi - 1, lo - 1, -1):
+            c = self._clients.get(self._flagged_by[k])
+            if c is not None and c.reported is not None:
+                self._counters["web_attack_windows_explained"] += 1
+                return self._now(c), True
+        return None, hi > lo
 
     def _busy(self, host: Any, ts: float) -> bool:
         """Whether ``host`` has sent requests fast enough to be flooding (FLOOD_RATE a second or more)."""

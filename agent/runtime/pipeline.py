@@ -656,7 +656,10 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
     of a class it overrules or vouches for (``rule.overrules``, ``rule.vouches``) whose hosts it
     explains (``rule.explain``) counts as the class it names (what the model reads as a flood, or as
     another injection, from a client sending XSS is that XSS); a window of a class it vouches for whose
-    hosts it found clean (``rule.vouch``) counts as benign."""
+    hosts it found clean (``rule.vouch``) counts as benign, unless a request of a client leaning to an
+    attack fell inside the window (``rule.during``). A window the model calls benign that holds a
+    request of a client the rule reported counts as that client's class: the rule raised the incident,
+    and its windows are the attack's."""
     if not len(probs) or "src_ip" not in sc.context_fields:
         return
     fields = list(sc.context_fields)
@@ -668,20 +671,22 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         vouchable = (set(getattr(rule, "vouches", ())) | set(getattr(rule, "slow_vouches", ()))) - set(
             getattr(rule, "overrules", ()))
         vouched = [sc.classes.index(c) for c in sorted(vouchable) if c in sc.classes]
+        during = getattr(rule, "during", None)
         if not over and not vouched:
             continue
         both = over + vouched
         limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in both], dtype=np.float32)
-        hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
-        for i in hit.tolist():
+        hit = (probs[:, both] >= limits).any(axis=1) | np.isin(top, both)
+        for i in np.flatnonzero(hit).tolist():
             ctx, ts = wb.contexts[i], float(wb.last_ts[i])
-            cls = rule.explain(ctx[src_at], ctx[dst_at], ts)
+            inside, leaning = during(float(wb.first_ts[i]), ts) if during is not None else (None, False)
+            cls = rule.explain(ctx[src_at], ctx[dst_at], ts) or inside
             if cls is not None and cls in sc.classes:
                 j = sc.classes.index(cls)
                 others = [k for k in both if k != j]
                 probs[i, j] = max(float(probs[i, j]), float(probs[i, others].max()))
                 probs[i, others] = 0.0
-            elif vouched:
+            elif vouched and not leaning:
                 against = [sc.classes.index(c) for c in rule.vouch(ctx[src_at], ctx[dst_at], ts) if c in sc.classes]
                 if against:
                     probs[i, benign] = max(float(probs[i, benign]), float(probs[i, against].max()))
