@@ -105,7 +105,8 @@ def test_browsing_and_rest_polling_raise_nothing() -> None:
 
 
 def test_settings_are_checked() -> None:
-    check_rule_config("web_attack", [("min_requests", "0"), ("scan_min_paths", "1"), ("window_s", "0")])
+    check_rule_config("web_attack", [("min_requests", "0"), ("scan_min_paths", "1"), ("window_s", "0"),
+                                     ("explain_s", "0")])
 
 
 def test_signs_decode_double_encoding() -> None:
@@ -130,37 +131,35 @@ def test_flood_windows_involving_an_attacker_count_as_its_attack() -> None:
     import numpy as np
 
     from agent.features import ETHERNET_CONTEXT
-    from agent.features.host_context import HostContextExtractor
     from agent.runtime.pipeline import explained
     from agent.windows import WindowBatch
 
-    rule = WebAttackRule(HostContextExtractor.columns, WebAttackConfig())
-    ext = HostContextExtractor()
     flooder = "10.1.0.4"
-    packets = session(gets(SQLI[:2]), TOOL, T0, 0.05)
-    session(gets(["/"] * 60), flooder, T0, 0.01, packets, port=41002)  # 100 requests a second
-    session(gets(["/"] * 2), CLIENT, T0, 0.5, packets, port=41003)
-    packets = sorted(packets, key=lambda p: float(p.time))
-    rows, ctxs = zip(*ext.rows_with_context(frames(packets)), strict=True)
-    rule.scan(rows, ctxs)  # two requests with SQL: not reported yet, but the client leans to it
-
     classes = ["Normal", "DDoS_HTTP", "SQL_injection", "Password"]
 
     def ctx(src: str, dst: str) -> tuple[Any, ...]:
         values = {"ts": T0 + 0.6, "src_ip": src, "dest_ip": dst}
         return tuple(values.get(f) for f in ETHERNET_CONTEXT)
 
-    hosts = [(SERVER, TOOL), (SERVER, CLIENT), (CLIENT, SERVER), (flooder, SERVER), ("10.1.0.50", "10.1.0.51")]
-    wb = WindowBatch(np.zeros((5, 1), np.float32), ["global"] * 5, np.full(5, T0), np.full(5, T0 + 0.6),
-                     [ctx(a, b) for a, b in hosts])
-    probs = np.array([[0.05, 0.9, 0.05, 0.0]] * 5, dtype=np.float32)
+    def classed(flood: bool) -> list[int]:
+        packets = session(gets(SQLI[:2]), TOOL, T0, 0.05)  # two requests with SQL: not reported, but leaning
+        if flood:
+            session(gets(["/"] * 60), flooder, T0, 0.01, packets, port=41002)  # 100 requests a second
+        session(gets(["/"] * 2), CLIENT, T0, 0.5, packets, port=41003)
+        rule = _scanned(packets)
+        hosts = [(SERVER, TOOL), (SERVER, CLIENT), (CLIENT, SERVER), (flooder, SERVER), ("10.1.0.50", "10.1.0.51")]
+        wb = WindowBatch(np.zeros((5, 1), np.float32), ["global"] * 5, np.full(5, T0), np.full(5, T0 + 0.6),
+                         [ctx(a, b) for a, b in hosts])
+        probs = np.array([[0.05, 0.9, 0.05, 0.0]] * 5, dtype=np.float32)
+        explained(_scoring(rule, classes), wb, probs)
+        assert probs[0][1] == 0  # the flood class gives way, not only ranks below
+        return [int(p.argmax()) for p in probs]
 
-    explained(_scoring(rule, classes), wb, probs)
-    assert probs[0].argmax() == 2 and probs[0][1] == 0  # a window ending with a reply to the attacker
-    assert probs[1].argmax() == 2  # the attacked server and a client too slow to flood it
-    assert probs[2].argmax() == 2
-    assert probs[3].argmax() == 1  # the attacked server and a client fast enough to flood it
-    assert probs[4].argmax() == 1  # hosts the attack does not involve
+    # a window ending with a reply to the attacker, the attacked server and a client too slow to flood
+    # it (both ways), the server and a host that sent nothing, and hosts the attack does not involve
+    assert classed(flood=False) == [2, 2, 2, 2, 1]
+    # a flood from elsewhere at the same time: the server's windows with its other clients stay a flood
+    assert classed(flood=True) == [2, 1, 1, 1, 1]
 
 
 @pytest.mark.parametrize("payload", [
@@ -225,6 +224,38 @@ def test_polling_a_probe_path_or_discovery_over_udp_is_no_lean_to_a_scanner() ->
     assert findings(packets) == []
 
 
+def test_a_flood_after_an_injection_keeps_the_models_answer() -> None:
+    """A client that injected, then floods in a later interval: that interval starts unclassed, and the
+    flood's windows are not explained as the injection."""
+    sqli = session(gets(SQLI * 2), TOOL, T0, 0.05)
+    assert _scanned(sqli).explain(TOOL, SERVER, T0 + 1) == "SQL_injection"
+    later = _scanned(sqli + session(gets(["/", "/a", "/b"] * 100), TOOL, T0 + 70, 0.02, port=41007))
+    assert later.explain(TOOL, SERVER, T0 + 71) is None
+
+
+def test_an_attackers_other_traffic_is_not_the_web_attack() -> None:
+    """After scanning the web server, the same host guesses logins on another host (SSH, say): windows
+    of that traffic are not explained as the scan."""
+    rng = random.Random(7)
+    words = [f"/{''.join(rng.choice('abcdefghij') for _ in range(6))}" for _ in range(40)]
+    rule = _scanned(session(gets(words, 404), TOOL, T0, 0.01))
+    assert rule.explain(TOOL, SERVER, T0 + 1) == "Vulnerability_scanner"
+    assert rule.explain(SERVER, TOOL, T0 + 1) == "Vulnerability_scanner"
+    assert rule.explain(TOOL, "10.1.0.99", T0 + 1) is None
+    assert rule.explain("10.1.0.99", TOOL, T0 + 1) is None
+
+
+def test_a_scanners_upload_counts_as_an_upload() -> None:
+    rng = random.Random(5)
+    words = [f"/{''.join(rng.choice('abcdefghij') for _ in range(6))}" for _ in range(40)]
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"shell.php\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n<?php system($_GET['c']); ?>\r\n--b--\r\n")
+    packets = session(gets(words, 404), TOOL, T0, 0.01)
+    assert _scanned(packets).explain(TOOL, SERVER, T0 + 0.5) == "Vulnerability_scanner"
+    session([("POST", "/upload", body, 200)], TOOL, T0 + 2, 0.01, packets, port=41008)
+    assert _scanned(packets).explain(TOOL, SERVER, T0 + 2.1) == "Uploading"
+
+
 def test_a_tool_run_after_another_counts_as_the_new_one() -> None:
     """One client sends XSS payloads, then probes path after path within the same interval: windows of
     the second run count as a scanner's, not as the XSS reported first."""
@@ -253,11 +284,13 @@ def test_a_window_holding_an_attackers_request_is_not_vouched_clean() -> None:
     classes = ["Normal", "DDoS_HTTP", "SQL_injection"]
     # the window ends with the clean client's frame to another host (a Modbus poll, say)
     ctx = tuple({"ts": T0 + 10.5, "src_ip": CLIENT, "dest_ip": "10.1.0.77"}.get(f) for f in ETHERNET_CONTEXT)
-    first = np.array([T0 + 10.0, T0 + 2.0])  # the first window spans the injections, the second does not
-    last = np.array([T0 + 10.5, T0 + 3.0])
-    wb = WindowBatch(np.zeros((2, 1), np.float32), ["global"] * 2, first, last, [ctx, ctx])
-    probs = np.array([[0.05, 0.05, 0.9]] * 2, dtype=np.float32)
+    # the first window spans the injections, the second does not, the third holds only frames just after
+    first = np.array([T0 + 10.0, T0 + 2.0, T0 + 10.85])
+    last = np.array([T0 + 10.5, T0 + 3.0, T0 + 10.9])
+    wb = WindowBatch(np.zeros((3, 1), np.float32), ["global"] * 3, first, last, [ctx] * 3)
+    probs = np.array([[0.05, 0.05, 0.9]] * 3, dtype=np.float32)
 
     explained(_scoring(rule, classes), wb, probs)
     assert probs[0].argmax() == 2
     assert probs[1].argmax() == 0
+    assert probs[2].argmax() == 2

@@ -19,13 +19,14 @@ so does this rule, per client, over ``window_s``:
 A client with ``min_requests`` requests of one family (and fewer of every other) is reported as that
 family's class; breadth is reported as ``scanner_class``; an upload at once. Requests are only
 counted, never stored, and at most ``max_clients`` clients are followed (least recently seen dropped,
-counted). The rule also *explains* the model: while a client's requests carry attack content, model
-windows of the classes in ``overrules`` (a flood) that end with a frame of that client, or of the
-server it attacks and a client too slow to flood it, are counted as the client's class instead: the
-class its latest flagged request points to, so a second tool run within the interval is named as
-itself (see :meth:`WebAttackRule.explain`). A window holding a request of a client leaning to an
-attack is never vouched clean (:meth:`WebAttackRule.during`). Requests over UDP (SSDP) are not read,
-and a probe path or an odd method counts once per path: a poller of ``/cgi-bin/status`` is no scanner.
+counted). The rule also *explains* the model: model windows of the classes in ``overrules`` (a
+flood, a login guessed) between an attacking client and the server it attacks, or between that
+server and a client too slow to flood it (unless plain requests from however many clients flood
+it), within ``explain_s`` of a request of the attack, are counted as the class the client's latest
+such request points to (see :meth:`WebAttackRule.explain`). A window with a request of an attack
+within a second is never vouched clean (:meth:`WebAttackRule.during`). Each interval starts
+unclassed; requests over UDP (SSDP) are not read; a probe path or an odd method counts once per
+path, so a poller of ``/cgi-bin/status`` is no scanner.
 
 What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the signs do not cover
 (a blind injection written without SQL keywords or quotes), and a scanner slower than its window.
@@ -36,6 +37,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from math import exp
 from typing import Any
 
 from agent.errors import ConfigError
@@ -57,6 +59,9 @@ TOOL_REQUESTS = 20
 BREADTH_SHARE = 0.05
 #: requests a second from which a client could be flooding a server itself
 FLOOD_RATE = 10.0
+#: seconds before and after a window within which a request of the attack counts as the window's: the
+#: window may hold only the answers and acknowledgements of a request just outside it
+NEAR_S = 1.0
 #: flagged requests remembered to tell which windows hold one (:meth:`WebAttackRule.during`)
 MAX_FLAGGED = 4096
 
@@ -76,6 +81,7 @@ class _Client:
     """requests whose user agent names an attack or scanning tool"""
     uploads: int = 0
     flagged_at: float = float("-inf")
+    """when the client last sent a request of the attack (see :meth:`WebAttackRule.scan`)"""
     reported: str | None = None
     recent: str | None = None
     """the class the client's latest flagged request points to (a tool run after another)"""
@@ -86,6 +92,7 @@ class _Client:
         self.requests = self.refused = self.odd = self.tool = self.uploads = 0
         self.families.clear()
         self.paths.clear()
+        self.reported = self.recent = None  # what the client is now is read from this interval's requests
 
 
 @dataclass
@@ -94,6 +101,8 @@ class WebAttackConfig(DetectorConfig):
     executables, scanners (cleartext HTTP)."""
 
     window_s: float = doc("a client's requests are counted over intervals this long", 60.0)
+    explain_s: float = doc("seconds after a client's last request of an attack within which model windows "
+                           "with it (or the server it attacks) count as that attack", 15.0)
     min_requests: int = doc("requests of one payload family from one client before it is reported", 3)
     scan_min_families: int = doc("payload families (SQL, script, traversal, command), two requests each, "
                                  "that make a scanner", 3)
@@ -106,8 +115,8 @@ class WebAttackConfig(DetectorConfig):
     upload_class: str = doc("class of an upload of a script or an executable", "Uploading")
     scanner_class: str = doc("class of a scanner", "Vulnerability_scanner")
     overrules: list[str] = doc(
-        "model classes that a window ending with a frame to or from an attacking client is counted as the "
-        "client's class instead of (a burst of injections looks like a flood to the model)",
+        "model classes that a window ending with a frame between an attacking client and the server it attacks "
+        "is counted as the client's class instead of (a burst of injections looks like a flood to the model)",
         factory=lambda: ["DDoS_HTTP", "Password"],
     )
     vouches: list[str] = doc(
@@ -134,7 +143,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
         cfg = self.config
         self.check_settings({"min_requests": (cfg.min_requests, 1), "scan_min_paths": (cfg.scan_min_paths, 2),
                                    "scan_min_families": (cfg.scan_min_families, 2),
-                                   "max_clients": (cfg.max_clients, 1)}, {"window_s": cfg.window_s})
+                                   "max_clients": (cfg.max_clients, 1)},
+                            {"window_s": cfg.window_s, "explain_s": cfg.explain_s})
         if not 0.0 < cfg.scan_refused_share <= 1.0:
             raise ConfigError(f"{self.section()}.scan_refused_share must be in (0, 1], got {cfg.scan_refused_share}")
         self._method, self._uri, self._body, self._payload, self._len = self.indices()
@@ -144,6 +154,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
         self._clients: LruTable[str, _Client] = LruTable(cfg.max_clients)
         #: server -> the client whose requests to it last carried attack content, and when
         self._attacked: LruTable[str, tuple[str, float]] = LruTable(cfg.max_clients)
+        #: server -> [decayed count of requests carrying nothing of an attack, ts] (time constant 1 s)
+        self._plain: LruTable[str, list[float]] = LruTable(cfg.max_clients)
         #: requests of clients leaning to an attack, in time order (ts, client), the last ``window_s``
         self._flagged_ts: list[float] = []
         self._flagged_by: list[str] = []
@@ -191,11 +203,13 @@ class WebAttackRule(Detector[WebAttackConfig]):
             body = body if isinstance(body, str) else ""
             seen = assess(str(method), target, body)
             odd_before = c.odd
-            if path not in c.paths:  # a probe counts once per path: a poller of /cgi-bin/status is no scanner
+            new_path = path not in c.paths
+            if new_path:  # a probe counts once per path: a poller of /cgi-bin/status is no scanner
                 c.odd += seen.odd_method or seen.probe
                 if len(c.paths) < 4096:
                     c.paths.add(path)
-            if tool_agent(row[payload_col]):
+            tool = tool_agent(row[payload_col])
+            if tool:
                 c.tool += 1
             found = seen.families
             for fam in found:  # in FAMILIES order: a set's order changes from run to run
@@ -205,13 +219,6 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 c.recent = self._family_class(found[0])
             elif c.odd > odd_before:
                 c.recent = self.config.scanner_class
-            if found or c.reported is not None or self._leaning(c) is not None:
-                c.flagged_at = ts
-                self._remember(ts, src)
-                attacked = self._attacked
-                attacked[ctx[_DST]] = (src, ts)
-                attacked.move_to_end(ctx[_DST])
-                attacked.trim()
             if seen.upload:
                 c.uploads += 1
                 c.recent = self.config.upload_class
@@ -220,7 +227,38 @@ class WebAttackRule(Detector[WebAttackConfig]):
             verdict = self._verdict(c)
             if verdict is not None:
                 self._report(c, verdict[0], ts, ctx, verdict[1], out)
+            # a request of the attack: a sign, an upload, or, from a client this interval's requests
+            # point to an attack, a new path (a scanner's next) or a tool's user agent (sqlmap's plain
+            # requests between its payloads); not that client's other plain requests (a flood of a
+            # page, a login guessed): they explain no window once ``explain_s`` has passed
+            if found or seen.upload or ((new_path or tool) and (c.reported is not None
+                                                                 or self._leaning(c) is not None)):
+                c.flagged_at = ts
+                self._remember(ts, src)
+                attacked = self._attacked
+                attacked[ctx[_DST]] = (src, ts)
+                attacked.move_to_end(ctx[_DST])
+                attacked.trim()
+            else:
+                self._count_plain(ctx[_DST], ts)
         return out
+
+    def _count_plain(self, server: str, ts: float) -> None:
+        """Count a request to ``server`` that carries nothing of an attack, from a client not reported."""
+        st = self._plain.get(server)
+        if st is None:
+            self._plain[server] = [1.0, ts]
+            self._plain.trim()
+            return
+        self._plain.move_to_end(server)
+        st[0] = st[0] * exp(min(0.0, st[1] - ts)) + 1.0
+        st[1] = max(st[1], ts)
+
+    def _flooded(self, server: Any, ts: float) -> bool:
+        """Whether ``server`` receives FLOOD_RATE plain requests a second or more around ``ts``, from
+        however many clients: a flood from elsewhere, slow client by slow client."""
+        st = self._plain.get(server)
+        return st is not None and st[0] * exp(min(0.0, st[1] - ts)) >= FLOOD_RATE
 
     def _verdict(self, c: _Client) -> tuple[str, str] | None:
         """The class a client's requests now make, with the evidence, or None. Payloads of several
@@ -291,10 +329,10 @@ class WebAttackRule(Detector[WebAttackConfig]):
         return {"sql": self.config.sql_class, "script": self.config.xss_class}.get(family, self.config.scanner_class)
 
     def _now(self, c: _Client) -> str | None:
-        """The class a client's windows count as now: a scanner stays one; another client counts as
-        what its latest flagged request points to (a tool run after another, within one interval),
-        else as it leans."""
-        if c.reported == self.config.scanner_class:
+        """The class a client's windows count as now: what its latest flagged request points to (a tool
+        run after another, within one interval), else as it leans; but a client reported as a scanner
+        stays one unless it uploads (a scanner's payloads change family from request to request)."""
+        if c.reported == self.config.scanner_class and c.recent != self.config.upload_class:
             return c.reported
         return c.recent or self._leaning(c)
 
@@ -314,8 +352,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
 
     def explain(self, src: Any, dst: Any, ts: float) -> str | None:
         """The class of the web attack a window with these hosts belongs to around ``ts``, or None: the
-        window's host is a client whose requests carried attack content within ``window_s``, or the
-        server it attacks while the window's other host sends too few requests to flood it itself.
+        window's hosts are a client whose requests carried attack content within ``explain_s`` and the
+        server it attacks, or that server and a host sending too few requests to flood it itself.
 
         The pipeline counts a model window of a class in :attr:`overrules` with these hosts as this
         class: a burst of injections is not a flood of the server. A window of another client of the
@@ -323,14 +361,18 @@ class WebAttackRule(Detector[WebAttackConfig]):
         the attack is still one. (Rules scan a whole batch before its windows are scored, so the
         content may come from a request just after the window.)
         """
-        limit = self.config.window_s
+        limit = self.config.explain_s
         for host, other in ((src, dst), (dst, src)):
             if host is None:
                 continue
             client = self._clients.get(host)
             attacked = self._attacked.get(host)
-            if client is None or abs(ts - client.flagged_at) > limit:
-                if attacked is None or abs(ts - attacked[1]) > self.config.window_s or self._busy(other, ts):
+            target = self._attacked.get(other) if other is not None else None
+            # the client's own window with the server it attacks (not its other traffic: a login
+            # guessed over SSH on another host after the scan is that host's business)
+            if client is None or abs(ts - client.flagged_at) > limit or target is None or target[0] != host:
+                if (attacked is None or abs(ts - attacked[1]) > limit or self._busy(other, ts)
+                        or self._flooded(host, ts)):
                     continue
                 client = self._clients.get(attacked[0])
                 if client is None:
@@ -353,16 +395,16 @@ class WebAttackRule(Detector[WebAttackConfig]):
             del times[:cut], who[:cut]
 
     def during(self, first_ts: float, last_ts: float) -> tuple[str | None, bool]:
-        """What the rule read between a window's first and last record: the class of the last client
-        the rule reported whose request fell there (None without one), and whether any request there
-        came from a client leaning to an attack.
+        """What the rule read between a window's first and last record (NEAR_S either side): the class of
+        the last client the rule reported whose request of the attack fell there (None without one),
+        and whether any request of an attack fell there.
 
         Why: a window is cut from everyone's frames in turn, so it can hold an attacker's requests and
         end with a frame of a clean client; judged by its last frame's hosts alone, such a window was
         counted benign, and the attack lost most of its windows on a busy site."""
         times = self._flagged_ts
-        lo = bisect_left(times, first_ts)
-        hi = bisect_right(times, last_ts)
+        lo = bisect_left(times, first_ts - NEAR_S)
+        hi = bisect_right(times, last_ts + NEAR_S)
         for k in range(hi - 1, lo - 1, -1):
             c = self._clients.get(self._flagged_by[k])
             if c is not None and c.reported is not None:

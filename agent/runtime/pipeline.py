@@ -680,7 +680,9 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         for i in np.flatnonzero(hit).tolist():
             ctx, ts = wb.contexts[i], float(wb.last_ts[i])
             inside, leaning = during(float(wb.first_ts[i]), ts) if during is not None else (None, False)
-            cls = rule.explain(ctx[src_at], ctx[dst_at], ts) or inside
+            cls = rule.explain(ctx[src_at], ctx[dst_at], ts)
+            if cls is None and top[i] not in over:  # a flood or a login guessed beside an injection stays
+                cls = inside
             if cls is not None and cls in sc.classes:
                 j = sc.classes.index(cls)
                 others = [k for k in both if k != j]
