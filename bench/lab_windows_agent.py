@@ -7,7 +7,7 @@ does, takes each window's class after thresholds, evidence floors and (unless ``
 rules' explanations, and scores it against the label the trainer gives that window (the attack class
 holding >= 25% of its records; one forged ARP reply for MITM).
 
-    .venv/bin/python bench/lab_windows_agent.py CAPTURE.pcap [--model-only]
+    .venv/bin/python bench/lab_windows_agent.py CAPTURE.pcap [--model-only] [--set KEY=VALUE ...]
 
 ``CAPTURE.labels.csv`` beside it holds the per-frame labels (``edge-ids-trainer generate`` writes both;
 the shipped bundle's test session is capture09 of ``--seed 20240611 --scale 0.3 --sessions 10``).
@@ -35,11 +35,13 @@ from trainer.prep import content_windows
 REPO = Path(__file__).resolve().parent.parent
 
 
-def window_classes(pcap: Path, model_only: bool) -> tuple[list[str], list[int], list[tuple[int, int]]]:
+def window_classes(pcap: Path, model_only: bool, overrides: list[str]) -> tuple[list[str], list[int],
+                                                                               list[tuple[int, int]]]:
     """Classes, the indices of the records the model scored, and (window ordinal, class) per window."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = replay_config(load_config(str(REPO / "configs" / "ethernet.yaml"),
-                                        ["mqtt.enabled=false", f"state_dir={tmp}", "logging.level=WARNING"]),
+                                        ["mqtt.enabled=false", f"state_dir={tmp}", "logging.level=WARNING",
+                                         *overrides]),
                             str(pcap))
         sc = build_scoring(cfg, None, Counters(None), with_sinks=False)
         classes = list(sc.classes)
@@ -71,10 +73,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("capture", type=Path)
     ap.add_argument("--model-only", action="store_true", help="the model's classes, no rule explaining them")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key of configs/ethernet.yaml (repeatable)")
     args = ap.parse_args()
     logging.disable(logging.WARNING)
     labels = pd.read_csv(args.capture.with_suffix(".labels.csv"))["Attack_type"].astype(str).to_numpy()
-    classes, kept, got = window_classes(args.capture, args.model_only)
+    classes, kept, got = window_classes(args.capture, args.model_only, args.overrides)
     y = np.array([classes.index(v) for v in labels[kept]])
     _, truth = content_windows(np.zeros((len(y), 1), np.float32), y, len(classes), 16, 8, 0.25,
                                {classes.index("MITM"): 1})

@@ -156,7 +156,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
         self._attacked: LruTable[str, tuple[str, float]] = LruTable(cfg.max_clients)
         #: server -> [decayed count of requests carrying nothing of an attack, ts] (time constant 1 s)
         self._plain: LruTable[str, list[float]] = LruTable(cfg.max_clients)
-        #: requests of clients leaning to an attack, in time order (ts, client), the last ``window_s``
+        #: requests of an attack, in time order (ts, client), the last ``window_s``
         self._flagged_ts: list[float] = []
         self._flagged_by: list[str] = []
         self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
@@ -244,7 +244,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
         return out
 
     def _count_plain(self, server: str, ts: float) -> None:
-        """Count a request to ``server`` that carries nothing of an attack, from a client not reported."""
+        """Count a request to ``server`` that is not a request of an attack (see :meth:`scan`)."""
         st = self._plain.get(server)
         if st is None:
             self._plain[server] = [1.0, ts]

@@ -656,10 +656,10 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
     of a class it overrules or vouches for (``rule.overrules``, ``rule.vouches``) whose hosts it
     explains (``rule.explain``) counts as the class it names (what the model reads as a flood, or as
     another injection, from a client sending XSS is that XSS); a window of a class it vouches for whose
-    hosts it found clean (``rule.vouch``) counts as benign, unless a request of a client leaning to an
-    attack fell inside the window (``rule.during``). A window the model calls benign that holds a
-    request of a client the rule reported counts as that client's class: the rule raised the incident,
-    and its windows are the attack's."""
+    hosts it found clean (``rule.vouch``) counts as benign, unless a request of an attack fell in or
+    near the window (``rule.during``); a web class the hosts do not explain counts as the class of
+    the reported client whose request fell there (not a flood's or a login's: one beside an
+    injection stays what it is)."""
     if not len(probs) or "src_ip" not in sc.context_fields:
         return
     fields = list(sc.context_fields)
@@ -676,8 +676,8 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
             continue
         both = over + vouched
         limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in both], dtype=np.float32)
-        hit = (probs[:, both] >= limits).any(axis=1) | np.isin(top, both)
-        for i in np.flatnonzero(hit).tolist():
+        hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
+        for i in hit.tolist():
             ctx, ts = wb.contexts[i], float(wb.last_ts[i])
             inside, leaning = during(float(wb.first_ts[i]), ts) if during is not None else (None, False)
             cls = rule.explain(ctx[src_at], ctx[dst_at], ts)
