@@ -147,7 +147,8 @@ def test_thresholds_come_from_the_config_and_pairs_stay_bounded() -> None:
 
 
 def test_rules_are_built_for_the_context_features_only_and_bad_settings_are_named() -> None:
-    everything = ["arp_poisoning", "icmp_flood", "port_scan", "ssh_guessing", "tcp_flood", "udp_flood", "web_attack"]
+    everything = ["arp_poisoning", "icmp_flood", "port_scan", "shell_session", "ssh_guessing", "tcp_flood", "udp_flood",
+                  "web_attack"]
     assert [r.name for r in build_rules(RulesConfig(), HostContextExtractor.columns)] == everything
     assert [r.name for r in build_rules(RulesConfig(), EdgeIIoTsetExtractor.columns)] == everything[1:]
     off = load_config(None, ["rules.arp_poisoning.enabled=false"])
