@@ -8,6 +8,7 @@ idle), and counts what it evicted so the counters can say so.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
@@ -65,3 +66,29 @@ class LruTable(OrderedDict[K, V]):
             self.popitem(last=False)
             self.evicted += 1
         return value
+
+
+class DecayingCounts(LruTable[K, list[float]]):
+    """key -> [exponentially decayed event count, last ts] (time constant ``tau``), bounded as any table.
+
+    A time before a key's last event counts as that time: a count never grows by looking back (a
+    capture's clock stepping back, or a window scored after its batch was read ahead)."""
+
+    def __init__(self, max_keys: int, tau: float) -> None:
+        super().__init__(max_keys)
+        self.tau = tau
+
+    def add(self, key: K, ts: float) -> None:
+        """One event of ``key`` at ``ts``."""
+        st = self.take(key)
+        if st is None:
+            st = [1.0, ts]
+        else:
+            st[0] = st[0] * math.exp(min(0.0, st[1] - ts) / self.tau) + 1.0
+            st[1] = max(st[1], ts)
+        self[key] = st
+
+    def count(self, key: K, ts: float) -> float:
+        """The decayed count of ``key`` at ``ts`` (0 for an unknown key)."""
+        st = self.get(key)
+        return 0.0 if st is None else st[0] * math.exp(min(0.0, st[1] - ts) / self.tau)

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 from support.rule_checks import check_rule_config, frames, replay_rule, run_rule
-from support.web_requests import BENIGN, CLIENT, SERVER, SQLI, T0, TOOL, XSS, gets, session
+from support.web_requests import BENIGN, CLIENT, SERVER, SQLI, T0, TOOL, XSS, gets, session, signs
 
-from agent.features.web_content import signs
 from agent.rules.web_attack import WebAttackConfig, WebAttackRule
 
 

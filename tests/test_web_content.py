@@ -6,10 +6,10 @@ import random
 from typing import Any
 
 from support.rule_checks import frames
-from support.web_requests import BENIGN, SERVER, SQLI, T0, TOOL, XSS, gets, session
+from support.web_requests import BENIGN, SERVER, SQLI, T0, TOOL, XSS, gets, session, signs
 
 from agent.features.host_context import HostContextExtractor
-from agent.features.web_content import WEB_COLUMNS, assess, signs, target_of
+from agent.features.web_content import WEB_COLUMNS, assess, target_of
 
 UPLOAD = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cmd.jsp\"\r\n"
           b"Content-Type: application/octet-stream\r\n\r\n<%@ page import=\"java.io.*\" %>\r\n--b--\r\n")

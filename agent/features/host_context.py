@@ -105,7 +105,7 @@ from agent.features.clock import DataClock
 from agent.features.edge_iiotset.columns import COLUMNS, INDEX
 from agent.features.edge_iiotset.extractor import EdgeIIoTsetExtractor
 from agent.features.web_content import NO_CLIENT, WEB_COLUMNS, WebClients, http_shape, refusal
-from agent.lru import LruTable
+from agent.lru import DecayingCounts, LruTable
 
 exp, log2 = math.exp, math.log2
 
@@ -271,26 +271,6 @@ class _HostTable(LruTable[Any, Any]):
         return len(peers), log2(1.0 + st[0] / RATE_TAU_S), log2(1.0 + tried / RATE_TAU_S)
 
 
-class _Decaying(LruTable[Any, Any]):
-    """address -> [exponentially decayed event count, last ts]."""
-
-    def __init__(self, max_keys: int, tau: float) -> None:
-        super().__init__(max_keys)
-        self.tau = tau
-
-    def add(self, key: Any, ts: float) -> None:
-        """One event of ``key`` at ``ts``."""
-        st = self.take(key) or [0.0, ts]
-        st[0] = st[0] * math.exp((st[1] - ts) / self.tau) + 1.0
-        st[1] = ts
-        self[key] = st
-
-    def count(self, key: Any, ts: float) -> float:
-        """The decayed count of ``key`` at ``ts`` (0 for an unknown key)."""
-        st = self.get(key)
-        return 0.0 if st is None else st[0] * math.exp((st[1] - ts) / self.tau)
-
-
 #: the ``features`` section's defaults, for an extractor built without a config
 _DEFAULTS = FeaturesConfig()
 
@@ -312,7 +292,7 @@ class HostContextExtractor:
         self.horizon_s = float(horizon_s)
         self._src = _HostTable(max_hosts, self.horizon_s, attempts=True)
         self._dst = _HostTable(max_hosts, self.horizon_s)
-        self._failures = _Decaying(max_hosts, self.horizon_s)
+        self._failures: DecayingCounts[Any] = DecayingCounts(max_hosts, self.horizon_s)
         #: (asker, asked) -> ts of the last ARP request
         self._arp_asked: LruTable[tuple[str, str], float] = LruTable(max_hosts)
         #: UDP conversations seen ((address, port) pairs in order) -> True, least recently seen first

@@ -150,11 +150,6 @@ def decoded(text: str) -> str:
     return text
 
 
-def signs(target: str, body: str) -> set[str]:
-    """The payload families whose signs a request's target (path and query) and body carry."""
-    return set(assess("GET", target, body).families)
-
-
 def assess(method: str, target: str, body: str) -> Assessment:
     """What a request (method, target, body) carries. Cached for targets up to :data:`CACHED_TARGET`
     characters: a flood repeats its request, and the host context and the web rule both ask; the

@@ -37,13 +37,12 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from math import exp
 from typing import Any
 
 from agent.errors import ConfigError
 from agent.features import ETHERNET_CONTEXT
 from agent.features.web_content import FAMILIES, assess, refusal, target_of, tool_agent
-from agent.lru import LruTable
+from agent.lru import DecayingCounts, LruTable
 from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun
 from agent.schema import doc
 from agent.windows import GLOBAL_KEY
@@ -154,8 +153,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
         self._clients: LruTable[str, _Client] = LruTable(cfg.max_clients)
         #: server -> the client whose requests to it last carried attack content, and when
         self._attacked: LruTable[str, tuple[str, float]] = LruTable(cfg.max_clients)
-        #: server -> [decayed count of requests carrying nothing of an attack, ts] (time constant 1 s)
-        self._plain: LruTable[str, list[float]] = LruTable(cfg.max_clients)
+        #: server -> decayed count of requests that are not requests of an attack (time constant 1 s)
+        self._plain: DecayingCounts[str] = DecayingCounts(cfg.max_clients, 1.0)
         #: requests of an attack, in time order (ts, client), the last ``window_s``
         self._flagged_ts: list[float] = []
         self._flagged_by: list[str] = []
@@ -240,25 +239,13 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 attacked.move_to_end(ctx[_DST])
                 attacked.trim()
             else:
-                self._count_plain(ctx[_DST], ts)
+                self._plain.add(ctx[_DST], ts)  # not a request of an attack
         return out
-
-    def _count_plain(self, server: str, ts: float) -> None:
-        """Count a request to ``server`` that is not a request of an attack (see :meth:`scan`)."""
-        st = self._plain.get(server)
-        if st is None:
-            self._plain[server] = [1.0, ts]
-            self._plain.trim()
-            return
-        self._plain.move_to_end(server)
-        st[0] = st[0] * exp(min(0.0, st[1] - ts)) + 1.0
-        st[1] = max(st[1], ts)
 
     def _flooded(self, server: Any, ts: float) -> bool:
         """Whether ``server`` receives FLOOD_RATE plain requests a second or more around ``ts``, from
         however many clients: a flood from elsewhere, slow client by slow client."""
-        st = self._plain.get(server)
-        return st is not None and st[0] * exp(min(0.0, st[1] - ts)) >= FLOOD_RATE
+        return self._plain.count(server, ts) >= FLOOD_RATE
 
     def _verdict(self, c: _Client) -> tuple[str, str] | None:
         """The class a client's requests now make, with the evidence, or None. Payloads of several
@@ -394,10 +381,10 @@ class WebAttackRule(Detector[WebAttackConfig]):
             cut = max(len(times) - MAX_FLAGGED, bisect_left(times, ts - self.config.window_s))
             del times[:cut], who[:cut]
 
-    def during(self, first_ts: float, last_ts: float) -> tuple[str | None, bool]:
+    def during(self, first_ts: float, last_ts: float, name: bool = True) -> tuple[str | None, bool]:
         """What the rule read between a window's first and last record (NEAR_S either side): the class of
-        the last client the rule reported whose request of the attack fell there (None without one),
-        and whether any request of an attack fell there.
+        the last client the rule reported whose request of the attack fell there (None without one, or
+        unless ``name``: the caller will not use it), and whether any request of an attack fell there.
 
         Why: a window is cut from everyone's frames in turn, so it can hold an attacker's requests and
         end with a frame of a clean client; judged by its last frame's hosts alone, such a window was
@@ -405,7 +392,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
         times = self._flagged_ts
         lo = bisect_left(times, first_ts - NEAR_S)
         hi = bisect_right(times, last_ts + NEAR_S)
-        for k in range(hi - 1, lo - 1, -1):
+        for k in range(hi - 1, lo - 1, -1) if name else ():
             c = self._clients.get(self._flagged_by[k])
             if c is not None and c.reported is not None:
                 self._counters["web_attack_windows_explained"] += 1

@@ -679,10 +679,12 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
         for i in hit.tolist():
             ctx, ts = wb.contexts[i], float(wb.last_ts[i])
-            inside, leaning = during(float(wb.first_ts[i]), ts) if during is not None else (None, False)
             cls = rule.explain(ctx[src_at], ctx[dst_at], ts)
-            if cls is None and top[i] not in over:  # a flood or a login guessed beside an injection stays
-                cls = inside
+            leaning = False
+            if during is not None and (cls is None or cls not in sc.classes):
+                # a flood or a login guessed beside an injection stays what it is: only a web class is named
+                inside, leaning = during(float(wb.first_ts[i]), ts, name=cls is None and top[i] not in over)
+                cls = cls if cls is not None else inside
             if cls is not None and cls in sc.classes:
                 j = sc.classes.index(cls)
                 others = [k for k in both if k != j]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from agent.features.web_content import assess
 from support.site_checks import TcpConversation
 
 SERVER, CLIENT, TOOL = "10.1.0.2", "10.1.0.3", "10.1.0.9"
@@ -51,3 +52,8 @@ def session(requests: list[tuple[str, str, bytes, int]], client: str, t0: float,
 
 def gets(paths: list[str], code: int = 200) -> list[tuple[str, str, bytes, int]]:
     return [("GET", p, b"", code) for p in paths]
+
+
+def signs(target: str, body: str) -> set[str]:
+    """The payload families whose signs a request's target (path and query) and body carry."""
+    return set(assess("GET", target, body).families)
