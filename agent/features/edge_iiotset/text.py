@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 #: control characters tshark's ``-T fields`` writes as escapes (others, and the backslash, stay as they are)
-_ESCAPES = str.maketrans({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"})
+_ESCAPES = (("\b", "\\b"), ("\t", "\\t"), ("\n", "\\n"), ("\f", "\\f"), ("\r", "\\r"))
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -17,7 +17,12 @@ def tshark_text(data: bytes) -> str:
     """
     nul = data.find(b"\0")
     text = (data if nul < 0 else data[:nul]).decode("ascii", "replace")
-    return text if text.isprintable() else text.translate(_ESCAPES)
+    if text.isprintable():
+        return text
+    for char, escape in _ESCAPES:  # str.replace per character: str.translate with a dict took 1 ms on a 40 KB body
+        if char in text:
+            text = text.replace(char, escape)
+    return text
 
 
 def format_frame_time(ts: float) -> str:
