@@ -293,3 +293,38 @@ def test_a_window_holding_an_attackers_request_is_not_vouched_clean() -> None:
     assert probs[0].argmax() == 2
     assert probs[1].argmax() == 0
     assert probs[2].argmax() == 2
+
+
+@pytest.mark.parametrize("confirms", [True, False])
+def test_a_reported_attack_confirms_the_models_unsure_windows(confirms: bool) -> None:
+    """The model leans to a flood or an injection but stays under the class's threshold: where the rule
+    reported the window's client for that attack, the window counts as it (the content is the
+    evidence); where the client only leans to it (two requests), or with ``confirms`` off, it does not."""
+    import numpy as np
+
+    from agent.features import ETHERNET_CONTEXT
+    from agent.runtime.pipeline import explained
+    from agent.windows import WindowBatch
+
+    classes = ["Normal", "DDoS_HTTP", "SQL_injection"]
+    ctx = tuple({"ts": T0 + 1, "src_ip": SERVER, "dest_ip": TOOL}.get(f) for f in ETHERNET_CONTEXT)
+
+    def judged(requests: list[str]) -> np.ndarray:
+        rule = _scanned(session(gets(requests), TOOL, T0, 0.05))
+        rule.confirms = confirms
+        sc = _scoring(rule, classes)
+        sc.thresholds = {"DDoS_HTTP": 0.97, "SQL_injection": 0.97}
+        wb = WindowBatch(np.zeros((3, 1), np.float32), ["global"] * 3, np.full(3, T0 + 0.5), np.full(3, T0 + 1.0),
+                         [ctx] * 3)
+        # the model's top class a flood, an injection, and benign with an injection second
+        probs = np.array([[0.3, 0.5, 0.2], [0.4, 0.1, 0.5], [0.6, 0.1, 0.3]], dtype=np.float32)
+        explained(sc, wb, probs)
+        return probs
+
+    reported = judged(SQLI * 2)
+    assert (reported[:2, 2] >= 0.97).tolist() == [confirms, confirms]
+    assert reported[:2, 1].tolist() == [0.0, 0.0]
+    assert reported[2, 2] < 0.97  # the model does not lean to an attack: the content alone stays the rule's finding
+    leaning = judged(SQLI[:2])
+    assert (leaning[:2, 2] < 0.97).all()
+

@@ -23,7 +23,8 @@ counted). The rule also *explains* the model: model windows of the classes in ``
 flood, a login guessed) between an attacking client and the server it attacks, or between that
 server and a client too slow to flood it (unless plain requests from however many clients flood
 it), within ``explain_s`` of a request of the attack, are counted as the class the client's latest
-such request points to (see :meth:`WebAttackRule.explain`). A window with a request of an attack
+such request points to (see :meth:`WebAttackRule.explain`); with ``confirms``, even where the
+model's confidence stays under that class's threshold. A window with a request of an attack
 within a second is never vouched clean (:meth:`WebAttackRule.during`). Each interval starts
 unclassed; requests over UDP (SSDP) are not read; a probe path or an odd method counts once per
 path, so a poller of ``/cgi-bin/status`` is no scanner.
@@ -123,6 +124,9 @@ class WebAttackConfig(DetectorConfig):
         "that client's requests and found them clean (what it sent says otherwise)",
         factory=lambda: ["SQL_injection", "XSS", "Uploading", "Vulnerability_scanner"],
     )
+    confirms: bool = doc(
+        "a model window this rule names (its hosts' or a reported client's attack content) counts as that class "
+        "even below the class's threshold: the content is the evidence the window lacks", True)
     slow_vouches: list[str] = doc(
         "model classes such a window is not counted as either when the clean client also sent fewer than 10 "
         "requests a second (too few to flood)", factory=lambda: ["DDoS_HTTP"],
@@ -150,6 +154,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
         self.overrules = frozenset(cfg.overrules)
         self.vouches = frozenset(cfg.vouches)
         self.slow_vouches = frozenset(cfg.slow_vouches)
+        self.confirms = cfg.confirms
         self._clients: LruTable[str, _Client] = LruTable(cfg.max_clients)
         #: server -> the client whose requests to it last carried attack content, and when
         self._attacked: LruTable[str, tuple[str, float]] = LruTable(cfg.max_clients)
@@ -348,6 +353,20 @@ class WebAttackRule(Detector[WebAttackConfig]):
         the attack is still one. (Rules scan a whole batch before its windows are scored, so the
         content may come from a request just after the window.)
         """
+        client = self._explaining(src, dst, ts)
+        cls = self._now(client) if client is not None else None
+        if cls is not None:
+            self._counters["web_attack_windows_explained"] += 1
+        return cls
+
+    def reported(self, src: Any, dst: Any, ts: float, cls: str) -> bool:
+        """Whether the client :meth:`explain` finds for these hosts was reported as ``cls`` (what the
+        pipeline needs to count the window as ``cls`` where the model is not sure: a class the client
+        only leans to, such as a scanner's for the commands sent to a shell it uploaded, is not one)."""
+        client = self._explaining(src, dst, ts)
+        return client is not None and cls in client.runs
+
+    def _explaining(self, src: Any, dst: Any, ts: float) -> _Client | None:
         limit = self.config.explain_s
         for host, other in ((src, dst), (dst, src)):
             if host is None:
@@ -364,10 +383,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 client = self._clients.get(attacked[0])
                 if client is None:
                     continue
-            cls = self._now(client)
-            if cls is not None:
-                self._counters["web_attack_windows_explained"] += 1
-                return cls
+            if self._now(client) is not None:
+                return client
         return None
 
     def _remember(self, ts: float, client: str) -> None:
@@ -398,6 +415,14 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 self._counters["web_attack_windows_explained"] += 1
                 return self._now(c), True
         return None, hi > lo
+
+    def reported_during(self, first_ts: float, last_ts: float, cls: str) -> bool:
+        """Whether a client the rule reported as ``cls`` sent a request of an attack between a window's
+        first and last record (NEAR_S either side): :meth:`reported` for a window :meth:`during` names."""
+        times = self._flagged_ts
+        lo = bisect_left(times, first_ts - NEAR_S)
+        hi = bisect_right(times, last_ts + NEAR_S)
+        return any(cls in c.runs for k in range(lo, hi) if (c := self._clients.get(self._flagged_by[k])) is not None)
 
     def _busy(self, host: Any, ts: float) -> bool:
         """Whether ``host`` has sent requests fast enough to be flooding (FLOOD_RATE a second or more)."""

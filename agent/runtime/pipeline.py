@@ -659,7 +659,8 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
     hosts it found clean (``rule.vouch``) counts as benign, unless a request of an attack fell in or
     near the window (``rule.during``); a web class the hosts do not explain counts as the class of
     the reported client whose request fell there (not a flood's or a login's: one beside an
-    injection stays what it is)."""
+    injection stays what it is). Where ``rule.confirms``, a window so named reaches at least its
+    class's threshold: the content read is the evidence the model's window only leans to."""
     if not len(probs) or "src_ip" not in sc.context_fields:
         return
     fields = list(sc.context_fields)
@@ -680,15 +681,20 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         for i in hit.tolist():
             ctx, ts = wb.contexts[i], float(wb.last_ts[i])
             cls = rule.explain(ctx[src_at], ctx[dst_at], ts)
+            confirms = getattr(rule, "confirms", False)
+            sure = cls is not None and confirms and rule.reported(ctx[src_at], ctx[dst_at], ts, cls)
             leaning = False
             if during is not None and (cls is None or cls not in sc.classes):
                 # a flood or a login guessed beside an injection stays what it is: only a web class is named
                 inside, leaning = during(float(wb.first_ts[i]), ts, name=cls is None and top[i] not in over)
-                cls = cls if cls is not None else inside
+                if cls is None and inside is not None:
+                    cls = inside
+                    sure = confirms and rule.reported_during(float(wb.first_ts[i]), ts, cls)
             if cls is not None and cls in sc.classes:
                 j = sc.classes.index(cls)
                 others = [k for k in both if k != j]
-                probs[i, j] = max(float(probs[i, j]), float(probs[i, others].max()))
+                floor = sc.thresholds.get(cls, DEFAULT_THRESHOLD) if sure else 0.0
+                probs[i, j] = max(float(probs[i, j]), float(probs[i, others].max()), floor)
                 probs[i, others] = 0.0
             elif vouched and not leaning:
                 against = [sc.classes.index(c) for c in rule.vouch(ctx[src_at], ctx[dst_at], ts) if c in sc.classes]
