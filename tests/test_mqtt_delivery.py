@@ -336,3 +336,37 @@ def test_tail_prints_what_it_receives(broker: Broker, tmp_path: Path, as_json: b
         assert "plant/gw1  start   sev 1  DDoS_UDP  0.900  10.0.0.1:1001 -> 10.0.0.2:502 TCP" in alerts[0]
         assert "plant/gw1  update  sev 1  SPOOFING-RPM  0.990  bus can0 id 0x316 at 480.0 frames/s" in alerts[1]
         assert any(x.endswith("plant/gw1 status online") for x in lines)
+
+
+def test_an_alert_queued_while_the_link_was_down_is_settled(broker: Broker, tmp_path: Path) -> None:
+    """The broker goes away between two alerts and paho has not yet said so: ``publish`` queues the
+    next alert and answers MQTT_ERR_NO_CONN. paho sends it on reconnect and records the PUBACK; the
+    sink must then settle it and go on, not fail every round on that message (delivery stalled for
+    good, the outbox growing, until the agent restarted)."""
+    from paho.mqtt import client as mqtt
+
+    sub = Subscriber(broker.port)
+    sink = make_sink(broker.port, tmp_path)
+    real_publish = sink.client.publish
+    queued: list[int] = []
+
+    def publish_as_if_the_link_were_down(*args: Any, **kwargs: Any) -> Any:
+        info = real_publish(*args, **kwargs)
+        if "/alert/" in args[0] and not queued:
+            queued.append(info.mid)
+            info.rc = mqtt.MQTT_ERR_NO_CONN  # what paho answers for a message it queued for the reconnect
+        return info
+
+    sink.client.publish = publish_as_if_the_link_were_down  # type: ignore[method-assign]
+    try:
+        sent = [make_alert(i) for i in range(5)]
+        for a in sent:
+            sink.emit(a)
+        assert sink.flush(5.0), sink.stats()
+        assert queued
+        assert sub.wait(lambda s: len(s.alert_ids()) == 5)
+        assert sub.alert_ids() == [a["alert_id"] for a in sent]
+        assert sink.stats()["published"] == 5
+    finally:
+        sink.close()
+        sub.close()

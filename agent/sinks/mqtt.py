@@ -363,7 +363,13 @@ class MqttSink:
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 log.warning("MQTT: publish failed (%s); will retry", mqtt.error_string(info.rc))
                 return
-            # NO_CONN: paho keeps QoS>0 messages queued and sends them on reconnect, so it is handed.
+            if info.rc == mqtt.MQTT_ERR_NO_CONN:
+                if row.qos == 0:
+                    return  # paho does not keep QoS 0 while the link is down: the row waits here
+                # the link went down before paho told us: it keeps QoS>0 messages queued, sends them on
+                # reconnect and records the PUBACK, but is_published() raises on this code for ever
+                # after, which stalled every later delivery until a restart; the message is handed
+                info.rc = mqtt.MQTT_ERR_SUCCESS
             if row.qos == 0:
                 # QoS 0 has no PUBACK: handing it to the network is all there is.
                 self.outbox.delete(row.seq)
