@@ -328,3 +328,32 @@ def test_a_reported_attack_confirms_the_models_unsure_windows(confirms: bool) ->
     leaning = judged(SQLI[:2])
     assert (leaning[:2, 2] < 0.97).all()
 
+
+
+def test_a_clean_slow_client_vouches_only_for_its_own_exchange_with_a_calm_server() -> None:
+    """A window is cut from every host's frames: one that ends with a clean, slow HTTP client's other
+    traffic (a Modbus poll) or with its exchange with a server others flood says nothing against
+    the model's flood; one that ends with its exchange with a calm server is vouched benign."""
+    import numpy as np
+
+    from agent.features import ETHERNET_CONTEXT
+    from agent.runtime.pipeline import explained
+    from agent.windows import WindowBatch
+
+    classes = ["Normal", "DDoS_HTTP", "SQL_injection"]
+
+    def judged(flooded: bool) -> list[str]:
+        packets = session(gets(BENIGN * 3), CLIENT, T0, 0.2, port=41001)  # 24 requests, 5 a second
+        if flooded:  # plain requests from eight slow clients in the last second: 40 a second at the server
+            for k in range(8):
+                session(gets(["/"] * 5), f"10.1.0.{100 + k}", T0 + 4.0 + k * 0.02, 0.2, packets, port=42000 + k)
+        rule = _scanned(packets)
+        hosts = [(CLIENT, "10.1.0.77"), (CLIENT, SERVER), (SERVER, CLIENT)]
+        ctxs = [tuple({"ts": T0 + 5.0, "src_ip": a, "dest_ip": b}.get(f) for f in ETHERNET_CONTEXT) for a, b in hosts]
+        wb = WindowBatch(np.zeros((3, 1), np.float32), ["global"] * 3, np.full(3, T0 + 4.5), np.full(3, T0 + 5.0), ctxs)
+        probs = np.array([[0.05, 0.9, 0.05]] * 3, dtype=np.float32)
+        explained(_scoring(rule, classes), wb, probs)
+        return [classes[int(p.argmax())] for p in probs]
+
+    assert judged(flooded=False) == ["DDoS_HTTP", "Normal", "Normal"]
+    assert judged(flooded=True) == ["DDoS_HTTP", "DDoS_HTTP", "DDoS_HTTP"]

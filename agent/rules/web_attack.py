@@ -80,6 +80,8 @@ class _Client:
     tool: int = 0
     """requests whose user agent names an attack or scanning tool"""
     uploads: int = 0
+    server: Any = None
+    """the host its latest request went to"""
     flagged_at: float = float("-inf")
     """when the client last sent a request of the attack (see :meth:`WebAttackRule.scan`)"""
     reported: str | None = None
@@ -129,7 +131,8 @@ class WebAttackConfig(DetectorConfig):
         "even below the class's threshold: the content is the evidence the window lacks", True)
     slow_vouches: list[str] = doc(
         "model classes such a window is not counted as either when the clean client also sent fewer than 10 "
-        "requests a second (too few to flood)", factory=lambda: ["DDoS_HTTP"],
+        "requests a second (too few to flood) and the window ends with its exchange with a server that plain "
+        "requests do not flood", factory=lambda: ["DDoS_HTTP"],
     )
 
 
@@ -202,6 +205,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
             ts, src = float(ctx[_TS]), ctx[_SRC]
             c = self._client(src, ts)
             c.requests += 1
+            c.server = ctx[_DST]
             path, target = target_of(row[uri_col])
             body = row[body_col]
             body = body if isinstance(body, str) else ""
@@ -333,13 +337,17 @@ class WebAttackRule(Detector[WebAttackConfig]):
         :attr:`vouches` (the web attacks) where that host is a client whose requests the rule read
         within ``window_s`` of ``ts`` (at least ``min_requests``) and found clean, no payload, upload,
         probe or scanner's breadth; and :attr:`slow_vouches` (a flood) too where it also sent fewer
-        than FLOOD_RATE requests a second. What the client sent says otherwise."""
-        for host in (src, dst):
+        than FLOOD_RATE requests a second and the window ends with its exchange with the server it
+        asks. What the client sent says otherwise; of a window ending with its other traffic (a
+        Modbus poll, say), cut from every host's frames, it says nothing about a flood of others."""
+        for host, other in ((src, dst), (dst, src)):
             c = self._clients.get(host) if host is not None else None
             if (c is not None and c.requests >= self.config.min_requests and abs(ts - c.start) <= self.config.window_s
                     and not c.families and not c.uploads and c.reported is None and self._leaning(c) is None):
                 self._counters["web_attack_windows_vouched"] += 1
-                return self.vouches if self._busy(host, ts) else self.vouches | self.slow_vouches
+                if self._busy(host, ts) or other != c.server or self._flooded(other, ts):
+                    return self.vouches
+                return self.vouches | self.slow_vouches
         return frozenset()
 
     def explain(self, src: Any, dst: Any, ts: float) -> str | None:
