@@ -361,18 +361,19 @@ class WebAttackRule(Detector[WebAttackConfig]):
         the attack is still one. (Rules scan a whole batch before its windows are scored, so the
         content may come from a request just after the window.)
         """
+        return self.explanation(src, dst, ts)[0]
+
+    def explanation(self, src: Any, dst: Any, ts: float) -> tuple[str | None, bool]:
+        """:meth:`explain`'s class, and whether the rule reported the client it found as that class
+        (what the pipeline needs to count the window as that class where the model is not sure: a
+        class the client only leans to, such as a scanner's for the commands sent to a shell it
+        uploaded, is not one)."""
         client = self._explaining(src, dst, ts)
         cls = self._now(client) if client is not None else None
-        if cls is not None:
-            self._counters["web_attack_windows_explained"] += 1
-        return cls
-
-    def reported(self, src: Any, dst: Any, ts: float, cls: str) -> bool:
-        """Whether the client :meth:`explain` finds for these hosts was reported as ``cls`` (what the
-        pipeline needs to count the window as ``cls`` where the model is not sure: a class the client
-        only leans to, such as a scanner's for the commands sent to a shell it uploaded, is not one)."""
-        client = self._explaining(src, dst, ts)
-        return client is not None and cls in client.runs
+        if client is None or cls is None:
+            return None, False
+        self._counters["web_attack_windows_explained"] += 1
+        return cls, cls in client.runs
 
     def _explaining(self, src: Any, dst: Any, ts: float) -> _Client | None:
         limit = self.config.explain_s
@@ -414,23 +415,26 @@ class WebAttackRule(Detector[WebAttackConfig]):
         Why: a window is cut from everyone's frames in turn, so it can hold an attacker's requests and
         end with a frame of a clean client; judged by its last frame's hosts alone, such a window was
         counted benign, and the attack lost most of its windows on a busy site."""
-        times = self._flagged_ts
-        lo = bisect_left(times, first_ts - NEAR_S)
-        hi = bisect_right(times, last_ts + NEAR_S)
-        for k in range(hi - 1, lo - 1, -1) if name else ():
+        near = self._flagged_near(first_ts, last_ts)
+        for k in reversed(near) if name else ():
             c = self._clients.get(self._flagged_by[k])
             if c is not None and c.reported is not None:
                 self._counters["web_attack_windows_explained"] += 1
                 return self._now(c), True
-        return None, hi > lo
+        return None, len(near) > 0
 
     def reported_during(self, first_ts: float, last_ts: float, cls: str) -> bool:
         """Whether a client the rule reported as ``cls`` sent a request of an attack between a window's
-        first and last record (NEAR_S either side): :meth:`reported` for a window :meth:`during` names."""
+        first and last record (NEAR_S either side): the second half of :meth:`explanation` for a
+        window :meth:`during` names."""
+        who, clients = self._flagged_by, self._clients
+        return any(cls in c.runs for k in self._flagged_near(first_ts, last_ts)
+                   if (c := clients.get(who[k])) is not None)
+
+    def _flagged_near(self, first_ts: float, last_ts: float) -> range:
+        """Indices into the flagged requests of those between ``first_ts`` and ``last_ts``, NEAR_S either side."""
         times = self._flagged_ts
-        lo = bisect_left(times, first_ts - NEAR_S)
-        hi = bisect_right(times, last_ts + NEAR_S)
-        return any(cls in c.runs for k in range(lo, hi) if (c := self._clients.get(self._flagged_by[k])) is not None)
+        return range(bisect_left(times, first_ts - NEAR_S), bisect_right(times, last_ts + NEAR_S))
 
     def _busy(self, host: Any, ts: float) -> bool:
         """Whether ``host`` has sent requests fast enough to be flooding (FLOOD_RATE a second or more)."""

@@ -654,7 +654,7 @@ def score_rows(
 def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
     """Change, in place, what a rule that reads content knows better than the model's window: a window
     of a class it overrules or vouches for (``rule.overrules``, ``rule.vouches``) whose hosts it
-    explains (``rule.explain``) counts as the class it names (what the model reads as a flood, or as
+    explains (``rule.explanation``) counts as the class it names (what the model reads as a flood, or as
     another injection, from a client sending XSS is that XSS); a window of a class it vouches for whose
     hosts it found clean (``rule.vouch``) counts as benign, unless a request of an attack fell in or
     near the window (``rule.during``); a web class the hosts do not explain counts as the class of
@@ -680,9 +680,9 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
         for i in hit.tolist():
             ctx, ts = wb.contexts[i], float(wb.last_ts[i])
-            cls = rule.explain(ctx[src_at], ctx[dst_at], ts)
+            cls, reported = rule.explanation(ctx[src_at], ctx[dst_at], ts)
             confirms = getattr(rule, "confirms", False)
-            sure = cls is not None and confirms and rule.reported(ctx[src_at], ctx[dst_at], ts, cls)
+            sure = confirms and reported
             leaning = False
             if during is not None and (cls is None or cls not in sc.classes):
                 # a flood or a login guessed beside an injection stays what it is: only a web class is named
