@@ -23,13 +23,12 @@ from agent.features import FEATURE_KINDS
 from agent.features.edge_iiotset import COLUMNS, EdgeIIoTsetExtractor
 from agent.features.host_context import (
     ARP_REQUEST_WINDOW_S,
-    AUTH_FAILURE,
     CONTEXT_COLUMNS,
     MAX_PEERS,
     RATE_TAU_S,
     HostContextExtractor,
-    auth_failure,
 )
+from agent.features.login_failures import AUTH_FAILURE, auth_failure
 from agent.features.web_content import http_shape
 from agent.records import Frame
 

@@ -357,3 +357,52 @@ def test_a_clean_slow_client_vouches_only_for_its_own_exchange_with_a_calm_serve
 
     assert judged(flooded=False) == ["DDoS_HTTP", "Normal", "Normal"]
     assert judged(flooded=True) == ["DDoS_HTTP", "DDoS_HTTP", "DDoS_HTTP"]
+
+
+def test_a_bystanders_window_counts_as_the_attack_only_while_it_holds_a_request_of_it() -> None:
+    """During an injection, a window ending with the attacked server's exchange with another, slow
+    client counts as the injection when a request of it falls inside, and keeps the model's class
+    otherwise (a slow flood of the same server, say); the attacker's own windows count as the
+    injection for ``explain_s`` either way."""
+    packets = session(gets(SQLI[:2]), TOOL, T0, 0.05)
+    session(gets(["/"] * 2), CLIENT, T0, 3.0, packets, port=41003)
+    rule = _scanned(packets)
+    assert rule.explanation(SERVER, CLIENT, T0 + 0.6, T0)[0] == "SQL_injection"
+    assert rule.explanation(SERVER, CLIENT, T0 + 5.6, T0 + 5.0)[0] is None
+    assert rule.explanation(SERVER, TOOL, T0 + 5.6, T0 + 5.0)[0] == "SQL_injection"
+    assert rule.explain(SERVER, CLIENT, T0 + 5.6) == "SQL_injection"  # no window span: the hosts alone
+
+
+def test_logins_guessed_are_password_guessing_whatever_tool_sends_them() -> None:
+    """A request sending a password and no payload (a form, JSON or query field, HTTP authentication)
+    is a login attempt: hydra naming itself in its user agent, and fetching the form before each
+    guess, makes no scanner; attempts refused ``min_logins`` times make ``Password``."""
+    hydra = "Mozilla/5.0 (Hydra)"
+    form = [("GET", "/login", b"", 200), ("POST", "/login", b"user=admin&pass=guess", 401)] * 15
+    assert {f.cls for f in findings(session(form, TOOL, T0, 0.1, agent=hydra))} == {"Password"}
+    basic = gets(["/admin/"] * 30, 401)
+    found = findings(session(basic, TOOL, T0, 0.1, agent=hydra + "\r\nAuthorization: Basic YWRtaW46YWRtaW4="))
+    assert {f.cls for f in found} == {"Password"}
+    assert "11 of 11 requests send a password, 10 answers refuse one" in found[0].evidence
+    json = [("POST", "/api/login", b'{"user": "admin", "password": "x1"}', 403)] * 30
+    assert {f.cls for f in findings(session(json, TOOL, T0, 0.1))} == {"Password"}
+    # an API client authenticating every request, and a user mistyping twice, guess nothing
+    api = gets(["/api/tags?since=1"] * 60, 200)
+    assert findings(session(api, CLIENT, T0, 0.5, agent="client/1.0\r\nAuthorization: Basic dXNlcjpwdw==")) == []
+    typo = [("POST", "/login", b"user=op&password=x", 401)] * 2 + [("POST", "/login", b"user=op&password=y", 200)]
+    assert findings(session(typo, CLIENT, T0, 2.0)) == []
+
+
+def test_a_scanner_turned_to_guessing_logins_stops_explaining_its_windows() -> None:
+    """Login attempts are no requests of the scan: once ``explain_s`` has passed since the scan's last
+    request, the guesser's windows are not counted as the scan (its logins may be reported as
+    ``Password``)."""
+    rng = random.Random(7)
+    words = [f"/{''.join(rng.choice('abcdefghij') for _ in range(6))}" for _ in range(40)]
+    packets = session(gets(words, 404), TOOL, T0, 0.01)
+    logins = [("POST", path, f"username=admin&password=guess{k}".encode(), 200)
+              for k, path in enumerate(["/login", "/login.php", "/api/auth"] * 20)]
+    session(logins, TOOL, T0 + 1, 0.5, packets, port=41009, agent="Mozilla/4.0 (Hydra)")
+    rule = _scanned(packets)
+    assert rule.explain(TOOL, SERVER, T0 + 1) == "Vulnerability_scanner"
+    assert rule.explain(TOOL, SERVER, T0 + 25) is None

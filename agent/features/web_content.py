@@ -57,6 +57,13 @@ TOOL_AGENT = re.compile(
     rb"masscan|acunetix|netsparker|w3af|arachni|openvas|whatweb|xsstrike|commix|skipfish|hydra)",
     re.IGNORECASE,
 )
+#: a parameter carrying a password, in a query, a form or a JSON body: a login attempt
+LOGIN_FIELD = re.compile(
+    r"(?:^|[?&;{,\s\"'])(?:[\w.\[\]-]*[_.\[-])?(?:password|passwd|passwort|passphrase|pass|pwd)\]?[\"']?\s*[=:]",
+    re.IGNORECASE,
+)
+#: credentials in a request's headers
+AUTH_HEADER = re.compile(rb"\r\nauthorization:\s*(?:basic|digest|ntlm)\s", re.IGNORECASE)
 #: a file in a multipart body named as a script or an executable, or a script or executable's start
 UPLOAD = re.compile(
     r"filename\s*=\s*\"?[^\"\r\n]*\.(?:php\d?|phtml|phar|jsp|jspx|asp|aspx|ashx|cgi|pl|py|sh|bash|exe|dll|"
@@ -90,13 +97,14 @@ HTTP_KEYWORDS = re.compile(
 
 class Assessment(NamedTuple):
     """What one request carries: its payload families (in :data:`FAMILIES` order), whether it asks
-    for a path scanners probe, whether its method is one no browser sends, and whether it uploads a
-    script or an executable."""
+    for a path scanners probe, whether its method is one no browser sends, whether it uploads a
+    script or an executable, and whether it sends a password (a login attempt)."""
 
     families: tuple[str, ...]
     probe: bool
     odd_method: bool
     upload: bool
+    login: bool
 
 
 def request_head(hexdata: str) -> bytes:
@@ -110,6 +118,15 @@ def request_head(hexdata: str) -> bytes:
 def tool_agent(hexdata: Any) -> bool:
     """Whether a request's headers (its segment as tshark's hex) name an attack or scanning tool."""
     return isinstance(hexdata, str) and TOOL_AGENT.search(request_head(hexdata)) is not None
+
+
+def header_signs(hexdata: Any) -> tuple[bool, bool]:
+    """Whether a request's headers (its segment as tshark's hex) name an attack or scanning tool, and
+    whether they carry credentials (HTTP authentication), from one decoding."""
+    if not isinstance(hexdata, str):
+        return False, False
+    head = request_head(hexdata)
+    return TOOL_AGENT.search(head) is not None, AUTH_HEADER.search(head) is not None
 
 
 def refusal(hexdata: Any) -> bool:
@@ -174,7 +191,7 @@ def _assess(method: str, target: str, body: str) -> Assessment:
         if broken:
             found = (broken,)
     return Assessment(found, PROBE.search(clean) is not None, method.upper() not in BROWSER_METHODS,
-                      bool(body) and UPLOAD.search(body) is not None)
+                      bool(body) and UPLOAD.search(body) is not None, LOGIN_FIELD.search(text) is not None)
 
 
 def quote_breaker(target: str, body: str) -> str | None:

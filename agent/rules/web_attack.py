@@ -1,4 +1,5 @@
-"""Web attacks read from what each client sends: injections, cross-site scripting, uploads, scanners.
+"""Web attacks read from what each client sends: injections, cross-site scripting, uploads, scanners,
+logins guessed.
 
 Why read the requests: a tool on a LAN sends its requests in a burst, and what the model sees of
 them (sizes, rates, a few counts of the target's shape) looks like an HTTP flood; sqlmap, wapiti,
@@ -17,17 +18,21 @@ so does this rule, per client, over ``window_s``:
   paths most of which the server refuses (4xx), or that uses methods and probe paths no browser does.
 
 A client with ``min_requests`` requests of one family (and fewer of every other) is reported as that
-family's class; breadth is reported as ``scanner_class``; an upload at once. Requests are only
-counted, never stored, and at most ``max_clients`` clients are followed (least recently seen dropped,
-counted). The rule also *explains* the model: model windows of the classes in ``overrules`` (a
-flood, a login guessed) between an attacking client and the server it attacks, or between that
-server and a client too slow to flood it (unless plain requests from however many clients flood
-it), within ``explain_s`` of a request of the attack, are counted as the class the client's latest
-such request points to (see :meth:`WebAttackRule.explain`); with ``confirms``, even where the
-model's confidence stays under that class's threshold. A window with a request of an attack
-within a second is never vouched clean (:meth:`WebAttackRule.during`). Each interval starts
-unclassed; requests over UDP (SSDP) are not read; a probe path or an odd method counts once per
-path, so a poller of ``/cgi-bin/status`` is no scanner.
+family's class; breadth is reported as ``scanner_class``; an upload at once. A request sending a
+password (a form, query or JSON field, HTTP authentication) and no payload is a login attempt:
+never a request of a web attack nor a scanner's sign, whatever tool sends it (hydra names itself in
+its user agent); ``min_logins`` of them and as many answers refusing a login make ``login_class``.
+Requests are only counted, never stored, and at most ``max_clients`` clients are followed (least
+recently seen dropped, counted). The rule also *explains* the model: model windows of the classes
+in ``overrules`` (a flood, a login guessed) between an attacking client and the server it attacks
+within ``explain_s`` of a request of the attack, or between that server and a client too slow to
+flood it when the window holds such a request (unless plain requests from however many clients
+flood the server), are counted as the class the client's latest such request points to (see
+:meth:`WebAttackRule.explain`); with ``confirms``, even where the model's confidence stays under
+that class's threshold. A window with a request of an attack within a second is never vouched clean
+(:meth:`WebAttackRule.during`). Each interval starts unclassed; requests over UDP (SSDP) are not
+read; a probe path or an odd method counts once per path, so a poller of ``/cgi-bin/status`` is no
+scanner.
 
 What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the signs do not cover
 (a blind injection written without SQL keywords or quotes), and a scanner slower than its window.
@@ -42,7 +47,8 @@ from typing import Any
 
 from agent.errors import ConfigError
 from agent.features import ETHERNET_CONTEXT
-from agent.features.web_content import FAMILIES, assess, refusal, target_of, tool_agent
+from agent.features.login_failures import auth_failure
+from agent.features.web_content import FAMILIES, assess, header_signs, refusal, target_of
 from agent.lru import DecayingCounts, LruTable
 from agent.rules.base import Detector, DetectorConfig, Finding, ReportRun
 from agent.schema import doc
@@ -80,6 +86,10 @@ class _Client:
     tool: int = 0
     """requests whose user agent names an attack or scanning tool"""
     uploads: int = 0
+    logins: int = 0
+    """requests sending a password and no payload (a login guessed or made)"""
+    failed: int = 0
+    """answers to it that refuse a login (once it sent one)"""
     server: Any = None
     """the host its latest request went to"""
     flagged_at: float = float("-inf")
@@ -91,7 +101,7 @@ class _Client:
 
     def restart(self, ts: float) -> None:
         self.start = ts
-        self.requests = self.refused = self.odd = self.tool = self.uploads = 0
+        self.requests = self.refused = self.odd = self.tool = self.uploads = self.logins = self.failed = 0
         self.families.clear()
         self.paths.clear()
         self.reported = self.recent = None  # what the client is now is read from this interval's requests
@@ -100,7 +110,7 @@ class _Client:
 @dataclass
 class WebAttackConfig(DetectorConfig):
     """Web attacks read from what each client sends: SQL injection, XSS, uploads of scripts or
-    executables, scanners (cleartext HTTP)."""
+    executables, scanners, logins guessed (cleartext HTTP)."""
 
     window_s: float = doc("a client's requests are counted over intervals this long", 60.0)
     explain_s: float = doc("seconds after a client's last request of an attack within which model windows "
@@ -115,6 +125,9 @@ class WebAttackConfig(DetectorConfig):
     sql_class: str = doc("class of SQL injection", "SQL_injection")
     xss_class: str = doc("class of cross-site scripting", "XSS")
     upload_class: str = doc("class of an upload of a script or an executable", "Uploading")
+    login_class: str = doc("class of logins guessed over HTTP", "Password")
+    min_logins: int = doc("login attempts from one client, and answers refusing them, that make logins guessed "
+                          "(a request sending a password and no payload is a login attempt)", 10)
     scanner_class: str = doc("class of a scanner", "Vulnerability_scanner")
     overrules: list[str] = doc(
         "model classes that a window ending with a frame between an attacking client and the server it attacks "
@@ -140,7 +153,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
     """Finds web attacks in what clients send (see the module docstring)."""
 
     name = "web_attack"
-    summary = "web attacks read from requests: SQL injection, XSS, uploads of scripts, scanners"
+    summary = "web attacks read from requests: SQL injection, XSS, uploads of scripts, scanners, logins guessed"
     Config = WebAttackConfig
     reads = COLUMNS
 
@@ -149,7 +162,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
         cfg = self.config
         self.check_settings({"min_requests": (cfg.min_requests, 1), "scan_min_paths": (cfg.scan_min_paths, 2),
                                    "scan_min_families": (cfg.scan_min_families, 2),
-                                   "max_clients": (cfg.max_clients, 1)},
+                                   "max_clients": (cfg.max_clients, 1), "min_logins": (cfg.min_logins, 1)},
                             {"window_s": cfg.window_s, "explain_s": cfg.explain_s})
         if not 0.0 < cfg.scan_refused_share <= 1.0:
             raise ConfigError(f"{self.section()}.scan_refused_share must be in (0, 1], got {cfg.scan_refused_share}")
@@ -197,10 +210,14 @@ class WebAttackRule(Detector[WebAttackConfig]):
             if method and ctx[_PROTO] != "TCP":  # SSDP and other discovery over UDP: not a web client
                 continue
             if not method:
-                if row[len_col] and ctx[_SPORT] is not None and refusal(row[payload_col]):
+                if row[len_col] and ctx[_SPORT] is not None:
                     c = clients.get(ctx[_DST])
                     if c is not None:
-                        c.refused += 1
+                        payload = row[payload_col]
+                        if refusal(payload):
+                            c.refused += 1
+                        if c.logins and auth_failure(payload):
+                            c.failed += 1
                 continue
             ts, src = float(ctx[_TS]), ctx[_SRC]
             c = self._client(src, ts)
@@ -216,10 +233,15 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 c.odd += seen.odd_method or seen.probe
                 if len(c.paths) < 4096:
                     c.paths.add(path)
-            tool = tool_agent(row[payload_col])
-            if tool:
-                c.tool += 1
+            tool, credentials = header_signs(row[payload_col])
             found = seen.families
+            # a password sent without a payload is a login guessed, whatever tool sends it: no request
+            # of a web attack, nor a scanner's sign (hydra names itself in its user agent)
+            login = (seen.login or credentials) and not found and not seen.upload
+            if login:
+                c.logins += 1
+            elif tool:
+                c.tool += 1
             for fam in found:  # in FAMILIES order: a set's order changes from run to run
                 c.families[fam] = c.families.get(fam, 0) + 1
             if found:
@@ -234,13 +256,15 @@ class WebAttackRule(Detector[WebAttackConfig]):
                              f"({str(method).upper()} {target[:80]})", out)
             verdict = self._verdict(c)
             if verdict is not None:
+                if verdict[0] == self.config.login_class:
+                    c.recent = verdict[0]
                 self._report(c, verdict[0], ts, ctx, verdict[1], out)
             # a request of the attack: a sign, an upload, or, from a client this interval's requests
             # point to an attack, a new path (a scanner's next) or a tool's user agent (sqlmap's plain
             # requests between its payloads); not that client's other plain requests (a flood of a
             # page, a login guessed): they explain no window once ``explain_s`` has passed
-            if found or seen.upload or ((new_path or tool) and (c.reported is not None
-                                                                 or self._leaning(c) is not None)):
+            if found or seen.upload or ((new_path or tool) and not login
+                                        and (c.reported is not None or self._leaning(c) is not None)):
                 c.flagged_at = ts
                 self._remember(ts, src)
                 attacked = self._attacked
@@ -262,6 +286,10 @@ class WebAttackRule(Detector[WebAttackConfig]):
         the client is dressed; then breadth of paths refused, probes and tools' signs make a scanner."""
         cfg = self.config
         flagged = sum(c.families.values())
+        if c.logins >= cfg.min_logins and c.failed >= cfg.min_logins and not flagged and not c.uploads:
+            return cfg.login_class, f"guesses logins: {c.logins} of {c.requests} requests send a password, " \
+                f"{c.failed} answers refuse one"
+        guessing = c.logins >= cfg.min_requests  # a login guesser's user agent is no scanner's sign
         # a family counts towards breadth with two requests and a share of the payloads: sqlmap's one
         # test of a firewall (SQL, script and traversal in one request) does not make it a scanner
         fams = {f: n for f, n in c.families.items() if n >= 2 and n >= BREADTH_SHARE * flagged}
@@ -272,8 +300,10 @@ class WebAttackRule(Detector[WebAttackConfig]):
             if script >= cfg.min_requests and script >= 0.8 * flagged:
                 return cfg.xss_class, f"{script} of {c.requests} requests carry script injection (XSS)"
         spread = len(c.paths) >= cfg.scan_min_paths and c.refused >= cfg.scan_refused_share * c.requests
-        # a tool that says what it is and has sent many requests without a payload yet is probing
-        probing = c.tool >= TOOL_REQUESTS and flagged < cfg.min_requests
+        # a tool that says what it is and has sent many requests without a payload yet, to several
+        # paths, is probing (hydra fetching a login form before each guess asks for one path)
+        probing = c.tool >= TOOL_REQUESTS and flagged < cfg.min_requests and len(c.paths) >= LEANING_PATHS \
+            and not guessing
         # probes and methods no browser sends make a scanner over several paths: one client trying
         # every method on a page or two (a test of a server's methods) is not scanning it
         probes = c.odd >= cfg.min_requests * 2 and len(c.paths) >= LEANING_PATHS
@@ -316,7 +346,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
         if c.families:
             top = max(FAMILIES, key=lambda f: c.families.get(f, 0))  # a tie goes to the first family
             return self._family_class(top)
-        if c.odd >= 2 or c.tool >= 2 or (len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
+        if c.odd >= 2 or (c.tool >= 2 and c.logins < self.config.min_requests) or (
+                len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
             return self.config.scanner_class
         return None
 
@@ -354,6 +385,9 @@ class WebAttackRule(Detector[WebAttackConfig]):
         """The class of the web attack a window with these hosts belongs to around ``ts``, or None: the
         window's hosts are a client whose requests carried attack content within ``explain_s`` and the
         server it attacks, or that server and a host sending too few requests to flood it itself.
+        :meth:`explanation` given the window's first time also asks the latter window to hold a
+        request of the attack: one of a bystander during an attack on its server holds the
+        bystander's traffic (a slow flood's, another client's), not necessarily the attack.
 
         The pipeline counts a model window of a class in :attr:`overrules` with these hosts as this
         class: a burst of injections is not a flood of the server. A window of another client of the
@@ -363,19 +397,19 @@ class WebAttackRule(Detector[WebAttackConfig]):
         """
         return self.explanation(src, dst, ts)[0]
 
-    def explanation(self, src: Any, dst: Any, ts: float) -> tuple[str | None, bool]:
+    def explanation(self, src: Any, dst: Any, ts: float, first_ts: float | None = None) -> tuple[str | None, bool]:
         """:meth:`explain`'s class, and whether the rule reported the client it found as that class
         (what the pipeline needs to count the window as that class where the model is not sure: a
         class the client only leans to, such as a scanner's for the commands sent to a shell it
         uploaded, is not one)."""
-        client = self._explaining(src, dst, ts)
+        client = self._explaining(src, dst, ts, first_ts)
         cls = self._now(client) if client is not None else None
         if client is None or cls is None:
             return None, False
         self._counters["web_attack_windows_explained"] += 1
         return cls, cls in client.runs
 
-    def _explaining(self, src: Any, dst: Any, ts: float) -> _Client | None:
+    def _explaining(self, src: Any, dst: Any, ts: float, first_ts: float | None = None) -> _Client | None:
         limit = self.config.explain_s
         for host, other in ((src, dst), (dst, src)):
             if host is None:
@@ -390,7 +424,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
                         or self._flooded(host, ts)):
                     continue
                 client = self._clients.get(attacked[0])
-                if client is None:
+                if client is None or (first_ts is not None and not self._sent_between(attacked[0], first_ts, ts)):
                     continue
             if self._now(client) is not None:
                 return client
@@ -430,6 +464,11 @@ class WebAttackRule(Detector[WebAttackConfig]):
         who, clients = self._flagged_by, self._clients
         return any(cls in c.runs for k in self._flagged_near(first_ts, last_ts)
                    if (c := clients.get(who[k])) is not None)
+
+    def _sent_between(self, client: str, first_ts: float, last_ts: float) -> bool:
+        """Whether ``client`` sent a request of an attack between ``first_ts`` and ``last_ts``."""
+        times, who = self._flagged_ts, self._flagged_by
+        return any(who[k] == client for k in range(bisect_left(times, first_ts), bisect_right(times, last_ts)))
 
     def _flagged_near(self, first_ts: float, last_ts: float) -> range:
         """Indices into the flagged requests of those between ``first_ts`` and ``last_ts``, NEAR_S either side."""

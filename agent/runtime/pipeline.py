@@ -680,7 +680,7 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
         for i in hit.tolist():
             ctx, ts = wb.contexts[i], float(wb.last_ts[i])
-            cls, reported = rule.explanation(ctx[src_at], ctx[dst_at], ts)
+            cls, reported = rule.explanation(ctx[src_at], ctx[dst_at], ts, float(wb.first_ts[i]))
             confirms = getattr(rule, "confirms", False)
             sure = confirms and reported
             leaning = False
