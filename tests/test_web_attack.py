@@ -359,6 +359,53 @@ def test_a_clean_slow_client_vouches_only_for_its_own_exchange_with_a_calm_serve
     assert judged(flooded=True) == ["DDoS_HTTP", "DDoS_HTTP", "DDoS_HTTP"]
 
 
+@pytest.mark.parametrize("finished", [False, True])
+def test_a_server_holding_requests_that_never_end_is_flooded(finished: bool) -> None:
+    """Slowloris and slow POSTs complete no request, so the server's plain requests stay few: the
+    requests begun and never finished (25 bots, one connection each) say it is flooded, and a clean
+    slow client's exchange with it vouches for no window. The same bots sending requests split over
+    two segments that do end leave the server calm."""
+    import numpy as np
+    from support.site_checks import TcpConversation
+
+    from agent.features import ETHERNET_CONTEXT
+    from agent.runtime.pipeline import explained
+    from agent.windows import WindowBatch
+
+    packets = session(gets(BENIGN * 3), CLIENT, T0, 0.2, port=41001)
+    for k in range(25):
+        conn = TcpConversation(packets, f"10.1.0.{100 + k}", SERVER, 43000 + k, 80, T0 + 1.0 + k * 0.05)
+        if finished:
+            conn.send(T0 + 1.01 + k * 0.05, b"POST /api/upload HTTP/1.1\r\nHost: hmi\r\nContent-Length: 10\r\n\r\n")
+            conn.send(T0 + 1.02 + k * 0.05, b"0123456789")
+        else:
+            conn.send(T0 + 1.01 + k * 0.05, b"GET /?%d HTTP/1.1\r\nUser-Agent: Mozilla/5.0\r\n" % k)
+            conn.send(T0 + 3.5 + k * 0.05, b"X-a: %d\r\n" % k)
+    rule = _scanned(packets)
+    ctx = tuple({"ts": T0 + 5.0, "src_ip": SERVER, "dest_ip": CLIENT}.get(f) for f in ETHERNET_CONTEXT)
+    wb = WindowBatch(np.zeros((1, 1), np.float32), ["global"], np.full(1, T0 + 4.5), np.full(1, T0 + 5.0), [ctx])
+    probs = np.array([[0.05, 0.9, 0.05]], dtype=np.float32)
+    explained(_scoring(rule, ["Normal", "DDoS_HTTP", "SQL_injection"]), wb, probs)
+    assert int(probs[0].argmax()) == (0 if finished else 1)
+
+
+@pytest.mark.parametrize("slow_flood", [False, True])
+def test_an_attackers_window_with_a_flooded_server_needs_a_request_of_the_attack(slow_flood: bool) -> None:
+    """An injector turned to flooding the server it attacked (slowloris, completing no request): its
+    windows with that server, within ``explain_s`` of the injection, count as the injection only
+    when they hold a request of it; with the server calm, they count as the injection throughout."""
+    from support.site_checks import TcpConversation
+
+    packets = session(gets(SQLI[:3]), TOOL, T0, 0.05)
+    for k in range(25):
+        conn = TcpConversation(packets, TOOL, SERVER, 43000 + k, 80, T0 + 1.0 + k * 0.05)
+        if slow_flood:
+            conn.send(T0 + 1.01 + k * 0.05, b"GET /?%d HTTP/1.1\r\nUser-Agent: Mozilla/5.0\r\n" % k)
+    rule = _scanned(packets)
+    assert rule.explanation(TOOL, SERVER, T0 + 0.6, T0)[0] == "SQL_injection"
+    assert rule.explanation(TOOL, SERVER, T0 + 5.0, T0 + 4.5)[0] == (None if slow_flood else "SQL_injection")
+
+
 def test_a_bystanders_window_counts_as_the_attack_only_while_it_holds_a_request_of_it() -> None:
     """During an injection, a window ending with the attacked server's exchange with another, slow
     client counts as the injection when a request of it falls inside, and keeps the model's class

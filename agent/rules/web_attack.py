@@ -26,8 +26,9 @@ Requests are only counted, never stored, and at most ``max_clients`` clients are
 recently seen dropped, counted). The rule also *explains* the model: model windows of the classes
 in ``overrules`` (a flood, a login guessed) between an attacking client and the server it attacks
 within ``explain_s`` of a request of the attack, or between that server and a client too slow to
-flood it when the window holds such a request (unless plain requests from however many clients
-flood the server), are counted as the class the client's latest such request points to (see
+flood it when the window holds such a request (unless the server is flooded: 10 plain requests a
+second from however many clients, or 20 requests begun and never finished, as slowloris and slow
+POSTs hold them), are counted as the class the client's latest such request points to (see
 :meth:`WebAttackRule.explain`); with ``confirms``, even where the model's confidence stays under
 that class's threshold. A window with a request of an attack within a second is never vouched clean
 (:meth:`WebAttackRule.during`). Each interval starts unclassed; requests over UDP (SSDP) are not
@@ -65,6 +66,12 @@ TOOL_REQUESTS = 20
 BREADTH_SHARE = 0.05
 #: requests a second from which a client could be flooding a server itself
 FLOOD_RATE = 10.0
+#: requests begun and not finished, on one server within ``window_s``, from which it is under a slow
+#: flood (slowloris, slow POST: connections held open by requests that never end)
+SLOW_FLOOD = 20
+#: hex of the methods a request starts with (a segment starting so without a request parsed in its
+#: row begins a request that a later segment may finish)
+_REQUEST_START = tuple(f"{m} ".encode().hex() for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"))
 #: seconds before and after a window within which a request of the attack counts as the window's: the
 #: window may hold only the answers and acknowledgements of a request just outside it
 NEAR_S = 1.0
@@ -176,6 +183,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
         self._attacked: LruTable[str, tuple[str, float]] = LruTable(cfg.max_clients)
         #: server -> decayed count of requests that are not requests of an attack (time constant 1 s)
         self._plain: DecayingCounts[str] = DecayingCounts(cfg.max_clients, 1.0)
+        #: server -> (client, port) -> when a request it began there and has not finished began
+        self._unfinished: LruTable[str, dict[tuple[str, int], float]] = LruTable(cfg.max_clients)
         #: requests of an attack, in time order (ts, client), the last ``window_s``
         self._flagged_ts: list[float] = []
         self._flagged_by: list[str] = []
@@ -211,15 +220,20 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 continue
             if not method:
                 if row[len_col] and ctx[_SPORT] is not None:
+                    payload = row[payload_col]
+                    if isinstance(payload, str) and payload.startswith(_REQUEST_START):
+                        self._begun(ctx)
                     c = clients.get(ctx[_DST])
                     if c is not None:
-                        payload = row[payload_col]
                         if refusal(payload):
                             c.refused += 1
                         if c.logins and auth_failure(payload):
                             c.failed += 1
                 continue
             ts, src = float(ctx[_TS]), ctx[_SRC]
+            begun = self._unfinished.get(ctx[_DST])
+            if begun:
+                begun.pop((src, ctx[_SPORT]), None)  # a request begun in an earlier segment, finished
             c = self._client(src, ts)
             c.requests += 1
             c.server = ctx[_DST]
@@ -277,8 +291,32 @@ class WebAttackRule(Detector[WebAttackConfig]):
 
     def _flooded(self, server: Any, ts: float) -> bool:
         """Whether ``server`` receives FLOOD_RATE plain requests a second or more around ``ts``, from
-        however many clients: a flood from elsewhere, slow client by slow client."""
-        return self._plain.count(server, ts) >= FLOOD_RATE
+        however many clients (a flood from elsewhere, slow client by slow client), or holds SLOW_FLOOD
+        requests begun within ``window_s`` and not finished (a slow flood: they complete no request)."""
+        return self._plain.count(server, ts) >= FLOOD_RATE or self._slow_flooded(server, ts)
+
+    def _slow_flooded(self, server: Any, ts: float) -> bool:
+        """Whether ``server`` holds SLOW_FLOOD requests begun within ``window_s`` of ``ts`` and not finished."""
+        begun = self._unfinished.get(server)
+        if not begun:
+            return False
+        oldest = ts - self.config.window_s
+        while begun and next(iter(begun.values())) < oldest:
+            del begun[next(iter(begun))]
+        return len(begun) >= SLOW_FLOOD
+
+    def _begun(self, ctx: tuple[Any, ...]) -> None:
+        """Note a request begun in a segment that did not finish it (its row has no request)."""
+        table = self._unfinished
+        begun = table.get(ctx[_DST])
+        if begun is None:
+            begun = table[ctx[_DST]] = {}
+            table.trim()
+        key = (ctx[_SRC], ctx[_SPORT])
+        if key not in begun:
+            begun[key] = float(ctx[_TS])
+            if len(begun) > 4 * SLOW_FLOOD:
+                del begun[next(iter(begun))]
 
     def _verdict(self, c: _Client) -> tuple[str, str] | None:
         """The class a client's requests now make, with the evidence, or None. Payloads of several
@@ -385,9 +423,10 @@ class WebAttackRule(Detector[WebAttackConfig]):
         """The class of the web attack a window with these hosts belongs to around ``ts``, or None: the
         window's hosts are a client whose requests carried attack content within ``explain_s`` and the
         server it attacks, or that server and a host sending too few requests to flood it itself.
-        :meth:`explanation` given the window's first time also asks the latter window to hold a
-        request of the attack: one of a bystander during an attack on its server holds the
-        bystander's traffic (a slow flood's, another client's), not necessarily the attack.
+        :meth:`explanation` given the window's first time also asks the latter window, and the
+        former where the server is flooded, to hold a request of the attack: one of a bystander
+        during an attack on its server holds the bystander's traffic (a slow flood's, another
+        client's), and an attacker may be flooding the server now, not attacking it.
 
         The pipeline counts a model window of a class in :attr:`overrules` with these hosts as this
         class: a burst of injections is not a flood of the server. A window of another client of the
@@ -418,8 +457,12 @@ class WebAttackRule(Detector[WebAttackConfig]):
             attacked = self._attacked.get(host)
             target = self._attacked.get(other) if other is not None else None
             # the client's own window with the server it attacks (not its other traffic: a login
-            # guessed over SSH on another host after the scan is that host's business)
-            if client is None or abs(ts - client.flagged_at) > limit or target is None or target[0] != host:
+            # guessed over SSH on another host after the scan is that host's business); with that
+            # server held by requests never finished, only a window holding a request of the attack
+            # (the attacker may be flooding it slowly now; a tool's burst of plain requests is its own)
+            if (client is None or abs(ts - client.flagged_at) > limit or target is None or target[0] != host
+                    or (first_ts is not None and self._slow_flooded(other, ts)
+                        and not self._sent_between(host, first_ts, ts))):
                 if (attacked is None or abs(ts - attacked[1]) > limit or self._busy(other, ts)
                         or self._flooded(host, ts)):
                     continue

@@ -141,6 +141,10 @@ class TcpConversation:
         self._seg(t, True, "PA", request)
         self._seg(t + 0.003, False, "PA", reply)
 
+    def send(self, t: float, data: bytes, from_client: bool = True) -> None:
+        """One data segment, unanswered."""
+        self._seg(t, from_client, "PA", data)
+
 
 def modbus(tid: int, unit: int, pdu: bytes) -> bytes:
     return tid.to_bytes(2, "big") + b"\x00\x00" + (len(pdu) + 1).to_bytes(2, "big") + bytes([unit]) + pdu
