@@ -453,3 +453,21 @@ def test_a_scanner_turned_to_guessing_logins_stops_explaining_its_windows() -> N
     rule = _scanned(packets)
     assert rule.explain(TOOL, SERVER, T0 + 1) == "Vulnerability_scanner"
     assert rule.explain(TOOL, SERVER, T0 + 25) is None
+
+
+def test_an_injectors_later_flood_is_no_request_of_its_injection() -> None:
+    """A client reported for injecting that later floods the same server's pages, within the same
+    interval: its flood's new paths are no requests of the injection (a scanner's new paths are its
+    next requests), so its windows after ``explain_s`` keep the model's answer."""
+    pages = ["/", "/index.html", "/api/sensors", "/login", "/search", "/dashboard"]
+    packets = session(gets(SQLI[:4]), TOOL, T0, 0.05)
+    session(gets([f"{p}?r={k}" for k in range(10) for p in pages]), TOOL, T0 + 20, 0.01, packets, port=41010)
+    rule = _scanned(packets)
+    assert rule.explain(TOOL, SERVER, T0 + 1) == "SQL_injection"
+    assert rule.explain(TOOL, SERVER, T0 + 20.5) is None
+
+    rng = random.Random(9)
+    words = [f"/{''.join(rng.choice('abcdefghij') for _ in range(6))}" for _ in range(80)]
+    scan = session(gets(words[:40], 404), TOOL, T0, 0.01)
+    session(gets(words[40:], 404), TOOL, T0 + 20, 0.01, scan, port=41011)
+    assert _scanned(scan).explain(TOOL, SERVER, T0 + 20.5) == "Vulnerability_scanner"

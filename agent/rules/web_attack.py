@@ -274,11 +274,11 @@ class WebAttackRule(Detector[WebAttackConfig]):
                     c.recent = verdict[0]
                 self._report(c, verdict[0], ts, ctx, verdict[1], out)
             # a request of the attack: a sign, an upload, or, from a client this interval's requests
-            # point to an attack, a new path (a scanner's next) or a tool's user agent (sqlmap's plain
-            # requests between its payloads); not that client's other plain requests (a flood of a
-            # page, a login guessed): they explain no window once ``explain_s`` has passed
-            if found or seen.upload or ((new_path or tool) and not login
-                                        and (c.reported is not None or self._leaning(c) is not None)):
+            # point to an attack, a tool's user agent (sqlmap's plain requests between its payloads)
+            # or, from a scanner, a new path (its next); not that client's other plain requests (a
+            # flood of pages, a login guessed): they explain no window once ``explain_s`` has passed
+            points = None if login or not (new_path or tool) else self._leaning(c)
+            if found or seen.upload or (points is not None and (tool or points == self.config.scanner_class)):
                 c.flagged_at = ts
                 self._remember(ts, src)
                 attacked = self._attacked
