@@ -327,7 +327,6 @@ class WebAttackRule(Detector[WebAttackConfig]):
         if c.logins >= cfg.min_logins and c.failed >= cfg.min_logins and not flagged and not c.uploads:
             return cfg.login_class, f"guesses logins: {c.logins} of {c.requests} requests send a password, " \
                 f"{c.failed} answers refuse one"
-        guessing = c.logins >= cfg.min_requests  # a login guesser's user agent is no scanner's sign
         # a family counts towards breadth with two requests and a share of the payloads: sqlmap's one
         # test of a firewall (SQL, script and traversal in one request) does not make it a scanner
         fams = {f: n for f, n in c.families.items() if n >= 2 and n >= BREADTH_SHARE * flagged}
@@ -341,7 +340,7 @@ class WebAttackRule(Detector[WebAttackConfig]):
         # a tool that says what it is and has sent many requests without a payload yet, to several
         # paths, is probing (hydra fetching a login form before each guess asks for one path)
         probing = c.tool >= TOOL_REQUESTS and flagged < cfg.min_requests and len(c.paths) >= LEANING_PATHS \
-            and not guessing
+            and not self._guessing(c)
         # probes and methods no browser sends make a scanner over several paths: one client trying
         # every method on a page or two (a test of a server's methods) is not scanning it
         probes = c.odd >= cfg.min_requests * 2 and len(c.paths) >= LEANING_PATHS
@@ -384,10 +383,15 @@ class WebAttackRule(Detector[WebAttackConfig]):
         if c.families:
             top = max(FAMILIES, key=lambda f: c.families.get(f, 0))  # a tie goes to the first family
             return self._family_class(top)
-        if c.odd >= 2 or (c.tool >= 2 and c.logins < self.config.min_requests) or (
+        if c.odd >= 2 or (c.tool >= 2 and not self._guessing(c)) or (
                 len(c.paths) >= LEANING_PATHS and 2 * c.refused >= c.requests):
             return self.config.scanner_class
         return None
+
+    def _guessing(self, c: _Client) -> bool:
+        """Whether ``c`` sends logins (``min_requests`` or more): a login guesser's user agent is no
+        scanner's sign."""
+        return c.logins >= self.config.min_requests
 
     def _family_class(self, family: str) -> str:
         """The class a payload family points to (traversal and shell payloads: a scanner's)."""
@@ -510,13 +514,13 @@ class WebAttackRule(Detector[WebAttackConfig]):
 
     def _sent_between(self, client: str, first_ts: float, last_ts: float) -> bool:
         """Whether ``client`` sent a request of an attack between ``first_ts`` and ``last_ts``."""
-        times, who = self._flagged_ts, self._flagged_by
-        return any(who[k] == client for k in range(bisect_left(times, first_ts), bisect_right(times, last_ts)))
+        who = self._flagged_by
+        return any(who[k] == client for k in self._flagged_near(first_ts, last_ts, 0.0))
 
-    def _flagged_near(self, first_ts: float, last_ts: float) -> range:
-        """Indices into the flagged requests of those between ``first_ts`` and ``last_ts``, NEAR_S either side."""
+    def _flagged_near(self, first_ts: float, last_ts: float, margin: float = NEAR_S) -> range:
+        """Indices into the flagged requests of those between ``first_ts`` and ``last_ts``, ``margin`` either side."""
         times = self._flagged_ts
-        return range(bisect_left(times, first_ts - NEAR_S), bisect_right(times, last_ts + NEAR_S))
+        return range(bisect_left(times, first_ts - margin), bisect_right(times, last_ts + margin))
 
     def _busy(self, host: Any, ts: float) -> bool:
         """Whether ``host`` has sent requests fast enough to be flooding (FLOOD_RATE a second or more)."""

@@ -678,18 +678,18 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         both = over + vouched
         limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in both], dtype=np.float32)
         hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
+        confirms = getattr(rule, "confirms", False)
         for i in hit.tolist():
-            ctx, ts = wb.contexts[i], float(wb.last_ts[i])
-            cls, reported = rule.explanation(ctx[src_at], ctx[dst_at], ts, float(wb.first_ts[i]))
-            confirms = getattr(rule, "confirms", False)
+            ctx, first, ts = wb.contexts[i], float(wb.first_ts[i]), float(wb.last_ts[i])
+            cls, reported = rule.explanation(ctx[src_at], ctx[dst_at], ts, first)
             sure = confirms and reported
             leaning = False
             if during is not None and (cls is None or cls not in sc.classes):
                 # a flood or a login guessed beside an injection stays what it is: only a web class is named
-                inside, leaning = during(float(wb.first_ts[i]), ts, name=cls is None and top[i] not in over)
+                inside, leaning = during(first, ts, name=cls is None and top[i] not in over)
                 if cls is None and inside is not None:
                     cls = inside
-                    sure = confirms and rule.reported_during(float(wb.first_ts[i]), ts, cls)
+                    sure = confirms and rule.reported_during(first, ts, cls)
             if cls is not None and cls in sc.classes:
                 j = sc.classes.index(cls)
                 others = [k for k in both if k != j]
