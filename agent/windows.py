@@ -14,8 +14,9 @@ seen first, and streams idle for ``idle_timeout_s`` (record time) are evicted as
 counted in :meth:`Windower.stats`.
 
 Every window carries what an alert needs but the model does not see: its stream key, the time of
-its first and last record, how many records it spans, and the context tuple of its last record (the
-5-tuple of a packet or the CAN channel and id). For CAN windows the ``arbitration_id`` is the id
+its first and last record, how many records it spans, the context tuple of its last record (the
+5-tuple of a packet or the CAN channel and id) and, with an Ethernet context, the flow id of each of
+its records (what share of it a connection a rule read fills). For CAN windows the ``arbitration_id`` is the id
 most frequent in the window instead of the last one: a flood or an injection outnumbers every real
 sender in the windows it triggers, so the alert names the id under attack rather than a bystander.
 
@@ -58,6 +59,9 @@ class WindowBatch:
     index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """int64 ``(N,)``: the window's ordinal in its stream (0, 1, 2, ...; -1 in the record layout),
     so the alert policy can tell consecutive windows of a key from scattered ones."""
+    flows: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    """int64 ``(N, W)``: the ``flow_id`` of each record of each window (Ethernet context; ``(N, 0)``
+    without one), so a rule can tell what share of a window a connection it read fills."""
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
@@ -78,12 +82,13 @@ class WindowBatch:
 class _Stream:
     """The last ``W - 1`` rows of one stream and how many records it has seen."""
 
-    __slots__ = ("ids", "last_seen", "rows", "seen", "ts")
+    __slots__ = ("flows", "ids", "last_seen", "rows", "seen", "ts")
 
     def __init__(self, width: int):
         self.rows = np.zeros((0, width), dtype=np.float32)
         self.ts = np.zeros(0, dtype=np.float64)
         self.ids = np.zeros(0, dtype=np.int64)  # CAN arbitration ids of the tail (CAN context only)
+        self.flows = np.zeros(0, dtype=np.int64)  # flow ids of the tail (Ethernet context only)
         self.seen = 0
         self.last_seen = 0.0
 
@@ -131,6 +136,9 @@ class Windower:
             raise ValueError(f"context fields {self.context_fields} lack 'ts'") from None
         self._id_index: int | None = (
             self.context_fields.index("arbitration_id") if "arbitration_id" in self.context_fields else None
+        )
+        self._flow_index: int | None = (
+            self.context_fields.index("flow_id") if "flow_id" in self.context_fields else None
         )
         self._key_index: int | None = None
         if key != "global":
@@ -255,6 +263,7 @@ class Windower:
                 [c for p in done for c in p.contexts],
                 np.concatenate([p.records for p in done]),
                 np.concatenate([p.index for p in done]),
+                np.concatenate([p.flows for p in done]),
             )
         self._stats["windows"] += len(out)
         return out
@@ -280,6 +289,10 @@ class Windower:
         if self._id_index is not None:
             ids = _field(contexts, self._id_index, np.int64)
             all_ids = np.concatenate([st.ids, ids]) if tail else ids
+        all_flows = st.flows
+        if self._flow_index is not None:
+            flows = _flow_ids(contexts, self._flow_index)
+            all_flows = np.concatenate([st.flows, flows]) if tail else flows
         # Record numbers (1-based) of the new rows are seen0+1 .. seen0+m; a window ends at record n
         # when n >= W and (n - W) % S == 0.
         first_end = max(w, seen0 + 1)
@@ -306,16 +319,20 @@ class Windower:
                 ctx,
                 np.full(len(ends), w, dtype=np.int64),
                 (ends - w) // s,
+                sliding_window_view(all_flows, w)[starts] if self._flow_index is not None
+                else np.zeros((len(ends), 0), dtype=np.int64),
             )
         keep = min(w - 1, len(all_rows))
         if keep:
             st.rows = all_rows[-keep:].copy()
             st.ts = all_ts[-keep:].copy()
             st.ids = all_ids[-keep:].copy()
+            st.flows = all_flows[-keep:].copy()
         else:
             st.rows = all_rows[:0]
             st.ts = all_ts[:0]
             st.ids = all_ids[:0]
+            st.flows = all_flows[:0]
         return out
 
     def _with_top_ids(
@@ -356,3 +373,12 @@ def _field(contexts: Sequence[tuple[Any, ...]], i: int, dtype: type) -> np.ndarr
     if column is not None:
         return np.asarray(column(i), dtype=dtype)
     return np.fromiter((c[i] for c in contexts), dtype=dtype, count=len(contexts))
+
+
+def _flow_ids(contexts: Sequence[tuple[Any, ...]], i: int) -> np.ndarray:
+    """The ``flow_id`` of every context as int64, 0 (no flow) where it is not a number."""
+    try:
+        return _field(contexts, i, np.int64)
+    except (TypeError, ValueError):
+        return np.fromiter((f if isinstance(f := c[i], int) else 0 for c in contexts), dtype=np.int64,
+                           count=len(contexts))

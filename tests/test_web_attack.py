@@ -195,13 +195,18 @@ def _scoring(rule: WebAttackRule, classes: list[str]) -> Any:
 
 
 def _scanned(packets: list[Any]) -> WebAttackRule:
+    return _read(packets)[0]
+
+
+def _read(packets: list[Any]) -> tuple[WebAttackRule, list[tuple[Any, ...]]]:
+    """The rule after scanning ``packets``, and the records' contexts."""
     from agent.features.host_context import HostContextExtractor
 
     rule = WebAttackRule(HostContextExtractor.columns, WebAttackConfig())
     rows, ctxs = zip(*HostContextExtractor().rows_with_context(frames(sorted(packets, key=lambda p: float(p.time)))),
                      strict=True)
     rule.scan(rows, ctxs)
-    return rule
+    return rule, list(ctxs)
 
 
 def test_polling_a_probe_path_or_discovery_over_udp_is_no_lean_to_a_scanner() -> None:
@@ -471,3 +476,96 @@ def test_an_injectors_later_flood_is_no_request_of_its_injection() -> None:
     scan = session(gets(words[:40], 404), TOOL, T0, 0.01)
     session(gets(words[40:], 404), TOOL, T0 + 20, 0.01, scan, port=41011)
     assert _scanned(scan).explain(TOOL, SERVER, T0 + 20.5) == "Vulnerability_scanner"
+
+
+def _filled_windows(rule: WebAttackRule, classes: list[str], flows: list[list[int]], top: int,
+                    confirms: bool = True) -> list[int]:
+    """The class each window of 16 records with these flow ids alerts for (0: none), the model reading it
+    as class ``top`` (0.9) and its last frame one of hosts the attack does not involve."""
+    import numpy as np
+
+    from agent.features import ETHERNET_CONTEXT
+    from agent.runtime.pipeline import explained
+    from agent.windows import WindowBatch
+
+    n = len(flows)
+    ctx = tuple({"ts": T0 + 1.0, "src_ip": "10.1.0.50", "dest_ip": "10.1.0.51"}.get(f) for f in ETHERNET_CONTEXT)
+    wb = WindowBatch(np.zeros((n, 1), np.float32), ["global"] * n, np.full(n, T0 + 0.9), np.full(n, T0 + 1.0),
+                     [ctx] * n, flows=np.array(flows, dtype=np.int64))
+    probs = np.full((n, len(classes)), 0.1 / (len(classes) - 1), dtype=np.float32)
+    probs[:, top] = 0.9
+    rule.confirms = confirms
+    explained(_scoring(rule, classes), wb, probs)
+    over = probs >= 0.5  # as the alert policy classes a window: the top class over its threshold, benign never
+    over[:, 0] = False
+    return np.where(over.any(axis=1), np.where(over, probs, -1.0).argmax(axis=1), 0).tolist()
+
+
+def _flow_of(ctxs: list[tuple[Any, ...]], host: str) -> int:
+    from agent.features import ETHERNET_CONTEXT
+
+    src, flow = ETHERNET_CONTEXT.index("src_ip"), ETHERNET_CONTEXT.index("flow_id")
+    return int(next(c[flow] for c in ctxs if c[src] == host))
+
+
+def test_a_window_an_attacks_connections_fill_counts_as_the_attack_whatever_ends_it() -> None:
+    """A window is cut from everyone's frames: one a quarter of whose records or more belong to
+    connections that carried a reported attack's requests (an upload's segments, an injector's
+    exchanges) counts as that attack, even where the model reads it as benign or as a flood and its
+    last frame is a bystander's; fewer of them, a client only leaning to an attack, or ``confirms``
+    off, and the window keeps the model's answer."""
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"shell.php\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n<?php system($_GET['c']); ?>\r\n--b--\r\n")
+    packets = session([("POST", "/upload", body, 200)], TOOL, T0, 0.01, port=41008)
+    session(gets(BENIGN), CLIENT, T0, 0.05, packets, port=41001)
+    rule, ctxs = _read(packets)
+    up, clean = _flow_of(ctxs, TOOL), _flow_of(ctxs, CLIENT)
+    classes = ["Normal", "DDoS_HTTP", "Uploading"]
+    four, three = [up] * 4 + [clean] * 12, [up] * 3 + [clean] * 13
+    assert _filled_windows(rule, classes, [four, three], top=0) == [2, 0]
+    assert _filled_windows(rule, classes, [four, three], top=1) == [2, 1]
+    assert _filled_windows(rule, classes, [four], top=0, confirms=False) == [0]
+    # two injections: the client leans to SQL injection, but the rule has not reported it
+    leaning, ctxs = _read(session(gets(SQLI[:2]), TOOL, T0, 0.05))
+    assert _filled_windows(leaning, ["Normal", "SQL_injection"], [[_flow_of(ctxs, TOOL)] * 16], top=0) == [0]
+
+
+def test_a_scanners_later_flood_fills_no_window_of_the_scan() -> None:
+    """A scanner that floods the same server's pages within the interval: the flood's connections reach a
+    few paths the scan had not asked for (requests of the scan, as a scanner's next paths are) among
+    many plain requests, so windows they fill are not the scan; the scan's own connections' are."""
+    rng = random.Random(7)
+    words = [f"/{''.join(rng.choice('abcdefghij') for _ in range(6))}" for _ in range(40)]
+    packets = session(gets(words, 404), TOOL, T0, 0.01)
+    pages = ["/", "/index.html", "/api/sensors", "/login", "/search", "/dashboard"]
+    session(gets([f"{p}?r={k}" for k in range(10) for p in pages]), TOOL, T0 + 0.5, 0.005, packets, port=41012)
+    rule, ctxs = _read(packets)
+    from agent.features import ETHERNET_CONTEXT
+
+    sport, flow = ETHERNET_CONTEXT.index("src_port"), ETHERNET_CONTEXT.index("flow_id")
+    scan, flood = (next(int(c[flow]) for c in ctxs if c[sport] == port) for port in (41000, 41012))
+    assert rule.flow_classes([scan, flood]) == {scan: "Vulnerability_scanner"}
+
+
+@pytest.mark.parametrize("known", [False, True])
+def test_a_window_beside_an_attack_keeps_the_models_answer_where_its_connections_are_known(known: bool) -> None:
+    """A window the model reads as XSS whose span holds an injector's request, ending with a frame of
+    other hosts: without the window's connections the request inside names it SQL injection; with
+    them, the injection's connection fills too little of it to say what it is, and the model's answer
+    stays."""
+    packets = session(gets(SQLI * 2), TOOL, T0, 0.05)
+    rule, ctxs = _read(packets)
+    inj = _flow_of(ctxs, TOOL)
+    flows = [[inj] * 2 + [999] * 14] if known else []
+    import numpy as np
+
+    from agent.features import ETHERNET_CONTEXT
+    from agent.runtime.pipeline import explained
+    from agent.windows import WindowBatch
+
+    ctx = tuple({"ts": T0 + 0.3, "src_ip": "10.1.0.50", "dest_ip": "10.1.0.51"}.get(f) for f in ETHERNET_CONTEXT)
+    wb = WindowBatch(np.zeros((1, 1), np.float32), ["global"], np.full(1, T0 + 0.2), np.full(1, T0 + 0.3), [ctx],
+                     flows=np.array(flows, dtype=np.int64).reshape(1, -1))
+    probs = np.array([[0.05, 0.0, 0.05, 0.9]], dtype=np.float32)
+    explained(_scoring(rule, ["Normal", "DDoS_HTTP", "SQL_injection", "XSS"]), wb, probs)
+    assert int(probs[0].argmax()) == (3 if known else 2)

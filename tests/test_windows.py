@@ -127,3 +127,18 @@ def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="width"):
         win.push(np.zeros((1, 5), np.float32), [(0.0, "c", 1)])
     assert len(win.push(np.zeros((0, 2), np.float32), [])) == 0
+
+
+def test_windows_carry_their_records_flow_ids_across_batches() -> None:
+    """A rule reads which connections fill a window (``WindowBatch.flows``): the ``flow_id`` of each of
+    its records, the tail of the batch before included; a flow id that is no number counts as 0."""
+    w, s = 4, 2
+    win = Windower("window", 1, size=w, stride=s, context_fields=ETHERNET_CONTEXT)
+    flows = [7, 7, 0, 9, 7, 9, 9, None, 3]
+    ctx = [_eth_ctx(i, f) for i, f in enumerate(flows)]
+    rows = np.zeros((len(flows), 1), np.float32)
+    batches = [win.push(rows[lo:hi], ctx[lo:hi]) for lo, hi in ((0, 3), (3, 7), (7, 9))]
+    got = np.concatenate([b.flows for b in batches if len(b)])
+    assert got.tolist() == [[7, 7, 0, 9], [0, 9, 7, 9], [7, 9, 9, 0]]  # windows end at records 4, 6, 8
+    can = Windower("window", 1, size=2, stride=1, context_fields=CAN_CONTEXT)
+    assert can.push(np.zeros((3, 1), np.float32), [(float(i), "can0", 1) for i in range(3)]).flows.shape == (2, 0)

@@ -31,9 +31,10 @@ second from however many clients, or 20 requests begun and never finished, as sl
 POSTs hold them), are counted as the class the client's latest such request points to (see
 :meth:`WebAttackRule.explain`); with ``confirms``, even where the model's confidence stays under
 that class's threshold. A window with a request of an attack within a second is never vouched clean
-(:meth:`WebAttackRule.during`). Each interval starts unclassed; requests over UDP (SSDP) are not
-read; a probe path or an odd method counts once per path, so a poller of ``/cgi-bin/status`` is no
-scanner.
+(:meth:`WebAttackRule.during`). A window that connections carrying a reported attack's requests fill
+counts as that attack whatever the model reads (:meth:`WebAttackRule.flow_classes`). Each interval
+starts unclassed; requests over UDP (SSDP) are not read; a probe path or an odd method counts once
+per path, so a poller of ``/cgi-bin/status`` is no scanner.
 
 What it cannot see: HTTPS (the rule reads cleartext HTTP only), payloads the signs do not cover
 (a blind injection written without SQL keywords or quotes), and a scanner slower than its window.
@@ -56,8 +57,8 @@ from agent.schema import doc
 from agent.windows import GLOBAL_KEY
 
 COLUMNS = ("http.request.method", "http.request.full_uri", "http.file_data", "tcp.payload", "tcp.len")
-_TS, _SRC, _SPORT, _DST, _DPORT, _PROTO = (ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "src_port", "dest_ip",
-                                                                              "dest_port", "proto"))
+_TS, _SRC, _SPORT, _DST, _DPORT, _PROTO, _FLOW = (
+    ETHERNET_CONTEXT.index(f) for f in ("ts", "src_ip", "src_port", "dest_ip", "dest_port", "proto", "flow_id"))
 #: distinct paths, most of them refused, from which a client leans to a scanner (before it is one)
 LEANING_PATHS = 8
 #: requests with a scanning tool's user agent and no payload that make it a scanner
@@ -77,6 +78,8 @@ _REQUEST_START = tuple(f"{m} ".encode().hex() for m in ("GET", "POST", "HEAD", "
 NEAR_S = 1.0
 #: flagged requests remembered to tell which windows hold one (:meth:`WebAttackRule.during`)
 MAX_FLAGGED = 4096
+#: connections remembered as carrying a request of an attack (:meth:`WebAttackRule.flow_classes`)
+MAX_FLOWS = 4096
 
 
 @dataclass
@@ -188,6 +191,9 @@ class WebAttackRule(Detector[WebAttackConfig]):
         #: requests of an attack, in time order (ts, client), the last ``window_s``
         self._flagged_ts: list[float] = []
         self._flagged_by: list[str] = []
+        #: connection (flow id) -> [the client whose requests of an attack it carried, how many, how many
+        #: of its other requests, whether one carried a payload, an upload or a tool's name], last flagged last
+        self._flows: LruTable[int, list[Any]] = LruTable(MAX_FLOWS)
         self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
                           "web_attack_windows_explained": 0, "web_attack_windows_vouched": 0}
 
@@ -281,12 +287,27 @@ class WebAttackRule(Detector[WebAttackConfig]):
             if found or seen.upload or (points is not None and (tool or points == self.config.scanner_class)):
                 c.flagged_at = ts
                 self._remember(ts, src)
+                flow = ctx[_FLOW]
+                if flow:
+                    flows = self._flows
+                    seen_flow = flows.get(flow)
+                    read = bool(found or seen.upload or tool)
+                    if seen_flow is None or seen_flow[0] != src:
+                        flows[flow] = [src, 1, 0, read]
+                        flows.trim()
+                    else:
+                        seen_flow[1] += 1
+                        seen_flow[3] = seen_flow[3] or read
+                        flows.move_to_end(flow)
                 attacked = self._attacked
                 attacked[ctx[_DST]] = (src, ts)
                 attacked.move_to_end(ctx[_DST])
                 attacked.trim()
             else:
                 self._plain.add(ctx[_DST], ts)  # not a request of an attack
+                seen_flow = self._flows.get(ctx[_FLOW])
+                if seen_flow is not None:
+                    seen_flow[2] += 1
         return out
 
     def _flooded(self, server: Any, ts: float) -> bool:
@@ -476,6 +497,26 @@ class WebAttackRule(Detector[WebAttackConfig]):
             if self._now(client) is not None:
                 return client
         return None
+
+    def flow_classes(self, flows: Sequence[int]) -> dict[int, str]:
+        """Of ``flows`` (flow ids), those that carried a request of an attack from a client the rule
+        reported, each with the class that client counts as now (see :meth:`explanation`).
+
+        Why: a window is cut from everyone's frames in turn; one filled with an upload's segments or
+        an injector's exchanges is that attack whatever frame ends it, and the model, seeing a few
+        large frames among others, may call it benign (the pipeline counts such a window as the
+        attack where these connections fill ``window_share`` of it)."""
+        out: dict[int, str] = {}
+        for f in flows:
+            seen = self._flows.get(f)
+            # a connection whose requests of the attack are only new paths must carry mostly those (a
+            # flood's cache-busting requests from a client that scanned before reach a few new paths)
+            if seen is None or (not seen[3] and seen[1] < seen[2]):
+                continue
+            c = self._clients.get(seen[0])
+            if c is not None and (cls := self._now(c)) is not None and cls in c.runs:
+                out[f] = cls
+        return out
 
     def _remember(self, ts: float, client: str) -> None:
         """Keep a flagged request's time and client (the last ``window_s``, at most MAX_FLAGGED)."""

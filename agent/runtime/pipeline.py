@@ -651,6 +651,11 @@ def score_rows(
     return wb, probs
 
 
+#: share of a window's records that connections carrying an attack fill for it to count as the attack
+#: (the share by which the lab labels a window)
+WINDOW_SHARE = 0.25
+
+
 def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
     """Change, in place, what a rule that reads content knows better than the model's window: a window
     of a class it overrules or vouches for (``rule.overrules``, ``rule.vouches``) whose hosts it
@@ -660,7 +665,11 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
     near the window (``rule.during``); a web class the hosts do not explain counts as the class of
     the reported client whose request fell there (not a flood's or a login's: one beside an
     injection stays what it is). Where ``rule.confirms``, a window so named reaches at least its
-    class's threshold: the content read is the evidence the model's window only leans to."""
+    class's threshold: the content read is the evidence the model's window only leans to. A window
+    that connections the rule found carrying a reported attack fill (WINDOW_SHARE of its records or
+    more, ``rule.flow_classes``) counts as that attack where its hosts name none, and with
+    ``confirms`` even where the model reads it as benign; where a window's connections are known,
+    they, not a request fallen within its span, name it."""
     if not len(probs) or "src_ip" not in sc.context_fields:
         return
     fields = list(sc.context_fields)
@@ -679,14 +688,18 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in both], dtype=np.float32)
         hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
         confirms = getattr(rule, "confirms", False)
+        filled = _filled(sc, wb, rule)
+        by_flows = hasattr(rule, "flow_classes") and wb.flows.ndim == 2 and wb.flows.shape[1] > 0
         for i in hit.tolist():
             ctx, first, ts = wb.contexts[i], float(wb.first_ts[i]), float(wb.last_ts[i])
             cls, reported = rule.explanation(ctx[src_at], ctx[dst_at], ts, first)
             sure = confirms and reported
             leaning = False
+            if cls is None and filled[i] >= 0:  # the connections filling the window name its attack
+                cls, sure = sc.classes[filled[i]], confirms
             if during is not None and (cls is None or cls not in sc.classes):
                 # a flood or a login guessed beside an injection stays what it is: only a web class is named
-                inside, leaning = during(first, ts, name=cls is None and top[i] not in over)
+                inside, leaning = during(first, ts, name=cls is None and top[i] not in over and not by_flows)
                 if cls is None and inside is not None:
                     cls = inside
                     sure = confirms and rule.reported_during(first, ts, cls)
@@ -701,6 +714,33 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
                 if against:
                     probs[i, benign] = max(float(probs[i, benign]), float(probs[i, against].max()))
                     probs[i, against] = 0.0
+        # windows the model reads as benign that the attack's connections fill are the attack
+        for i in np.setdiff1d(np.flatnonzero(filled >= 0), hit).tolist() if confirms else ():
+            j = int(filled[i])
+            probs[i, j] = max(float(probs[i, j]), sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD))
+            probs[i, [k for k in both if k != j]] = 0.0
+
+
+def _filled(sc: Scoring, wb: WindowBatch, rule: Any) -> np.ndarray:
+    """Per window, the class (index) of the attack whose connections fill WINDOW_SHARE of its records or
+    more (the class filling most), as the rule's ``flow_classes`` names them; -1 for none."""
+    out = np.full(len(wb), -1, dtype=np.int64)
+    flow_classes = getattr(rule, "flow_classes", None)
+    members = wb.flows
+    if flow_classes is None or members.ndim != 2 or not members.shape[1]:
+        return out
+    found = flow_classes(np.unique(members).tolist())
+    if not found:
+        return out
+    need = max(1, int(np.ceil(WINDOW_SHARE * members.shape[1])))
+    best = np.full(len(wb), need - 1, dtype=np.int64)
+    for cls in sorted(set(found.values())):
+        if cls in sc.classes:
+            count = np.isin(members, [f for f, c in found.items() if c == cls]).sum(axis=1)
+            more = count > best
+            best[more] = count[more]
+            out[more] = sc.classes.index(cls)
+    return out
 
 
 def _manifest_of(sc: Scoring) -> Any:
