@@ -569,3 +569,22 @@ def test_a_window_beside_an_attack_keeps_the_models_answer_where_its_connections
     probs = np.array([[0.05, 0.0, 0.05, 0.9]], dtype=np.float32)
     explained(_scoring(rule, ["Normal", "DDoS_HTTP", "SQL_injection", "XSS"]), wb, probs)
     assert int(probs[0].argmax()) == (3 if known else 2)
+
+
+def test_the_connections_remembered_are_bounded_and_evictions_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flow ids come from the network: the rule keeps at most MAX_FLOWS connections that carried an
+    attack's requests, the least recently flagged dropped and counted."""
+    import agent.rules.web_attack as web
+
+    monkeypatch.setattr(web, "MAX_FLOWS", 3)
+    packets: list[Any] = []
+    for k in range(5):  # five connections, each with injections
+        session(gets(SQLI[:3]), TOOL, T0 + k, 0.05, packets, port=41100 + k)
+    rule, ctxs = _read(packets)
+    stats = rule.stats()
+    assert (stats["web_attack_flows_tracked"], stats["web_attack_flows_evicted"]) == (3, 2)
+    from agent.features import ETHERNET_CONTEXT
+
+    sport, flow = ETHERNET_CONTEXT.index("src_port"), ETHERNET_CONTEXT.index("flow_id")
+    ids = [next(int(c[flow]) for c in ctxs if c[sport] == 41100 + k) for k in range(5)]
+    assert sorted(rule.flow_classes(ids)) == ids[2:]

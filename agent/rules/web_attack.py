@@ -198,9 +198,11 @@ class WebAttackRule(Detector[WebAttackConfig]):
                           "web_attack_windows_explained": 0, "web_attack_windows_vouched": 0}
 
     def stats(self) -> dict[str, int]:
-        """Findings, flagged requests, clients followed and evicted, model windows explained."""
+        """Findings, flagged requests, clients and attack connections followed and evicted, model windows
+        explained."""
         return {**self._counters, "web_attack_clients_evicted": self._clients.evicted,
-                "web_attack_clients_tracked": len(self._clients)}
+                "web_attack_clients_tracked": len(self._clients), "web_attack_flows_evicted": self._flows.evicted,
+                "web_attack_flows_tracked": len(self._flows)}
 
     def _client(self, ip: str, ts: float) -> _Client:
         table = self._clients
