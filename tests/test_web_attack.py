@@ -588,3 +588,21 @@ def test_the_connections_remembered_are_bounded_and_evictions_counted(monkeypatc
     sport, flow = ETHERNET_CONTEXT.index("src_port"), ETHERNET_CONTEXT.index("flow_id")
     ids = [next(int(c[flow]) for c in ctxs if c[sport] == 41100 + k) for k in range(5)]
     assert sorted(rule.flow_classes(ids)) == ids[2:]
+
+
+@pytest.mark.parametrize("payloads", [5, 6])
+def test_a_scanner_that_turns_to_one_payload_family_counts_as_it(payloads: int) -> None:
+    """A client reported as a scanner (its probes carried path traversal, so script payloads after them
+    make two families, a scanner's breadth) stays one while its payloads change family, as a
+    scanner's do; SWITCH_REQUESTS payloads of one family in a row (an injection tool run after the
+    scan, within the interval) make its windows count as that family."""
+    from agent.rules.web_attack import SWITCH_REQUESTS
+
+    rng = random.Random(7)
+    words = [f"/{''.join(rng.choice('abcdefghij') for _ in range(6))}" for _ in range(40)]
+    words += [f"/{'../' * k}etc/passwd" for k in range(3, 7)]
+    packets = session(gets(words, 404), TOOL, T0, 0.01)
+    session(gets((XSS * 2)[:payloads]), TOOL, T0 + 5, 0.05, packets, port=41013)
+    rule = _scanned(packets)
+    assert SWITCH_REQUESTS == 6
+    assert rule.explain(TOOL, SERVER, T0 + 5.5) == ("XSS" if payloads >= SWITCH_REQUESTS else "Vulnerability_scanner")

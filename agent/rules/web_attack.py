@@ -76,6 +76,8 @@ _REQUEST_START = tuple(f"{m} ".encode().hex() for m in ("GET", "POST", "HEAD", "
 #: seconds before and after a window within which a request of the attack counts as the window's: the
 #: window may hold only the answers and acknowledgements of a request just outside it
 NEAR_S = 1.0
+#: payloads of one family in a row after which a client reported as a scanner counts as that family
+SWITCH_REQUESTS = 6
 #: flagged requests remembered to tell which windows hold one (:meth:`WebAttackRule.during`)
 MAX_FLAGGED = 4096
 #: connections remembered as carrying a request of an attack (:meth:`WebAttackRule.flow_classes`)
@@ -107,6 +109,8 @@ class _Client:
     reported: str | None = None
     recent: str | None = None
     """the class the client's latest flagged request points to (a tool run after another)"""
+    streak: int = 0
+    """requests with a payload in a row, up to the latest, whose family points to ``recent``"""
     runs: dict[str, ReportRun] = field(default_factory=dict)
 
     def restart(self, ts: float) -> None:
@@ -115,6 +119,7 @@ class _Client:
         self.families.clear()
         self.paths.clear()
         self.reported = self.recent = None  # what the client is now is read from this interval's requests
+        self.streak = 0
 
 
 @dataclass
@@ -268,7 +273,9 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 c.families[fam] = c.families.get(fam, 0) + 1
             if found:
                 self._counters["web_attack_requests_flagged"] += 1
-                c.recent = self._family_class(found[0])
+                fam_cls = self._family_class(found[0])
+                c.streak = c.streak + 1 if fam_cls == c.recent else 1
+                c.recent = fam_cls
             elif c.odd > odd_before:
                 c.recent = self.config.scanner_class
             if seen.upload:
@@ -423,8 +430,10 @@ class WebAttackRule(Detector[WebAttackConfig]):
     def _now(self, c: _Client) -> str | None:
         """The class a client's windows count as now: what its latest flagged request points to (a tool
         run after another, within one interval), else as it leans; but a client reported as a scanner
-        stays one unless it uploads (a scanner's payloads change family from request to request)."""
-        if c.reported == self.config.scanner_class and c.recent != self.config.upload_class:
+        stays one unless it uploads or sends SWITCH_REQUESTS payloads of one family in a row (a tool run
+        after the scan: a scanner's payloads change family from request to request)."""
+        if c.reported == self.config.scanner_class and c.recent != self.config.upload_class and not (
+                c.streak >= SWITCH_REQUESTS and c.recent in (self.config.sql_class, self.config.xss_class)):
             return c.reported
         return c.recent or self._leaning(c)
 
