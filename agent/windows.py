@@ -16,9 +16,10 @@ counted in :meth:`Windower.stats`.
 Every window carries what an alert needs but the model does not see: its stream key, the time of
 its first and last record, how many records it spans, the context tuple of its last record (the
 5-tuple of a packet or the CAN channel and id) and, with an Ethernet context, the flow id of each of
-its records (what share of it a connection a rule read fills). For CAN windows the ``arbitration_id`` is the id
-most frequent in the window instead of the last one: a flood or an injection outnumbers every real
-sender in the windows it triggers, so the alert names the id under attack rather than a bystander.
+its records (what share of it a connection a rule read fills). For CAN windows the
+``arbitration_id`` is the id most frequent in the window instead of the last one: a flood or an
+injection outnumbers every real sender in the windows it triggers, so the alert names the id under
+attack rather than a bystander.
 
 The hot path is vectorised: a batch of rows is grouped by stream with numpy, each stream's rows are
 appended to its tail of ``W - 1`` rows and the windows are cut with ``sliding_window_view`` (views,

@@ -501,11 +501,13 @@ def _filled_windows(rule: WebAttackRule, classes: list[str], flows: list[list[in
     return np.where(over.any(axis=1), np.where(over, probs, -1.0).argmax(axis=1), 0).tolist()
 
 
-def _flow_of(ctxs: list[tuple[Any, ...]], host: str) -> int:
+def _flow_of(ctxs: list[tuple[Any, ...]], host: str | None = None, port: int | None = None) -> int:
+    """The flow id of the first record sent from ``host`` (or from source port ``port``)."""
     from agent.features import ETHERNET_CONTEXT
 
-    src, flow = ETHERNET_CONTEXT.index("src_ip"), ETHERNET_CONTEXT.index("flow_id")
-    return int(next(c[flow] for c in ctxs if c[src] == host))
+    field, value = ("src_ip", host) if port is None else ("src_port", port)
+    at, flow = ETHERNET_CONTEXT.index(field), ETHERNET_CONTEXT.index("flow_id")
+    return int(next(c[flow] for c in ctxs if c[at] == value))
 
 
 def test_a_window_an_attacks_connections_fill_counts_as_the_attack_whatever_ends_it() -> None:
@@ -540,10 +542,8 @@ def test_a_scanners_later_flood_fills_no_window_of_the_scan() -> None:
     pages = ["/", "/index.html", "/api/sensors", "/login", "/search", "/dashboard"]
     session(gets([f"{p}?r={k}" for k in range(10) for p in pages]), TOOL, T0 + 0.5, 0.005, packets, port=41012)
     rule, ctxs = _read(packets)
-    from agent.features import ETHERNET_CONTEXT
 
-    sport, flow = ETHERNET_CONTEXT.index("src_port"), ETHERNET_CONTEXT.index("flow_id")
-    scan, flood = (next(int(c[flow]) for c in ctxs if c[sport] == port) for port in (41000, 41012))
+    scan, flood = (_flow_of(ctxs, port=port) for port in (41000, 41012))
     assert rule.flow_classes([scan, flood]) == {scan: "Vulnerability_scanner"}
 
 
@@ -583,10 +583,8 @@ def test_the_connections_remembered_are_bounded_and_evictions_counted(monkeypatc
     rule, ctxs = _read(packets)
     stats = rule.stats()
     assert (stats["web_attack_flows_tracked"], stats["web_attack_flows_evicted"]) == (3, 2)
-    from agent.features import ETHERNET_CONTEXT
 
-    sport, flow = ETHERNET_CONTEXT.index("src_port"), ETHERNET_CONTEXT.index("flow_id")
-    ids = [next(int(c[flow]) for c in ctxs if c[sport] == 41100 + k) for k in range(5)]
+    ids = [_flow_of(ctxs, port=41100 + k) for k in range(5)]
     assert sorted(rule.flow_classes(ids)) == ids[2:]
 
 

@@ -84,6 +84,19 @@ MAX_FLAGGED = 4096
 MAX_FLOWS = 4096
 
 
+@dataclass(slots=True)
+class _Connection:
+    """A connection that carried a request of an attack."""
+
+    client: str
+    flagged: int = 0
+    """its requests of the attack"""
+    plain: int = 0
+    """its other requests, once it carried one of the attack"""
+    read: bool = False
+    """whether one of them carried a payload, an upload or a tool's name (not only a scanner's new path)"""
+
+
 @dataclass
 class _Client:
     """One client's requests in the current interval."""
@@ -196,9 +209,8 @@ class WebAttackRule(Detector[WebAttackConfig]):
         #: requests of an attack, in time order (ts, client), the last ``window_s``
         self._flagged_ts: list[float] = []
         self._flagged_by: list[str] = []
-        #: connection (flow id) -> [the client whose requests of an attack it carried, how many, how many
-        #: of its other requests, whether one carried a payload, an upload or a tool's name], last flagged last
-        self._flows: LruTable[int, list[Any]] = LruTable(MAX_FLOWS)
+        #: connection (flow id) -> what it carried, last flagged last
+        self._flows: LruTable[int, _Connection] = LruTable(MAX_FLOWS)
         self._counters = {"web_attack_findings": 0, "web_attack_requests_flagged": 0,
                           "web_attack_windows_explained": 0, "web_attack_windows_vouched": 0}
 
@@ -296,27 +308,16 @@ class WebAttackRule(Detector[WebAttackConfig]):
             if found or seen.upload or (points is not None and (tool or points == self.config.scanner_class)):
                 c.flagged_at = ts
                 self._remember(ts, src)
-                flow = ctx[_FLOW]
-                if flow:
-                    flows = self._flows
-                    seen_flow = flows.get(flow)
-                    read = bool(found or seen.upload or tool)
-                    if seen_flow is None or seen_flow[0] != src:
-                        flows[flow] = [src, 1, 0, read]
-                        flows.trim()
-                    else:
-                        seen_flow[1] += 1
-                        seen_flow[3] = seen_flow[3] or read
-                        flows.move_to_end(flow)
+                self._carried(ctx[_FLOW], src, bool(found or seen.upload or tool))
                 attacked = self._attacked
                 attacked[ctx[_DST]] = (src, ts)
                 attacked.move_to_end(ctx[_DST])
                 attacked.trim()
             else:
                 self._plain.add(ctx[_DST], ts)  # not a request of an attack
-                seen_flow = self._flows.get(ctx[_FLOW])
-                if seen_flow is not None:
-                    seen_flow[2] += 1
+                conn = self._flows.get(ctx[_FLOW])
+                if conn is not None:
+                    conn.plain += 1
         return out
 
     def _flooded(self, server: Any, ts: float) -> bool:
@@ -509,6 +510,20 @@ class WebAttackRule(Detector[WebAttackConfig]):
                 return client
         return None
 
+    def _carried(self, flow: int, client: str, read: bool) -> None:
+        """Note that connection ``flow`` (0: none) carried a request of an attack from ``client``."""
+        if not flow:
+            return
+        flows = self._flows
+        conn = flows.get(flow)
+        if conn is None or conn.client != client:
+            conn = flows[flow] = _Connection(client)
+            flows.trim()
+        else:
+            flows.move_to_end(flow)
+        conn.flagged += 1
+        conn.read = conn.read or read
+
     def flow_classes(self, flows: Sequence[int]) -> dict[int, str]:
         """Of ``flows`` (flow ids), those that carried a request of an attack from a client the rule
         reported, each with the class that client counts as now (see :meth:`explanation`).
@@ -516,15 +531,15 @@ class WebAttackRule(Detector[WebAttackConfig]):
         Why: a window is cut from everyone's frames in turn; one filled with an upload's segments or
         an injector's exchanges is that attack whatever frame ends it, and the model, seeing a few
         large frames among others, may call it benign (the pipeline counts such a window as the
-        attack where these connections fill ``window_share`` of it)."""
+        attack where these connections fill ``pipeline.WINDOW_SHARE`` of it)."""
         out: dict[int, str] = {}
         for f in flows:
-            seen = self._flows.get(f)
+            conn = self._flows.get(f)
             # a connection whose requests of the attack are only new paths must carry mostly those (a
             # flood's cache-busting requests from a client that scanned before reach a few new paths)
-            if seen is None or (not seen[3] and seen[1] < seen[2]):
+            if conn is None or (not conn.read and conn.flagged < conn.plain):
                 continue
-            c = self._clients.get(seen[0])
+            c = self._clients.get(conn.client)
             if c is not None and (cls := self._now(c)) is not None and cls in c.runs:
                 out[f] = cls
         return out

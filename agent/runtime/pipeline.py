@@ -688,18 +688,17 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
         limits = np.array([sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD) for j in both], dtype=np.float32)
         hit = np.flatnonzero((probs[:, both] >= limits).any(axis=1) | np.isin(top, both))
         confirms = getattr(rule, "confirms", False)
-        filled = _filled(sc, wb, rule)
-        by_flows = hasattr(rule, "flow_classes") and wb.flows.ndim == 2 and wb.flows.shape[1] > 0
+        filled = _filled(sc, wb, rule)  # None: the window's connections are unknown to the rule
         for i in hit.tolist():
             ctx, first, ts = wb.contexts[i], float(wb.first_ts[i]), float(wb.last_ts[i])
             cls, reported = rule.explanation(ctx[src_at], ctx[dst_at], ts, first)
             sure = confirms and reported
             leaning = False
-            if cls is None and filled[i] >= 0:  # the connections filling the window name its attack
+            if cls is None and filled is not None and filled[i] >= 0:  # its connections name its attack
                 cls, sure = sc.classes[filled[i]], confirms
             if during is not None and (cls is None or cls not in sc.classes):
                 # a flood or a login guessed beside an injection stays what it is: only a web class is named
-                inside, leaning = during(first, ts, name=cls is None and top[i] not in over and not by_flows)
+                inside, leaning = during(first, ts, name=cls is None and top[i] not in over and filled is None)
                 if cls is None and inside is not None:
                     cls = inside
                     sure = confirms and rule.reported_during(first, ts, cls)
@@ -714,21 +713,24 @@ def explained(sc: Scoring, wb: WindowBatch, probs: np.ndarray) -> None:
                 if against:
                     probs[i, benign] = max(float(probs[i, benign]), float(probs[i, against].max()))
                     probs[i, against] = 0.0
+        if not confirms or filled is None:
+            continue
         # windows the model reads as benign that the attack's connections fill are the attack
-        for i in np.setdiff1d(np.flatnonzero(filled >= 0), hit).tolist() if confirms else ():
+        for i in np.setdiff1d(np.flatnonzero(filled >= 0), hit).tolist():
             j = int(filled[i])
             probs[i, j] = max(float(probs[i, j]), sc.thresholds.get(sc.classes[j], DEFAULT_THRESHOLD))
             probs[i, [k for k in both if k != j]] = 0.0
 
 
-def _filled(sc: Scoring, wb: WindowBatch, rule: Any) -> np.ndarray:
+def _filled(sc: Scoring, wb: WindowBatch, rule: Any) -> np.ndarray | None:
     """Per window, the class (index) of the attack whose connections fill WINDOW_SHARE of its records or
-    more (the class filling most), as the rule's ``flow_classes`` names them; -1 for none."""
-    out = np.full(len(wb), -1, dtype=np.int64)
+    more (the class filling most), as the rule's ``flow_classes`` names them; -1 for none. None where
+    the rule reads no connections or the windows do not carry them."""
     flow_classes = getattr(rule, "flow_classes", None)
     members = wb.flows
     if flow_classes is None or members.ndim != 2 or not members.shape[1]:
-        return out
+        return None
+    out = np.full(len(wb), -1, dtype=np.int64)
     found = flow_classes(np.unique(members).tolist())
     if not found:
         return out
